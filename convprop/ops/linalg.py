@@ -1,0 +1,84 @@
+"""Matrix products: matmul and the fused linear layer, each backward beside its forward."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convprop.ops.elementwise import unbroadcast
+from convprop.tensor import Function, Tensor
+
+
+class MatMul(Function):
+    """Y = A @ B (batched, broadcasting);  dL/dA = dL/dY @ Bᵀ,  dL/dB = Aᵀ @ dL/dY.
+
+    1-D operands are promoted to matrices the way NumPy and PyTorch do, and the
+    promoted axes are removed again from the gradients.
+    """
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        self.a = a[None, :] if a.ndim == 1 else a
+        self.b = b[:, None] if b.ndim == 1 else b
+        return a @ b
+
+    def backward(self, g):
+        g = g.reshape(*g.shape[:-1], 1, g.shape[-1]) if len(self.a_shape) == 1 else g
+        g = g[..., None] if len(self.b_shape) == 1 else g
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = unbroadcast(g @ np.swapaxes(self.b, -1, -2), self.a.shape).reshape(self.a_shape)
+        if self.needs_input_grad[1]:
+            gb = unbroadcast(np.swapaxes(self.a, -1, -2) @ g, self.b.shape).reshape(self.b_shape)
+        return ga, gb
+
+
+class Linear(Function):
+    """y = x Wᵀ + b over the last axis;  dL/dx = dL/dy W,  dL/dW = dL/dyᵀ x,  dL/db = Σ dL/dy.
+
+    The sums run over every leading (batch) axis, as one GEMM on flattened rows.
+    """
+
+    def forward(self, x, w, b=None):
+        self.x, self.w = x, w
+        y = x @ w.T
+        return y + b if b is not None else y
+
+    def backward(self, g):
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = (g @ self.w) if self.needs_input_grad[0] else None
+        gw = g2.T @ self.x.reshape(-1, self.x.shape[-1]) if self.needs_input_grad[1] else None
+        gb = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast") from None
+    return MatMul.apply(a, b)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+    """y = input @ weightᵀ + bias, like ``torch.nn.functional.linear``.
+
+    Shape: input (*, in_features), weight (out_features, in_features), bias (out_features,).
+    """
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if input.ndim < 1 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input's last dimension must equal in_features={weight.shape[1]} (weight shape {weight.shape}), "
+            f"got input shape {input.shape}"
+        )
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    if input.dtype != weight.dtype:
+        raise TypeError(f"linear: input dtype {input.dtype} does not match weight dtype {weight.dtype}")
+    return Linear.apply(input, weight) if bias is None else Linear.apply(input, weight, bias)

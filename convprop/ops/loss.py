@@ -1,0 +1,154 @@
+"""Loss functions, built from the differentiable ops (so their gradients are those ops' chain rule).
+
+Cross-entropy is log-softmax followed by a weighted sum of the log-probabilities:
+for class indices, L_n = -Σ_c coef[n, c] · log p[n, c] with coef the (smoothed,
+weighted) one-hot target, which makes dL/dx = softmax(x)·Σ coef - coef.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convprop.ops.activation import log_softmax, relu
+from convprop.ops.elementwise import abs, add, exp, log, mul, sub
+from convprop.ops.reduce import mean, sum
+from convprop.tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return mean(loss)
+    return sum(loss) if reduction == "sum" else loss
+
+
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+def _class_axis_last(x: np.ndarray) -> np.ndarray:
+    return np.moveaxis(x, 1, -1) if x.ndim > 2 else x
+
+
+def _indexed_nll(
+    logp: Tensor, target: np.ndarray, weight, ignore_index: int, reduction: str, smoothing: float, op: str
+) -> Tensor:
+    """-Σ_c coef[n, c] log p[n, c] for class-index targets, reduced as PyTorch does.
+
+    coef = (1 - ε)·w[t]·onehot(t) + (ε / C)·w, zero where t == ignore_index; the
+    mean divides by Σ_n w[t_n] over the targets that are not ignored.
+    """
+    batched = logp.ndim >= 2
+    c = logp.shape[1] if batched else logp.shape[0]
+    expected = (logp.shape[0], *logp.shape[2:]) if batched else ()
+    if target.shape != expected:
+        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {logp.shape}, got {target.shape}")
+    if not np.issubdtype(target.dtype, np.integer):
+        raise TypeError(f"{op}: class-index targets must be integers, got dtype {target.dtype}")
+    keep = target != ignore_index
+    bad = keep & ((target < 0) | (target >= c))
+    if bad.any():
+        raise IndexError(f"{op}: target {int(target[bad].flat[0])} is out of bounds for {c} classes")
+    w = np.ones(c, dtype=logp.dtype) if weight is None else np.asarray(weight, dtype=logp.dtype)
+    if w.shape != (c,):
+        raise ValueError(f"{op}: weight must have shape ({c},), got {w.shape}")
+    safe = np.where(keep, target, 0)
+    onehot = np.zeros((*target.shape, c), dtype=logp.dtype)
+    np.put_along_axis(onehot, safe[..., None], 1, axis=-1)
+    coef = ((1 - smoothing) * onehot * w[safe][..., None] + (smoothing / c) * w) * keep[..., None]
+    coef = np.moveaxis(coef, -1, 1) if batched else coef
+    per_item = sum(mul(logp, Tensor._wrap(-coef.astype(logp.dtype))), dim=1 if batched else 0)
+    if reduction != "mean":
+        return _reduce(per_item, reduction)
+    denom = (w[safe] * keep).sum()
+    return mul(sum(per_item), Tensor._wrap(np.asarray(1 / denom, dtype=logp.dtype)))
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices ``target`` (N, ...)."""
+    _check_reduction(reduction, "nll_loss")
+    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    return _indexed_nll(_as_tensor(input), target, weight, ignore_index, reduction, 0.0, "nll_loss")
+
+
+def cross_entropy(
+    input,  # noqa: A002 - PyTorch's argument name
+    target,
+    weight=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy of logits ``input`` (N, C, ...) against class indices (N, ...) or probabilities (N, C, ...).
+
+    L = -Σ_c q_c log softmax(x)_c, with q the target (smoothed: q(1-ε) + ε/C),
+    like ``torch.nn.functional.cross_entropy``.
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    input = _as_tensor(input)  # noqa: A001
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must have at least 1 dimension (classes), got a scalar")
+    class_dim = 1 if input.ndim >= 2 else 0
+    logp = log_softmax(input, dim=class_dim)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if np.issubdtype(t.dtype, np.integer):
+        return _indexed_nll(logp, t, weight, ignore_index, reduction, label_smoothing, "cross_entropy")
+    # probability targets
+    if t.shape != input.shape:
+        raise ValueError(f"cross_entropy: probability target shape {t.shape} must equal input shape {input.shape}")
+    q = _as_tensor(target)
+    c = input.shape[class_dim]
+    if label_smoothing:
+        q = add(mul(q, 1 - label_smoothing), label_smoothing / c)
+    if weight is not None:
+        w = np.asarray(weight, dtype=input.dtype)
+        if w.shape != (c,):
+            raise ValueError(f"cross_entropy: weight must have shape ({c},), got {w.shape}")
+        q = mul(q, Tensor._wrap(w.reshape((c,) + (1,) * (input.ndim - class_dim - 1))))
+    per_item = -sum(mul(logp, q), dim=class_dim)
+    return _reduce(per_item, reduction)
+
+
+def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
+    if input.shape != target.shape:
+        raise ValueError(f"{op}: target shape {target.shape} must equal input shape {input.shape}")
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error: (input - target)², reduced."""
+    _check_reduction(reduction, "mse_loss")
+    input, target = _as_tensor(input), _as_tensor(target)  # noqa: A001
+    _check_same_shape(input, target, "mse_loss")
+    d = sub(input, target)
+    return _reduce(mul(d, d), reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input,  # noqa: A002
+    target,
+    weight=None,
+    reduction: str = "mean",
+    pos_weight=None,
+) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable expression.
+
+    l = (1 - t)·x + (1 + (p - 1)·t)·(ln(1 + e^{-|x|}) + max(-x, 0)), p = pos_weight,
+    which equals -[p·t·ln σ(x) + (1 - t)·ln(1 - σ(x))] without overflow.
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    x, t = _as_tensor(input), _as_tensor(target)
+    _check_same_shape(x, t, "binary_cross_entropy_with_logits")
+    softplus_neg = add(log(add(exp(-abs(x)), 1.0)), relu(-x))
+    scale = 1.0 if pos_weight is None else add(mul(sub(_as_tensor(pos_weight), 1.0), t), 1.0)
+    loss = add(mul(sub(1.0, t), x), mul(scale, softplus_neg))
+    if weight is not None:
+        loss = mul(loss, _as_tensor(weight))
+    return _reduce(loss, reduction)

@@ -1,0 +1,297 @@
+"""Shape operations: reshape, permute, indexing, concatenation and padding.
+
+None of these change values, only where they sit, so every backward pass
+moves the upstream gradient back to where each element came from (and adds
+where one element was used several times).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from convprop.ops.elementwise import unbroadcast
+from convprop.tensor import Function, Tensor
+
+
+class Reshape(Function):
+    """y = x viewed with another shape;  dL/dx = dL/dy reshaped back."""
+
+    def forward(self, x, shape=()):
+        self.shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.shape)
+
+
+class Permute(Function):
+    """y = x with its axes permuted;  dL/dx = dL/dy with the inverse permutation."""
+
+    def forward(self, x, dims=()):
+        self.inverse = tuple(np.argsort(dims))
+        return x.transpose(dims)
+
+    def backward(self, g):
+        return g.transpose(self.inverse)
+
+
+class BroadcastTo(Function):
+    """y = x repeated to ``shape`` (no copy);  dL/dx = dL/dy summed over the repeats."""
+
+    def forward(self, x, shape=()):
+        self.shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return unbroadcast(g, self.shape)
+
+
+class GetItem(Function):
+    """y = x[index];  dL/dx = zeros with dL/dy added at the indexed positions (repeats accumulate)."""
+
+    def forward(self, x, index=None):
+        self.shape, self.index = x.shape, index
+        return np.asarray(x[index])
+
+    def backward(self, g):
+        gx = np.zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.index):
+            gx[self.index] = g  # basic indexing never selects an element twice
+        else:
+            np.add.at(gx, self.index, g)
+        return gx
+
+
+class Concatenate(Function):
+    """y = [x₁, x₂, ...] joined along ``axis``;  dL/dxᵢ = the slice of dL/dy that xᵢ filled."""
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        self.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.split(g, self.bounds, axis=self.axis))
+
+
+class Pad(Function):
+    """y = x padded by gathering along each padded axis (constant mode fills ``value``).
+
+    Every output element is a copy of one input element (or of the constant),
+    so dL/dx adds dL/dy at the source of every copy.
+    """
+
+    def forward(self, x, pads=(), mode="constant", value=0.0):
+        self.shape, self.pads, self.mode = x.shape, pads, mode
+        if mode == "constant":
+            widths = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+            y = np.pad(x, widths, mode="constant", constant_values=value)
+            return y[self._crop()]
+        self.sources = [_pad_source(n, lo, hi, mode) for n, (lo, hi) in zip(x.shape, pads, strict=True)]
+        y = x
+        for axis, src in enumerate(self.sources):
+            if src is not None:
+                y = np.take(y, src, axis=axis)
+        return y
+
+    def _crop(self):
+        """Slices that apply negative (cropping) pads after the positive ones were added."""
+        return tuple(
+            slice(max(-lo, 0), (n + max(lo, 0) + max(hi, 0)) - max(-hi, 0))
+            for n, (lo, hi) in zip(self.shape, self.pads, strict=True)
+        )
+
+    def backward(self, g):
+        if self.mode == "constant":
+            full = tuple(n + max(lo, 0) + max(hi, 0) for n, (lo, hi) in zip(self.shape, self.pads, strict=True))
+            big = np.zeros(full, dtype=g.dtype)
+            big[self._crop()] = g
+            inner = tuple(slice(max(lo, 0), max(lo, 0) + n) for n, (lo, _) in zip(self.shape, self.pads, strict=True))
+            return big[inner]
+        for axis in reversed(range(g.ndim)):
+            src = self.sources[axis]
+            if src is None:
+                continue
+            moved = np.moveaxis(g, axis, 0)
+            acc = np.zeros((self.shape[axis], *moved.shape[1:]), dtype=g.dtype)
+            np.add.at(acc, src, moved)
+            g = np.moveaxis(acc, 0, axis)
+        return g
+
+
+def _is_basic(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, int | np.integer | slice) or i is None or i is Ellipsis for i in items)
+
+
+def _pad_source(n: int, lo: int, hi: int, mode: str) -> np.ndarray | None:
+    """For each output position along one axis, the input position it copies."""
+    if lo == 0 and hi == 0:
+        return None
+    pos = np.arange(-lo, n + hi)
+    if mode == "replicate":
+        return np.clip(pos, 0, n - 1)
+    if mode == "circular":
+        return pos % n
+    period = 2 * (n - 1)  # reflect: mirror about the edge elements, which are not repeated
+    pos = np.abs(pos) % period if period else np.zeros_like(pos)
+    return np.where(pos >= n, period - pos, pos)
+
+
+def _resolve_shape(shape: tuple, x: Tensor) -> tuple[int, ...]:
+    """``shape`` with its one allowed -1 filled in, checked against ``x``'s size."""
+    size = x.data.size
+    bad = RuntimeError(f"shape {list(shape)} is invalid for input of size {size} (shape {x.shape})")
+    if not all(isinstance(s, int | np.integer) and s >= -1 for s in shape) or list(shape).count(-1) > 1:
+        raise bad
+    known = int(np.prod([s for s in shape if s != -1]))
+    if -1 in shape:
+        if known == 0 or size % known:
+            raise bad
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    if int(np.prod(shape)) != size:
+        raise bad
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray) else shape
+    target = _resolve_shape(shape, x)
+    return x if target == x.shape else Reshape.apply(x, shape=target)
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], Sequence) else dims
+    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} is not a permutation of the {x.ndim} dimensions of shape {x.shape}")
+    return Permute.apply(x, dims=tuple(d % x.ndim for d in dims))
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    dims = list(range(x.ndim))
+    try:
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    except IndexError:
+        raise IndexError(f"transpose: dims ({dim0}, {dim1}) out of range for a tensor of shape {x.shape}") from None
+    return Permute.apply(x, dims=tuple(dims))
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    return reshape(x, *x.shape[:start], -1, *x.shape[end + 1 :])
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    dim = dim % (x.ndim + 1)
+    return reshape(x, *x.shape[:dim], 1, *x.shape[dim:])
+
+
+def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
+    if dim is None:
+        return reshape(x, *(n for n in x.shape if n != 1))
+    dim = dim % max(x.ndim, 1)
+    return reshape(x, *x.shape[:dim], *x.shape[dim + 1 :]) if x.ndim and x.shape[dim] == 1 else x
+
+
+def broadcast_to(x: Tensor, *shape) -> Tensor:
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], Sequence) else shape
+    # PyTorch's expand: -1 keeps that dimension
+    shape = tuple(x.shape[i - (len(shape) - x.ndim)] if s == -1 else s for i, s in enumerate(shape))
+    try:
+        np.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"expand: shape {x.shape} cannot be expanded to {shape}") from None
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    elif isinstance(index, list):
+        index = np.asarray(index)
+    try:
+        x.data[index]
+    except IndexError as exc:
+        raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {exc}") from None
+    return GetItem.apply(x, index=index)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension, like ``torch.cat``."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    if not -first.ndim <= dim < max(first.ndim, 1):
+        raise IndexError(f"cat: dim {dim} is out of range for tensors with {first.ndim} dimensions")
+    axis = dim % first.ndim
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1 :] != first.shape[:axis] + first.shape[axis + 1 :]:
+            raise ValueError(
+                f"cat: sizes of tensors must match except in dimension {dim}; tensor 0 has shape {first.shape} "
+                f"and tensor {i} has shape {t.shape}"
+            )
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new dimension, like ``torch.stack``."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor 0 has shape {tensors[0].shape} but tensor {i} has shape {t.shape}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last ``len(pad) // 2`` dimensions, like ``torch.nn.functional.pad``.
+
+    ``pad`` lists (left, right) pairs starting from the LAST dimension:
+    ``(left, right, top, bottom)`` pads W then H. Modes: ``'constant'`` (fill
+    with ``value``; negative pads crop), ``'reflect'`` (mirror, edge not
+    repeated), ``'replicate'`` (repeat the edge), ``'circular'`` (wrap around).
+    """
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+    pad = tuple(pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim or not all(isinstance(p, int | np.integer) for p in pad):
+        raise ValueError(
+            f"pad: expected an even number of ints, at most 2 x {x.ndim} for an input of shape {x.shape}, got {pad}"
+        )
+    k = len(pad) // 2
+    pairs = [(0, 0)] * (x.ndim - k) + [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in reversed(range(k))]
+    for axis, (lo, hi) in enumerate(pairs):
+        n = x.shape[axis]
+        if mode == "constant":
+            if n + lo + hi < 0:
+                raise ValueError(f"pad: padding {(lo, hi)} leaves dimension {axis} of size {n} with a negative size")
+            continue
+        if lo < 0 or hi < 0:
+            raise ValueError(f"pad: negative padding {(lo, hi)} is only supported in 'constant' mode")
+        if mode == "reflect" and (lo >= n or hi >= n) and (lo or hi):
+            raise ValueError(
+                f"pad: padding size should be less than the corresponding input dimension for 'reflect', "
+                f"but got padding {(lo, hi)} at dimension {axis} of input {x.shape}"
+            )
+        if mode == "circular" and (lo > n or hi > n):
+            raise ValueError(
+                f"pad: padding {(lo, hi)} at dimension {axis} is larger than the dimension size {n} ('circular')"
+            )
+        if mode == "replicate" and n == 0 and (lo or hi):
+            raise ValueError(f"pad: cannot 'replicate'-pad the empty dimension {axis} of input {x.shape}")
+    if all(p == (0, 0) for p in pairs):
+        return x
+    return Pad.apply(x, pads=tuple(pairs), mode=mode, value=value)
