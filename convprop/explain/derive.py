@@ -1,0 +1,357 @@
+"""Symbolic derivation of a 2-D convolution layer's backward pass, proved entry by entry.
+
+:func:`derive_conv` writes the forward pass O = X ⋆ F out entry by entry, takes
+the local gradients ∂O/∂F_ij and ∂O/∂X_ij with SymPy, applies the chain rule as
+a Frobenius inner product with ∂L/∂O, and checks that the result equals the
+closed forms
+
+    ∂L/∂F = X ⋆ dilate_s(∂L/∂O)                         (correlation, stride -> dilation)
+    ∂L/∂X = crop_p( pad(dilate_s(∂L/∂O)) ⋆ rot180(F) )   (full correlation, cropped)
+
+by expanding both and comparing every entry. ``verified`` is True only when
+every entry of both gradients matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from convprop.explain import grids
+from convprop.explain.symbols import symbol_array
+from convprop.ops._args import nonnegative, positive
+
+#: Beyond this input height/width the equations are too long to read; use the numeric check.
+MAX_SYMBOLIC_SIZE = 8
+MAX_SYMBOLIC_CHANNELS = 4
+
+
+@dataclass(frozen=True)
+class ConvConfig:
+    """A conv2d layer's hyper-parameters for one unbatched input, validated as ``conv2d`` does."""
+
+    input_size: tuple[int, int]
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    in_channels: int = 1
+    out_channels: int = 1
+    groups: int = 1
+
+    @classmethod
+    def make(cls, input_size, kernel_size, stride=1, padding=0, dilation=1, in_channels=1, out_channels=1, groups=1):
+        op = "conv2d"
+        cfg = cls(
+            positive(input_size, 2, "input_size", op),
+            positive(kernel_size, 2, "kernel_size", op),
+            positive(stride, 2, "stride", op),
+            nonnegative(padding, 2, "padding", op),
+            positive(dilation, 2, "dilation", op),
+            *(positive(v, 1, n, op)[0] for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"))),
+            positive(groups, 1, "groups", op)[0],
+        )
+        for name, value in (("in_channels", cfg.in_channels), ("out_channels", cfg.out_channels)):
+            if value % cfg.groups:
+                raise ValueError(f"{op}: {name} must be divisible by groups, got {name}={value}, groups={cfg.groups}")
+        padded = tuple(n + 2 * p for n, p in zip(cfg.input_size, cfg.padding, strict=True))
+        if any(e > n for e, n in zip(cfg.effective_kernel, padded, strict=True)):
+            raise ValueError(
+                f"{op}: calculated padded input size per channel: ({padded[0]} x {padded[1]}); "
+                f"kernel size (dilated): ({cfg.effective_kernel[0]} x {cfg.effective_kernel[1]}); "
+                "kernel size can't be greater than actual input size"
+            )
+        return cfg
+
+    @property
+    def effective_kernel(self) -> tuple[int, int]:
+        """Dilated kernel extent d(k-1)+1."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True))
+
+    @property
+    def padded_size(self) -> tuple[int, int]:
+        return tuple(n + 2 * p for n, p in zip(self.input_size, self.padding, strict=True))
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """floor((n + 2p - d(k-1) - 1) / s) + 1 per axis."""
+        return tuple(
+            (n - e) // s + 1 for n, e, s in zip(self.padded_size, self.effective_kernel, self.stride, strict=True)
+        )
+
+    @property
+    def uncovered(self) -> tuple[int, int]:
+        """Rows/columns at the bottom/right of the padded input that no window reaches: (n + 2p - ke) mod s."""
+        return tuple((n - e) % s for n, e, s in zip(self.padded_size, self.effective_kernel, self.stride, strict=True))
+
+    @property
+    def single_channel(self) -> bool:
+        return self.in_channels == 1 and self.out_channels == 1
+
+    @property
+    def group_in(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def group_out(self) -> int:
+        return self.out_channels // self.groups
+
+    def input_channel(self, o: int, c: int) -> int:
+        """The input channel that filter slice F[o, c] reads (grouped convolution)."""
+        return (o // self.group_out) * self.group_in + c
+
+    def check_symbolic_size(self) -> None:
+        h, w = self.input_size
+        if max(h, w) > MAX_SYMBOLIC_SIZE or max(self.in_channels, self.out_channels) > MAX_SYMBOLIC_CHANNELS:
+            raise ValueError(
+                f"a {h}x{w} input with {self.in_channels} -> {self.out_channels} channels is too large to read "
+                f"symbolically (at most {MAX_SYMBOLIC_SIZE}x{MAX_SYMBOLIC_SIZE} and {MAX_SYMBOLIC_CHANNELS} "
+                "channels); use the numeric check instead (--numeric, convprop.explain.numeric_conv)"
+            )
+
+
+# ---- closed forms ------------------------------------------------------------
+
+
+def padded_grad_output(cfg: ConvConfig, go: np.ndarray, insert_zeros: bool = True) -> np.ndarray:
+    """dL/dO of one output channel prepared for the full correlation of ∂L/∂X.
+
+    Stride s becomes s-1 zeros between entries; then ke-1 zeros on every side
+    (ke = d(k-1)+1), plus the rows/columns no forward window reached at the
+    bottom/right, so the result has the padded input's size.
+    """
+    g = grids.dilate(go, cfg.stride) if insert_zeros else go
+    (eh, ew), (rh, rw) = cfg.effective_kernel, cfg.uncovered
+    return grids.pad(g, eh - 1, eh - 1 + rh, ew - 1, ew - 1 + rw)
+
+
+def crop(a: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """Remove the forward padding p from each side of a full-size gradient."""
+    ph, pw = padding
+    return a[ph : a.shape[0] - ph, pw : a.shape[1] - pw]
+
+
+def closed_form_dF(cfg: ConvConfig, x: np.ndarray, go: np.ndarray, insert_zeros: bool = True) -> np.ndarray:
+    """∂L/∂F[o, c] = X_padded[c'] ⋆ dilate_s(∂L/∂O[o]), correlated with stride d (the filter dilation)."""
+    co, cig = cfg.out_channels, cfg.group_in
+    (ph, pw), used = cfg.padding, tuple(n - r for n, r in zip(cfg.padded_size, cfg.uncovered, strict=True))
+    out = np.empty((co, cig, *cfg.kernel_size), dtype=object if x.dtype == object else x.dtype)
+    for o in range(co):
+        g = grids.dilate(go[o], cfg.stride) if insert_zeros else go[o]
+        for c in range(cig):
+            xp = grids.pad(x[cfg.input_channel(o, c)], ph, ph, pw, pw)[: used[0], : used[1]]
+            r = grids.correlate(xp, g, stride=cfg.dilation)
+            if r.shape != tuple(cfg.kernel_size):
+                return None  # a wrong closed form can produce another shape: it proves nothing
+            out[o, c] = r
+    return out
+
+
+def closed_form_dX(
+    cfg: ConvConfig, f: np.ndarray, go: np.ndarray, rotate: bool = True, insert_zeros: bool = True
+) -> np.ndarray | None:
+    """∂L/∂X[c] = crop_p( Σ_o padded(∂L/∂O[o]) ⋆ rot180(F[o, c]) ), the filter dilated by d.
+
+    ``rotate`` and ``insert_zeros`` exist to show (and test) that leaving out
+    either step gives a wrong result; a closed form whose shape comes out wrong
+    returns None.
+    """
+    out = [None] * cfg.in_channels
+    for o in range(cfg.out_channels):
+        gp = padded_grad_output(cfg, go[o], insert_zeros)
+        for c in range(cfg.group_in):
+            k = grids.rot180(f[o, c]) if rotate else f[o, c]
+            full = grids.correlate(gp, k, dilation=cfg.dilation)
+            part = crop(full, cfg.padding)
+            ci = cfg.input_channel(o, c)
+            out[ci] = part if out[ci] is None else out[ci] + part
+    if any(p.shape != tuple(cfg.input_size) for p in out):
+        return None
+    return np.stack(out)
+
+
+def prove(chain_rule: np.ndarray, closed_form: np.ndarray | None) -> bool:
+    """True when both arrays have the same shape and every entry's difference expands to 0."""
+    if closed_form is None or chain_rule.shape != closed_form.shape:
+        return False
+    return all(sp.expand(a - b) == 0 for a, b in zip(chain_rule.flat, closed_form.flat, strict=True))
+
+
+# ---- the derivation ----------------------------------------------------------
+
+
+def _public(a: np.ndarray, single: bool):
+    """A SymPy Matrix for one channel (the article's view), a SymPy Array otherwise."""
+    return sp.Matrix(a.reshape(a.shape[-2:]).tolist()) if single else sp.Array(a.tolist())
+
+
+@dataclass
+class ConvDerivation:
+    """Every step of the derivation for one configuration; see :func:`derive_conv`.
+
+    The ``x``, ``f``, ``go`` (dL/dO), ``o`` ... attributes are NumPy object arrays
+    with the channel axes always present; ``X``, ``F``, ``dO``, ``O``, ``dF`` and
+    ``dX`` are the same as SymPy matrices (one channel) or arrays.
+    """
+
+    config: ConvConfig
+    x: np.ndarray
+    f: np.ndarray
+    go: np.ndarray
+    o: np.ndarray
+    forward_terms: np.ndarray  # per O entry: the (X entry, F entry) pairs it sums, in window order
+    local_f: dict  # F entry -> ∂O/∂F_entry, shaped like O
+    local_x: dict  # X entry -> ∂O/∂X_entry, shaped like O
+    chain_f: np.ndarray  # ∂L/∂F from the chain rule <∂L/∂O, ∂O/∂F_ij>_F
+    chain_x: np.ndarray
+    closed_f: np.ndarray
+    closed_x: np.ndarray
+    verified_f: bool
+    verified_x: bool
+    symbols: tuple = field(repr=False, default=())
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_f and self.verified_x
+
+    @property
+    def X(self):
+        return _public(self.x, self.config.single_channel)
+
+    @property
+    def F(self):
+        return _public(self.f, self.config.single_channel)
+
+    @property
+    def dO(self):
+        return _public(self.go, self.config.single_channel)
+
+    @property
+    def O(self):  # noqa: E743 - the article's name for the output
+        return _public(self.o, self.config.single_channel)
+
+    @property
+    def dF(self):
+        return _public(self.chain_f, self.config.single_channel)
+
+    @property
+    def dX(self):
+        return _public(self.chain_x, self.config.single_channel)
+
+    def padded_grad_output(self, o: int = 0) -> np.ndarray:
+        """The zero-inserted, zero-padded ∂L/∂O of output channel ``o`` (the article's "padded dL/dO")."""
+        return padded_grad_output(self.config, self.go[o])
+
+    def dilated_grad_output(self, o: int = 0) -> np.ndarray:
+        return grids.dilate(self.go[o], self.config.stride)
+
+    def rotated_filter(self, o: int = 0, c: int = 0) -> np.ndarray:
+        return grids.rot180(self.f[o, c])
+
+    def full_grad_input(self, c: int = 0) -> np.ndarray:
+        """∂L/∂X of input channel ``c`` before the crop: the full correlation on the padded input."""
+        cfg = self.config
+        total = None
+        for o in range(cfg.out_channels):
+            for cl in range(cfg.group_in):
+                if cfg.input_channel(o, cl) == c:
+                    gp, k = self.padded_grad_output(o), self.rotated_filter(o, cl)
+                    part = grids.correlate(gp, k, dilation=cfg.dilation)
+                    total = part if total is None else total + part
+        return total
+
+
+def _forward(cfg: ConvConfig, x: np.ndarray, f: np.ndarray):
+    """O entries and, for display, the (X, F) pairs each one sums (padding zeros left out)."""
+    (h, w), (kh, kw) = cfg.input_size, cfg.kernel_size
+    (sh, sw), (ph, pw), (dh, dw) = cfg.stride, cfg.padding, cfg.dilation
+    oh, ow = cfg.output_size
+    o = np.empty((cfg.out_channels, oh, ow), dtype=object)
+    terms = np.empty_like(o)
+    for oc, i, j in np.ndindex(*o.shape):
+        pairs = []
+        for c in range(cfg.group_in):
+            xc = x[cfg.input_channel(oc, c)]
+            for u in range(kh):
+                for v in range(kw):
+                    r, s = i * sh - ph + u * dh, j * sw - pw + v * dw
+                    if 0 <= r < h and 0 <= s < w:
+                        pairs.append((xc[r, s], f[oc, c, u, v]))
+        terms[oc, i, j] = pairs
+        o[oc, i, j] = sp.Add(*(a * b for a, b in pairs))
+    return o, terms
+
+
+def _chain_rule(o: np.ndarray, go: np.ndarray, wrt: np.ndarray):
+    """∂L/∂w = <∂L/∂O, ∂O/∂w>_F for every entry w; also returns each local gradient ∂O/∂w."""
+    free = [e.free_symbols for e in o.flat]
+    local, grad = {}, np.empty(wrt.shape, dtype=object)
+    for pos in np.ndindex(*wrt.shape):
+        w = wrt[pos]
+        d = [sp.diff(e, w) if w in fs else sp.S.Zero for e, fs in zip(o.flat, free, strict=True)]
+        d = np.array(d, dtype=object)
+        local[w] = d.reshape(o.shape)
+        grad[pos] = sp.Add(*(g * v for g, v in zip(go.flat, d, strict=True)))
+    return local, grad
+
+
+def derive_conv(
+    input_size, kernel_size, stride=1, padding=0, dilation=1, in_channels=1, out_channels=1, groups=1
+) -> ConvDerivation:
+    """Derive, and prove, the backward pass of ``conv2d`` for one configuration.
+
+    Forward: O[o, i, j] = Σ_{c, u, v} X[c', i·s + u·d - p, j·s + v·d - p] · F[o, c, u, v].
+    The chain rule gives ∂L/∂F and ∂L/∂X entry by entry; they are compared with
+    the closed forms (correlation with the dilated ∂L/∂O; full correlation with
+    the rotated filter, cropped by the padding).
+
+    Args:
+        input_size (int or tuple): height and width of the input X.
+        kernel_size (int or tuple): height and width of the filter F.
+        stride, padding, dilation (int or tuple): as in ``conv2d``.
+        in_channels, out_channels, groups (int): as in ``nn.Conv2d``.
+
+    Shape:
+        X: (in_channels, H, W); F: (out_channels, in_channels/groups, kh, kw);
+        O and dL/dO: (out_channels, H_out, W_out) with
+        H_out = floor((H + 2p - d(kh - 1) - 1) / s) + 1. One channel in and out
+        gives plain matrices, with the article's names X11, F11, O11, dL/dO11.
+
+    Example::
+
+        >>> d = derive_conv(3, 2)
+        >>> d.O[0, 0]
+        F11*X11 + F12*X12 + F21*X21 + F22*X22
+        >>> d.verified
+        True
+    """
+    cfg = ConvConfig.make(input_size, kernel_size, stride, padding, dilation, in_channels, out_channels, groups)
+    cfg.check_symbolic_size()
+    multi = not cfg.single_channel
+    x = symbol_array("X", (cfg.in_channels, *cfg.input_size), 1, multi)
+    f = symbol_array("F", (cfg.out_channels, cfg.group_in, *cfg.kernel_size), 2, multi)
+    go = symbol_array("O", (cfg.out_channels, *cfg.output_size), 1, multi, grad=True)
+    o, terms = _forward(cfg, x, f)
+    local_f, chain_f = _chain_rule(o, go, f)
+    local_x, chain_x = _chain_rule(o, go, x)
+    closed_f = closed_form_dF(cfg, x, go)
+    closed_x = closed_form_dX(cfg, f, go)
+    return ConvDerivation(
+        config=cfg,
+        x=x,
+        f=f,
+        go=go,
+        o=o,
+        forward_terms=terms,
+        local_f=local_f,
+        local_x=local_x,
+        chain_f=chain_f,
+        chain_x=chain_x,
+        closed_f=closed_f,
+        closed_x=closed_x,
+        verified_f=prove(chain_f, closed_f),
+        verified_x=prove(chain_x, closed_x),
+        symbols=(*x.flat, *f.flat, *go.flat),
+    )
