@@ -1,0 +1,208 @@
+"""Symbolic derivation of max and average pooling's backward pass (the article's A -> B example).
+
+Pooling has no parameters; its backward pass only routes dL/dB back to the
+input A. Max pooling sends each window's gradient to the window's maximum (the
+first one in row-major order on ties, as PyTorch does), so it needs concrete
+values. Average pooling spreads each window's gradient evenly over the divisor.
+Where windows overlap (stride < kernel) the contributions add.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from convprop.explain.derive import MAX_SYMBOLIC_SIZE, prove
+from convprop.explain.symbols import symbol_array
+from convprop.ops._args import nonnegative, positive
+
+KINDS = ("max", "avg")
+
+#: The article's example: a 4x4 input whose 2x2 windows peak at A11, A13, A31 and A33.
+ARTICLE_VALUES = np.array([[9, 1, 8, 2], [3, 4, 5, 6], [7, 2, 9, 1], [0, 5, 3, 4]], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    kind: str
+    input_size: tuple[int, int]
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    count_include_pad: bool = True
+
+    @property
+    def op(self) -> str:
+        return f"{self.kind}_pool2d"
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """floor((n + 2p - k) / s) + 1 per axis."""
+        return tuple(
+            (n + 2 * p - k) // s + 1
+            for n, k, s, p in zip(self.input_size, self.kernel_size, self.stride, self.padding, strict=True)
+        )
+
+    def window(self, i: int, j: int) -> list[tuple[int, int]]:
+        """Input positions (0-based, padding left out) covered by output (i, j), in row-major order."""
+        (h, w), (kh, kw), (sh, sw), (ph, pw) = self.input_size, self.kernel_size, self.stride, self.padding
+        return [
+            (r, c)
+            for r in range(i * sh - ph, i * sh - ph + kh)
+            for c in range(j * sw - pw, j * sw - pw + kw)
+            if 0 <= r < h and 0 <= c < w
+        ]
+
+    def divisor(self, i: int, j: int) -> int:
+        """Average pooling's divisor: the whole window, or only its non-padding entries."""
+        return self.kernel_size[0] * self.kernel_size[1] if self.count_include_pad else len(self.window(i, j))
+
+
+def _config(kind, input_size, kernel_size, stride, padding, count_include_pad) -> PoolConfig:
+    if kind not in KINDS:
+        raise ValueError(f"pooling kind must be one of {KINDS}, got {kind!r}")
+    op = f"{kind}_pool2d"
+    kernel = positive(kernel_size, 2, "kernel_size", op)
+    cfg = PoolConfig(
+        kind,
+        positive(input_size, 2, "input_size", op),
+        kernel,
+        kernel if stride is None else positive(stride, 2, "stride", op),
+        nonnegative(padding, 2, "padding", op),
+        bool(count_include_pad),
+    )
+    if any(2 * p > k for p, k in zip(cfg.padding, kernel, strict=True)):
+        raise ValueError(
+            f"{op}: pad should be at most half of kernel size, but got pad={cfg.padding}, kernel_size={kernel}"
+        )
+    if any(n + 2 * p < k for n, p, k in zip(cfg.input_size, cfg.padding, kernel, strict=True)):
+        raise ValueError(
+            f"{op}: kernel size {kernel} is larger than the padded input size "
+            f"{tuple(n + 2 * p for n, p in zip(cfg.input_size, cfg.padding, strict=True))}"
+        )
+    if max(cfg.input_size) > MAX_SYMBOLIC_SIZE:
+        h, w = cfg.input_size
+        raise ValueError(
+            f"a {h}x{w} input is too large to read symbolically (at most {MAX_SYMBOLIC_SIZE}x{MAX_SYMBOLIC_SIZE}); "
+            "use the numeric check instead (--numeric, convprop.explain.numeric_pool)"
+        )
+    return cfg
+
+
+@dataclass
+class PoolDerivation:
+    """Every step for one pooling configuration; see :func:`derive_pool`.
+
+    ``a``, ``b`` (outputs), ``gb`` (dL/dB), ``chain`` and ``closed`` are 2-D object
+    arrays; ``A``, ``B``, ``dB`` and ``dA`` are the same as SymPy matrices.
+    """
+
+    config: PoolConfig
+    values: np.ndarray | None  # the input's values (max pooling needs them)
+    a: np.ndarray
+    b: np.ndarray  # B_ij: the winning entry (max) or the window mean (avg)
+    gb: np.ndarray
+    windows: np.ndarray  # per output: the covered input positions, row-major
+    winners: np.ndarray | None  # per output: the position of the window's first maximum
+    local: dict  # A entry -> ∂B/∂A_entry, shaped like B
+    chain: np.ndarray  # ∂L/∂A from the chain rule
+    closed: np.ndarray  # ∂L/∂A routed directly: to the argmax, or evenly
+    verified: bool
+
+    @property
+    def A(self):
+        return sp.Matrix(self.a.tolist())
+
+    @property
+    def B(self):
+        return sp.Matrix(self.b.tolist())
+
+    @property
+    def dB(self):
+        return sp.Matrix(self.gb.tolist())
+
+    @property
+    def dA(self):
+        return sp.Matrix(self.chain.tolist())
+
+    @property
+    def ties(self) -> list[tuple[int, int]]:
+        """Outputs whose window holds its maximum more than once (the first one wins, as in PyTorch)."""
+        if self.values is None or self.config.kind != "max":
+            return []
+        return [
+            (i, j)
+            for (i, j), win in np.ndenumerate(self.windows)
+            if sum(self.values[p] == self.values[self.winners[i, j]] for p in win) > 1
+        ]
+
+
+def routed(cfg: PoolConfig, gb: np.ndarray, winners: np.ndarray | None) -> np.ndarray:
+    """The closed form: every dL/dB_ij goes to its window's maximum, or 1/divisor of it to every entry."""
+    out = np.empty(cfg.input_size, dtype=object)
+    out.fill(sp.S.Zero)
+    for (i, j), g in np.ndenumerate(gb):
+        if cfg.kind == "max":
+            out[winners[i, j]] += g
+        else:
+            for p in cfg.window(i, j):
+                out[p] += g / cfg.divisor(i, j)
+    return out
+
+
+def derive_pool(kind, input, kernel_size, stride=None, padding=0, count_include_pad=True) -> PoolDerivation:
+    """Derive, and prove, the backward pass of ``max_pool2d`` or ``avg_pool2d``.
+
+    Max: B_ij = max of window (i, j); ∂L/∂A_rc = Σ of the dL/dB_ij whose window's
+    first maximum is A_rc. Average: B_ij = (Σ window) / divisor;
+    ∂L/∂A_rc = Σ over the windows containing A_rc of dL/dB_ij / divisor.
+
+    Args:
+        kind (str): ``'max'`` or ``'avg'``.
+        input (int, tuple or 2-D array): the input's size, or its values (max
+            pooling needs values, since the routing depends on them).
+        kernel_size, stride, padding: as in ``max_pool2d``/``avg_pool2d``
+            (stride defaults to kernel_size).
+        count_include_pad (bool): average pooling divides by the whole window
+            (True, PyTorch's default) or only by its non-padding entries.
+
+    Shape:
+        A: (H, W); B and dL/dB: (H_out, W_out), H_out = floor((H + 2p - k) / s) + 1.
+
+    Example::
+
+        >>> d = derive_pool("avg", 4, 2)
+        >>> d.dA[0, 0]
+        dL/dB11/4
+    """
+    values = None
+    if np.ndim(input) == 2:
+        values = np.asarray(input, dtype=np.float64)
+        size = values.shape
+    else:
+        size = input
+    cfg = _config(kind, size, kernel_size, stride, padding, count_include_pad)
+    if kind == "max" and values is None:
+        raise ValueError("max pooling routes each gradient to its window's maximum, so it needs the input's values")
+    a = symbol_array("A", cfg.input_size, 0, False)
+    gb = symbol_array("B", cfg.output_size, 0, False, grad=True)
+    windows = np.empty(cfg.output_size, dtype=object)
+    winners = np.empty(cfg.output_size, dtype=object) if kind == "max" else None
+    b = np.empty(cfg.output_size, dtype=object)
+    for i, j in np.ndindex(*cfg.output_size):
+        win = windows[i, j] = cfg.window(i, j)
+        if kind == "max":
+            # max() keeps the first of equal values, which is PyTorch's tie rule (row-major window order)
+            winners[i, j] = max(win, key=lambda p: values[p])
+            b[i, j] = a[winners[i, j]]
+        else:
+            b[i, j] = sp.Add(*(a[p] for p in win)) / cfg.divisor(i, j)
+    local, chain = {}, np.empty(cfg.input_size, dtype=object)
+    for pos in np.ndindex(*cfg.input_size):
+        d = np.array([sp.diff(e, a[pos]) for e in b.flat], dtype=object)
+        local[a[pos]] = d.reshape(b.shape)
+        chain[pos] = sp.Add(*(g * v for g, v in zip(gb.flat, d, strict=True)))
+    closed = routed(cfg, gb, winners)
+    return PoolDerivation(cfg, values, a, b, gb, windows, winners, local, chain, closed, prove(chain, closed))
