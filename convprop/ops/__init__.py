@@ -103,7 +103,6 @@ for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
 
-
 def _comparison(op):
     """Comparisons give plain boolean tensors (no gradient), as in PyTorch."""
 

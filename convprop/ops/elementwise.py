@@ -269,7 +269,7 @@ def div(a, b) -> Tensor:
     return Div.apply(*as_operands(a, b))
 
 
-def pow(a, b) -> Tensor:  # noqa: A001 - the PyTorch name
+def pow(a, b) -> Tensor:
     return Pow.apply(*as_operands(a, b))
 
 
@@ -293,11 +293,11 @@ def sqrt(x: Tensor) -> Tensor:
     return Sqrt.apply(x)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001 - the PyTorch name
+def abs(x: Tensor) -> Tensor:
     return Abs.apply(x)
 
 
-def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
+def clip(x: Tensor, min=None, max=None) -> Tensor:
     """Clamp ``x`` into [min, max], like ``torch.clamp``; either bound may be None."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
@@ -307,7 +307,7 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's arg
 clamp = clip
 
 
-def where(condition, input, other) -> Tensor:  # noqa: A002 - PyTorch's argument names
+def where(condition, input, other) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (broadcast), like ``torch.where``."""
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
     a, b = as_operands(input, other)

@@ -47,8 +47,9 @@ class Linear(Function):
         g2 = g.reshape(-1, g.shape[-1])
         gx = (g @ self.w) if self.needs_input_grad[0] else None
         gw = g2.T @ self.x.reshape(-1, self.x.shape[-1]) if self.needs_input_grad[1] else None
-        gb = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
-        return gx, gw, gb
+        if len(self.needs_input_grad) == 2:  # called without a bias
+            return gx, gw
+        return gx, gw, g2.sum(axis=0) if self.needs_input_grad[2] else None
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -65,7 +66,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return MatMul.apply(a, b)
 
 
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weightᵀ + bias, like ``torch.nn.functional.linear``.
 
     Shape: input (*, in_features), weight (out_features, in_features), bias (out_features,).

@@ -48,7 +48,9 @@ def _indexed_nll(
     c = logp.shape[1] if batched else logp.shape[0]
     expected = (logp.shape[0], *logp.shape[2:]) if batched else ()
     if target.shape != expected:
-        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {logp.shape}, got {target.shape}")
+        raise ValueError(
+            f"{op}: expected target of shape {expected} for input of shape {logp.shape}, got {target.shape}"
+        )
     if not np.issubdtype(target.dtype, np.integer):
         raise TypeError(f"{op}: class-index targets must be integers, got dtype {target.dtype}")
     keep = target != ignore_index
@@ -70,7 +72,7 @@ def _indexed_nll(
     return mul(sum(per_item), Tensor._wrap(np.asarray(1 / denom, dtype=logp.dtype)))
 
 
-def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:  # noqa: A002
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices ``target`` (N, ...)."""
     _check_reduction(reduction, "nll_loss")
     target = target.data if isinstance(target, Tensor) else np.asarray(target)
@@ -78,7 +80,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
 
 def cross_entropy(
-    input,  # noqa: A002 - PyTorch's argument name
+    input,
     target,
     weight=None,
     ignore_index: int = -100,
@@ -93,7 +95,7 @@ def cross_entropy(
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    input = _as_tensor(input)  # noqa: A001
+    input = _as_tensor(input)
     if input.ndim == 0:
         raise ValueError("cross_entropy: input must have at least 1 dimension (classes), got a scalar")
     class_dim = 1 if input.ndim >= 2 else 0
@@ -122,17 +124,17 @@ def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
         raise ValueError(f"{op}: target shape {target.shape} must equal input shape {input.shape}")
 
 
-def mse_loss(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     """Mean squared error: (input - target)², reduced."""
     _check_reduction(reduction, "mse_loss")
-    input, target = _as_tensor(input), _as_tensor(target)  # noqa: A001
+    input, target = _as_tensor(input), _as_tensor(target)
     _check_same_shape(input, target, "mse_loss")
     d = sub(input, target)
     return _reduce(mul(d, d), reduction)
 
 
 def binary_cross_entropy_with_logits(
-    input,  # noqa: A002
+    input,
     target,
     weight=None,
     reduction: str = "mean",

@@ -102,7 +102,7 @@ def _check_nonempty(x: Tensor, op: str) -> None:
         raise RuntimeError(f"{op}: cannot reduce an empty tensor of shape {x.shape} (no identity)")
 
 
-def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - the PyTorch name
+def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return Sum.apply(x, axes=normalize_dims(dim, x.ndim, "sum"), keepdims=keepdim)
 
 
@@ -160,11 +160,11 @@ def _extreme(x: Tensor, dim, keepdim: bool, largest: bool, op: str):
     return MaxResult(values, Tensor._wrap(idx))
 
 
-def max(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001 - the PyTorch name
+def max(x: Tensor, dim: int | None = None, keepdim: bool = False):
     """The largest element, or ``(values, indices)`` along ``dim`` (the gradient goes to that index)."""
     return _extreme(x, dim, keepdim, True, "max")
 
 
-def min(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001 - the PyTorch name
+def min(x: Tensor, dim: int | None = None, keepdim: bool = False):
     """The smallest element, or ``(values, indices)`` along ``dim`` (the gradient goes to that index)."""
     return _extreme(x, dim, keepdim, False, "min")
