@@ -1,0 +1,571 @@
+r"""N-d convolution and transposed convolution: one implementation for 1-D, 2-D and 3-D.
+
+The article's three formulas, generalised to strides, padding, dilation, groups, channels and
+batches, are three kernels on NumPy arrays (NC* layout in and out; channels-last inside):
+
+================  ==========================================================  =========================
+kernel            formula (article's terms)                                    computed as
+================  ==========================================================  =========================
+``conv_forward``  O = X ⋆ F  (cross-correlation, strided, dilated)              im2col(X) @ F
+``conv_grad_weight``   ∂L/∂F = X ⋆ ∂L/∂O  (∂L/∂O dilated by the stride), Σ batch     ∂L/∂Oᵀ @ im2col(X)
+``conv_grad_input``   ∂L/∂X = full correlation of ∂L/∂O (stride − 1 zeros between   col2im(∂L/∂O @ Fᵀ)
+                  elements, floor remainder restored) with rot180(F) (dilated,
+                  in/out channels swapped), cropped by the forward padding
+================  ==========================================================  =========================
+
+Why ``col2im(∂L/∂O @ Fᵀ)`` is the article's full correlation: entry ``(o, k)`` of ``∂L/∂O @ Fᵀ`` is
+``∂L/∂O[o] · F[k]``, and col2im adds it into ``∂L/∂X[o·stride + k·dilation − padding]``. Collecting
+the terms of one input position gives exactly the full correlation of the zero-dilated, padded
+``∂L/∂O`` with the rotated filter, but the inserted zeros are never multiplied (a stride-2
+gradient is 3/4 zeros) and there is no padding to build. ``reference.py`` computes the same
+gradient literally; the tests hold the two together.
+
+A transposed convolution is the same pair read the other way: its forward is ``conv_grad_input``,
+its input gradient is ``conv_forward``, and its weight gradient is ``conv_grad_weight`` with the roles
+of input and output gradient swapped. No kernel is duplicated.
+
+Speed: every kernel is one BLAS GEMM (batched over groups) on a channels-last im2col copy,
+except depthwise convolution (one input channel per group), where tiny per-group matrices would
+waste the GEMM, so it multiplies and adds once per kernel offset instead. Work is chunked over
+the batch so the temporary buffers stay under the workspace limit
+(:func:`set_workspace_limit`, environment variable ``CONVPROP_WORKSPACE_MB``, default 512 MB).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from convprop.ops._args import check_input, nonnegative, positive
+from convprop.ops.fold import add_windows, windows
+from convprop.tensor import Function, Tensor
+
+# ---- workspace limit ---------------------------------------------------------------------------
+
+
+def _limit_from_env() -> int:
+    raw = os.environ.get("CONVPROP_WORKSPACE_MB", "512")
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise ValueError(f"CONVPROP_WORKSPACE_MB must be a number of megabytes, got {raw!r}") from None
+    if mb <= 0:
+        raise ValueError(f"CONVPROP_WORKSPACE_MB must be positive, got {raw!r}")
+    return int(mb * 2**20)
+
+
+_workspace_limit = _limit_from_env()
+
+
+def set_workspace_limit(nbytes: int) -> None:
+    """Cap the temporary memory (bytes) one convolution kernel allocates beyond its inputs and result.
+
+    The batch is processed in chunks small enough to respect the cap; a single sample is never
+    split, so the cap is exceeded only when one sample's buffers alone are larger.
+    """
+    global _workspace_limit
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int | np.integer) or nbytes <= 0:
+        raise ValueError(f"set_workspace_limit: nbytes must be a positive int, got {nbytes!r}")
+    _workspace_limit = int(nbytes)
+
+
+def get_workspace_limit() -> int:
+    """The current workspace cap in bytes (see :func:`set_workspace_limit`)."""
+    return _workspace_limit
+
+
+def _chunks(n: int, per_sample_bytes: int):
+    """Batch slices whose temporary buffers fit the workspace limit."""
+    step = max(1, min(n, _workspace_limit // max(1, per_sample_bytes)))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+# ---- geometry ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Stride, per-side padding, dilation and groups of one convolution (as seen from its input X)."""
+
+    stride: tuple[int, ...]
+    pad_lo: tuple[int, ...]
+    pad_hi: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+
+    def padded(self, size) -> tuple[int, ...]:
+        return tuple(s + lo + hi for s, lo, hi in zip(size, self.pad_lo, self.pad_hi, strict=True))
+
+    def out_size(self, size, kernel) -> tuple[int, ...]:
+        """⌊(size + pad_lo + pad_hi − dilation·(kernel − 1) − 1) / stride⌋ + 1 per axis."""
+        return tuple(
+            (p - d * (k - 1) - 1) // s + 1
+            for p, k, d, s in zip(self.padded(size), kernel, self.dilation, self.stride, strict=True)
+        )
+
+
+def _to_channels_last(x: np.ndarray, geom: Geometry) -> np.ndarray:
+    """(n, C, *S) -> zero-padded (n, *S_padded, C): one copy that transposes and pads together."""
+    n, c, *size = x.shape
+    xp = np.empty((n, *geom.padded(size), c), dtype=x.dtype)
+    # only the border needs zeros; the interior is overwritten right away
+    for axis, (s, lo, hi) in enumerate(zip(size, geom.pad_lo, geom.pad_hi, strict=True), start=1):
+        lead = (slice(None),) * axis
+        xp[(*lead, slice(0, lo))] = 0
+        xp[(*lead, slice(lo + s, lo + s + hi))] = 0
+    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
+    xp[(slice(None), *inner)] = np.moveaxis(x, 1, -1)
+    return xp
+
+
+def _im2col(xp: np.ndarray, kernel, geom: Geometry, out) -> np.ndarray:
+    """Channels-last padded (n, *Sp, C) -> columns (groups, n·prod(out), prod(kernel)·C/groups)."""
+    n, c, g = xp.shape[0], xp.shape[-1], geom.groups
+    win = windows(xp, 1, kernel, geom.stride, geom.dilation, out)  # (n, *out, *kernel, C)
+    win = win.reshape(*win.shape[:-1], g, c // g)
+    return np.moveaxis(win, -2, 0).reshape(g, n * math.prod(out), math.prod(kernel) * (c // g))
+
+
+def _grouped_rows(y: np.ndarray, groups: int) -> np.ndarray:
+    """(n, G·Og, *out) -> (G, n·prod(out), Og): the output gradient as GEMM rows, per group."""
+    n, o, *out = y.shape
+    v = y.reshape(n, groups, o // groups, math.prod(out))
+    return v.transpose(1, 0, 3, 2).reshape(groups, n * math.prod(out), o // groups)
+
+
+def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
+    """(G·Og, Cg, *kernel) -> (G, prod(kernel)·Cg, Og), rows ordered like the columns of _im2col."""
+    o, cg, *kernel = w.shape
+    v = w.reshape(groups, o // groups, cg, math.prod(kernel))
+    return v.transpose(0, 3, 2, 1).reshape(groups, math.prod(kernel) * cg, o // groups)
+
+
+def _depthwise(weight_shape, groups: int) -> bool:
+    """One input channel per group: GEMMs would be (rows x K) @ (K x Og) slivers, so use multiply-add."""
+    return groups > 1 and weight_shape[1] == 1
+
+
+# ---- the three kernels ---------------------------------------------------------------------------
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometry, out=None) -> np.ndarray:
+    """O = X ⋆ F (+ bias): ``O[n, o, p] = Σ_{c ∈ group(o), k} X_pad[n, c, p·stride + k·dilation] F[o, c, k]``.
+
+    Computed as im2col(X) @ F per group; depthwise as Σ_k window_k(X) · F[:, k]. ``out`` limits the
+    output size (a transposed convolution's input gradient may need fewer windows than fit).
+    """
+    n, c, *size = x.shape
+    o, cg, *kernel = w.shape
+    g = geom.groups
+    out = geom.out_size(size, kernel) if out is None else tuple(out)
+    y = np.empty((n, o, *out), dtype=x.dtype)
+    itemsize = x.dtype.itemsize
+    if _depthwise(w.shape, g):
+        mult = o // g
+        wk = w.reshape(g, mult, -1)  # (C, multiplier, K)
+        per_sample = itemsize * (math.prod(geom.padded(size)) * c + 2 * math.prod(out) * o)
+        for sl in _chunks(n, per_sample):
+            xp = _to_channels_last(x[sl], geom)
+            win = windows(xp, 1, kernel, geom.stride, geom.dilation, out)  # (n, *out, *kernel, C)
+            acc = np.zeros((xp.shape[0], *out, g, mult), dtype=x.dtype)
+            for i, offs in enumerate(np.ndindex(*kernel)):
+                acc += win[(slice(None), *(slice(None),) * len(out), *offs)][..., None] * wk[:, :, i]
+            _store(y[sl], acc.reshape(xp.shape[0], math.prod(out), o).transpose(0, 2, 1), b)
+        return y
+    wm = _weight_matrix(w, g)
+    per_sample = itemsize * (math.prod(geom.padded(size)) * c + math.prod(out) * (math.prod(kernel) * cg + o))
+    for sl in _chunks(n, per_sample):
+        xp = _to_channels_last(x[sl], geom)
+        rows = np.matmul(_im2col(xp, kernel, geom, out), wm)  # (G, n·P, Og)
+        rows = rows.reshape(g, xp.shape[0], math.prod(out), o // g).transpose(1, 0, 3, 2)
+        _store(y[sl], rows.reshape(xp.shape[0], o, math.prod(out)) if g == 1 else rows, b)
+    return y
+
+
+def _store(dst: np.ndarray, src: np.ndarray, b: np.ndarray | None) -> None:
+    """Write a chunk of output (viewed as src's shape) in NC* order, adding the bias in the same pass."""
+    view = dst.reshape(src.shape)
+    if b is None:
+        view[...] = src
+    else:
+        np.add(src, b.reshape((1, *src.shape[1:-1], 1)), out=view)
+
+
+def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> np.ndarray:
+    """∂L/∂F = X ⋆ ∂L/∂O, summed over the batch, with ∂L/∂O dilated by the stride:
+    ``∂L/∂F[o, c, k] = Σ_{n, p} X_pad[n, c, p·stride + k·dilation] ∂L/∂O[n, o, p]``.
+
+    Computed as ∂L/∂Oᵀ @ im2col(X) per group; depthwise as Σ_{n,p} window_k(X) · ∂L/∂O per offset k.
+    """
+    n, c, *size = x.shape
+    o, cg, *kernel = weight_shape
+    g = geom.groups
+    out = tuple(gy.shape[2:])
+    itemsize = x.dtype.itemsize
+    if _depthwise(weight_shape, g):
+        mult = o // g
+        gw = np.zeros((math.prod(kernel), g, mult), dtype=x.dtype)
+        per_sample = itemsize * (math.prod(geom.padded(size)) * c + 2 * math.prod(out) * o)
+        for sl in _chunks(n, per_sample):
+            xp = _to_channels_last(x[sl], geom)
+            win = windows(xp, 1, kernel, geom.stride, geom.dilation, out)
+            gyc = np.moveaxis(gy[sl], 1, -1).reshape(-1, g, mult)  # (n·P, C, multiplier)
+            for i, offs in enumerate(np.ndindex(*kernel)):
+                xk = win[(slice(None), *(slice(None),) * len(out), *offs)].reshape(-1, g)
+                gw[i] += np.einsum("rc,rcm->cm", xk, gyc)
+        return np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(weight_shape)
+    gw = np.zeros((g, o // g, math.prod(kernel) * cg), dtype=x.dtype)
+    per_sample = itemsize * (math.prod(geom.padded(size)) * c + math.prod(out) * (math.prod(kernel) * cg + o))
+    for sl in _chunks(n, per_sample):
+        xp = _to_channels_last(x[sl], geom)
+        gw += np.matmul(_grouped_rows(gy[sl], g).transpose(0, 2, 1), _im2col(xp, kernel, geom, out))
+    # (G, Og, prod(kernel)·Cg) -> (G·Og, Cg, *kernel)
+    gw = gw.reshape(g, o // g, math.prod(kernel), cg).transpose(0, 1, 3, 2)
+    return np.ascontiguousarray(gw).reshape(weight_shape)
+
+
+def conv_grad_input(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) -> np.ndarray:
+    """∂L/∂X = full correlation of ∂L/∂O (stride − 1 zeros inserted, floor remainder restored) with
+    rot180(F) (dilated by the forward dilation, in/out channels swapped), cropped by the forward padding:
+    ``∂L/∂X_pad[n, c, p·stride + k·dilation] += Σ_{o ∈ group(c)} ∂L/∂O[n, o, p] F[o, c, k]``.
+
+    Computed as col2im(∂L/∂O @ Fᵀ) per group, which skips the inserted zeros; depthwise as
+    col2im of ∂L/∂O · F[:, k] per offset k.
+    """
+    n, c, *size = input_shape
+    o, cg, *kernel = w.shape
+    g = geom.groups
+    out = tuple(gy.shape[2:])
+    padded = geom.padded(size)
+    gx = np.empty(input_shape, dtype=gy.dtype)
+    itemsize = gy.dtype.itemsize
+    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
+    if _depthwise(w.shape, g):
+        mult = o // g
+        wk = w.reshape(g, mult, -1)
+        per_sample = itemsize * (math.prod(padded) * c + 2 * math.prod(out) * o)
+        for sl in _chunks(n, per_sample):
+            gyc = np.moveaxis(gy[sl], 1, -1).reshape(*gy[sl].shape[:1], *out, g, mult)
+            gxp = np.zeros((gyc.shape[0], *padded, c), dtype=gy.dtype)
+            for i, offs in enumerate(np.ndindex(*kernel)):
+                dst = tuple(
+                    slice(k * d, k * d + s * (p - 1) + 1, s)
+                    for k, d, s, p in zip(offs, geom.dilation, geom.stride, out, strict=True)
+                )
+                gxp[(slice(None), *dst)] += np.einsum("...cm,cm->...c", gyc, wk[:, :, i])
+            gx[sl] = np.moveaxis(gxp[(slice(None), *inner)], -1, 1)
+        return gx
+    wt = _weight_matrix(w, g).transpose(0, 2, 1)  # (G, Og, prod(kernel)·Cg)
+    per_sample = itemsize * (math.prod(padded) * c + math.prod(out) * (math.prod(kernel) * cg + o))
+    for sl in _chunks(n, per_sample):
+        m = gy[sl].shape[0]
+        cols = np.matmul(_grouped_rows(gy[sl], g), wt)  # (G, m·P, prod(kernel)·Cg)
+        cols = np.moveaxis(cols.reshape(g, m, *out, *kernel, cg), 0, -2)  # (m, *out, *kernel, G, Cg)
+        gxp = np.zeros((m, *padded, g, cg), dtype=gy.dtype)
+        add_windows(gxp, cols, 1, kernel, geom.stride, geom.dilation, out)
+        gx[sl] = np.moveaxis(gxp[(slice(None), *inner)].reshape(m, *size, c), -1, 1)
+    return gx
+
+
+# ---- autograd Functions --------------------------------------------------------------------------
+
+
+class ConvNd(Function):
+    """Convolution (cross-correlation) of any rank; forward and the two backward formulas side by side.
+
+    - forward:  O = X ⋆ F + b                                   (:func:`conv_forward`)
+    - backward: ∂L/∂X = full correlation of ∂L/∂O with rot180(F) (:func:`conv_grad_input`)
+                ∂L/∂F = X ⋆ ∂L/∂O, summed over the batch         (:func:`conv_grad_weight`)
+                ∂L/∂b = ∂L/∂O summed over batch and space
+    """
+
+    def forward(self, x, w, *bias, geom: Geometry, unbatched: bool):
+        x = x[None] if unbatched else x
+        self.x, self.w, self.geom, self.unbatched, self.has_bias = x, w, geom, unbatched, bool(bias)
+        y = conv_forward(x, w, bias[0] if bias else None, geom)
+        return y[0] if unbatched else y
+
+    def backward(self, gy):
+        gy = gy[None] if self.unbatched else gy
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx = conv_grad_input(gy, self.w, self.x.shape, self.geom)
+            gx = gx[0] if self.unbatched else gx
+        if self.needs_input_grad[1]:
+            gw = conv_grad_weight(self.x, gy, self.w.shape, self.geom)
+        if not self.has_bias:
+            return gx, gw
+        if self.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+        return gx, gw, gb
+
+
+class ConvTransposeNd(Function):
+    """Transposed convolution: the convolution pair read the other way, sharing its kernels.
+
+    - forward:  Y = full correlation of X with rot180(F), cropped  (:func:`conv_grad_input` with X as ∂L/∂O)
+    - backward: ∂L/∂X = ∂L/∂Y ⋆ F                                 (:func:`conv_forward`)
+                ∂L/∂F = ∂L/∂Y ⋆ X, summed over the batch           (:func:`conv_grad_weight`, roles swapped)
+                ∂L/∂b = ∂L/∂Y summed over batch and space
+    """
+
+    def forward(self, x, w, *bias, geom: Geometry, out_size: tuple[int, ...], unbatched: bool):
+        x = x[None] if unbatched else x
+        self.x, self.w, self.geom, self.unbatched, self.has_bias = x, w, geom, unbatched, bool(bias)
+        y = conv_grad_input(x, w, (x.shape[0], w.shape[1] * geom.groups, *out_size), geom)
+        if bias:
+            y += bias[0].reshape(-1, *(1,) * len(out_size))
+        return y[0] if unbatched else y
+
+    def backward(self, gy):
+        gy = gy[None] if self.unbatched else gy
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx = conv_forward(gy, self.w, None, self.geom, out=self.x.shape[2:])
+            gx = gx[0] if self.unbatched else gx
+        if self.needs_input_grad[1]:
+            gw = conv_grad_weight(gy, self.x, self.w.shape, self.geom)
+        if not self.has_bias:
+            return gx, gw
+        if self.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+        return gx, gw, gb
+
+
+# ---- validation and the public functions ---------------------------------------------------------
+
+
+def _check_tensors(op: str, input, weight, bias, nd: int, weight_layout: str) -> bool:
+    """Types, ranks and dtypes of input/weight/bias; returns whether the input is unbatched."""
+    for name, t in (("input", input), ("weight", weight)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{op}: bias must be a Tensor or None, got {type(bias).__name__}")
+    unbatched = check_input(input.data, nd, op)
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a {nd + 2}-D weight of shape {weight_layout}, got shape {weight.shape}")
+    if not np.issubdtype(input.dtype, np.floating):
+        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise RuntimeError(f"{op}: input has dtype {input.dtype} but {name} has dtype {t.dtype}; they must match")
+    return unbatched
+
+
+def _check_groups(op: str, groups) -> int:
+    if isinstance(groups, bool) or not isinstance(groups, int | np.integer) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    return int(groups)
+
+
+def _check_bias(op: str, bias, channels: int, weight_shape) -> None:
+    if bias is not None and bias.shape != (channels,):
+        raise ValueError(
+            f"{op}: given weight of shape {weight_shape}, expected bias of shape ({channels},), got {bias.shape}"
+        )
+
+
+def _conv(nd: int, op: str, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    unbatched = _check_tensors(op, input, weight, bias, nd, "(C_out, C_in / groups, *kernel_size)")
+    groups = _check_groups(op, groups)
+    stride = positive(stride, nd, "stride", op)
+    dilation = positive(dilation, nd, "dilation", op)
+    c = input.shape[1 - unbatched]
+    o, cg, *kernel = weight.shape
+    if c % groups or o % groups:
+        raise ValueError(f"{op}: in_channels ({c}) and out_channels ({o}) must both be divisible by groups ({groups})")
+    if cg * groups != c:
+        raise ValueError(
+            f"{op}: given groups={groups} and weight of shape {weight.shape}, expected input of shape "
+            f"{input.shape} to have {cg * groups} channels, but got {c}"
+        )
+    _check_bias(op, bias, o, weight.shape)
+    span = tuple(d * (k - 1) for d, k in zip(dilation, kernel, strict=True))
+    if isinstance(padding, str):
+        if padding == "valid":
+            lo = hi = (0,) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions, got stride={stride}")
+            # an odd total splits evenly; an even kernel puts the extra zero on the right, as PyTorch does
+            lo = tuple(t // 2 for t in span)
+            hi = tuple(t - t // 2 for t in span)
+        else:
+            raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple of ints, got {padding!r}")
+    else:
+        lo = hi = nonnegative(padding, nd, "padding", op)
+    geom = Geometry(stride, lo, hi, dilation, groups)
+    size = input.shape[2 - unbatched :]
+    padded = geom.padded(size)
+    if any(p < t + 1 for p, t in zip(padded, span, strict=True)):
+        raise ValueError(
+            f"{op}: padded input size {padded} is smaller than the dilated kernel size "
+            f"{tuple(t + 1 for t in span)} (input {input.shape}, weight {weight.shape}, padding {padding!r}, "
+            f"dilation {dilation})"
+        )
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return ConvNd.apply(*args, geom=geom, unbatched=unbatched)
+
+
+def _conv_transpose(nd: int, op: str, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    unbatched = _check_tensors(op, input, weight, bias, nd, "(C_in, C_out / groups, *kernel_size)")
+    groups = _check_groups(op, groups)
+    stride = positive(stride, nd, "stride", op)
+    dilation = positive(dilation, nd, "dilation", op)
+    padding = nonnegative(padding, nd, "padding", op)
+    output_padding = nonnegative(output_padding, nd, "output_padding", op)
+    if any(p >= max(s, d) for p, s, d in zip(output_padding, stride, dilation, strict=True)):
+        raise ValueError(
+            f"{op}: output_padding must be smaller than either stride or dilation, got output_padding="
+            f"{output_padding}, stride={stride}, dilation={dilation}"
+        )
+    c = input.shape[1 - unbatched]
+    cin, og, *kernel = weight.shape
+    if c % groups:
+        raise ValueError(f"{op}: in_channels ({c}) must be divisible by groups ({groups})")
+    if cin != c:
+        raise ValueError(
+            f"{op}: given weight of shape {weight.shape}, expected input of shape {input.shape} to have "
+            f"{cin} channels, but got {c}"
+        )
+    _check_bias(op, bias, og * groups, weight.shape)
+    size = input.shape[2 - unbatched :]
+    out_size = tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + q + 1
+        for n, s, p, d, k, q in zip(size, stride, padding, dilation, kernel, output_padding, strict=True)
+    )
+    if any(s < 1 for s in out_size):
+        raise ValueError(
+            f"{op}: input of spatial size {tuple(size)} gives output size {out_size} with stride={stride}, "
+            f"padding={padding}, dilation={dilation}, weight {weight.shape}: output size is too small"
+        )
+    geom = Geometry(stride, padding, padding, dilation, groups)
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return ConvTransposeNd.apply(*args, geom=geom, out_size=out_size, unbatched=unbatched)
+
+
+_CONV_DOC = r"""Apply a {nd}-D convolution (cross-correlation, as in every deep-learning library) over an input.
+
+    .. math::
+        \text{{out}}[n, o] = \text{{bias}}[o]
+            + \sum_{{c \in \text{{group}}(o)}} \text{{weight}}[o, c] \star \text{{input}}[n, c]
+
+    where :math:`\star` slides the filter over the zero-padded input with the given stride and
+    dilation. Backward: ∂L/∂weight = input ⋆ ∂L/∂out (∂L/∂out dilated by the stride, summed over the
+    batch); ∂L/∂input = the full correlation of ∂L/∂out with the 180°-rotated weight, cropped by the
+    padding; ∂L/∂bias = ∂L/∂out summed over batch and space.
+
+    Args:
+        input (Tensor): (N, C_in, {space}) or unbatched (C_in, {space}).
+        weight (Tensor): (C_out, C_in / groups, {kernel_names}).
+        bias (Tensor, optional): (C_out,). Default: None
+        stride (int or tuple, optional): step of the sliding window. Default: 1
+        padding (int, tuple or str, optional): zeros added to both sides, or 'valid' (none) or 'same'
+            (output size = input size; stride 1 only; an even total puts the extra zero at the end). Default: 0
+        dilation (int or tuple, optional): spacing between kernel elements. Default: 1
+        groups (int, optional): split the channels into this many independent convolutions. Default: 1
+
+    Shape:
+        - Input: :math:`(N, C_{{in}}, {space})` or :math:`(C_{{in}}, {space})`
+        - Output: :math:`(N, C_{{out}}, {space})` with, per spatial axis,
+          :math:`\text{{out}} = \lfloor (\text{{in}} + 2\,\text{{padding}} - \text{{dilation}} \times
+          (\text{{kernel}} - 1) - 1) / \text{{stride}} + 1 \rfloor`
+
+    Example::
+
+        >>> x = convprop.tensor(np.random.default_rng(0).standard_normal((4, 3, {example})), requires_grad=True)
+        >>> w = convprop.tensor(np.random.default_rng(1).standard_normal((8, 3, {kernel_example})), requires_grad=True)
+        >>> F.conv{nd}d(x, w, stride=1, padding=1).shape
+        (4, 8, {example})
+"""
+
+_CONV_T_DOC = r"""Apply a {nd}-D transposed convolution (sometimes called deconvolution) over an input.
+
+    The adjoint of :func:`conv{nd}d`: its forward pass is the convolution's input gradient (each
+    input element scatters ``input · weight`` into the output, stride apart, overlaps summed; the
+    padding is cropped), and its backward pass is the convolution's forward pass:
+    ∂L/∂input = ∂L/∂out ⋆ weight; ∂L/∂weight = ∂L/∂out ⋆ input summed over the batch;
+    ∂L/∂bias = ∂L/∂out summed over batch and space.
+
+    .. math::
+        \text{{out}}_{{\text{{pad}}}}[n, o, i \cdot \text{{stride}} + k \cdot \text{{dilation}}] \mathrel{{+}}=
+        \sum_{{c \in \text{{group}}(o)}} \text{{input}}[n, c, i] \, \text{{weight}}[c, o, k]
+
+    Args:
+        input (Tensor): (N, C_in, {space}) or unbatched (C_in, {space}).
+        weight (Tensor): (C_in, C_out / groups, {kernel_names}).
+        bias (Tensor, optional): (C_out,). Default: None
+        stride (int or tuple, optional): step of the sliding window. Default: 1
+        padding (int or tuple, optional): ``dilation * (kernel_size - 1) - padding`` zeros of implicit
+            padding, i.e. ``padding`` is cropped from both sides of the output. Default: 0
+        output_padding (int or tuple, optional): extra size added to one side of the output; must be
+            smaller than stride or dilation. Default: 0
+        groups (int, optional): split the channels into this many independent convolutions. Default: 1
+        dilation (int or tuple, optional): spacing between kernel elements. Default: 1
+
+    Shape:
+        - Input: :math:`(N, C_{{in}}, {space})` or :math:`(C_{{in}}, {space})`
+        - Output: :math:`(N, C_{{out}}, {space})` with, per spatial axis,
+          :math:`\text{{out}} = (\text{{in}} - 1) \times \text{{stride}} - 2\,\text{{padding}}
+          + \text{{dilation}} \times (\text{{kernel}} - 1) + \text{{output\_padding}} + 1`
+
+    Example::
+
+        >>> x = convprop.tensor(np.random.default_rng(0).standard_normal((4, 8, {example})), requires_grad=True)
+        >>> w = convprop.tensor(np.random.default_rng(1).standard_normal((8, 3, {kernel_example})), requires_grad=True)
+        >>> F.conv_transpose{nd}d(x, w, stride=2).shape
+        (4, 3, {example_t})
+"""
+
+
+def _doc(template: str, nd: int) -> str:
+    return template.format(
+        nd=nd,
+        space=("L", "H, W", "D, H, W")[nd - 1],
+        kernel_names=("kW", "kH, kW", "kD, kH, kW")[nd - 1],
+        example=", ".join(["5"] * nd),
+        kernel_example=", ".join(["3"] * nd),
+        example_t=", ".join(["11"] * nd),
+    )
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    return _conv(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    return _conv(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    return _conv(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> Tensor:
+    return _conv_transpose(
+        1, "conv_transpose1d", input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> Tensor:
+    return _conv_transpose(
+        2, "conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> Tensor:
+    return _conv_transpose(
+        3, "conv_transpose3d", input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+
+
+for _nd, _fn in enumerate((conv1d, conv2d, conv3d), start=1):
+    _fn.__doc__ = _doc(_CONV_DOC, _nd)
+for _nd, _fn in enumerate((conv_transpose1d, conv_transpose2d, conv_transpose3d), start=1):
+    _fn.__doc__ = _doc(_CONV_T_DOC, _nd)
+del _nd, _fn
