@@ -12,5 +12,7 @@ from convprop.ops.loss import binary_cross_entropy_with_logits, cross_entropy, m
 from convprop.ops.shape import flatten, pad  # noqa: F401
 
 # ---- convolution and im2col (convprop.ops.conv, convprop.ops.fold) ----
+from convprop.ops.conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d  # noqa: F401
+from convprop.ops.fold import fold, unfold  # noqa: F401
 
 # ---- pooling (convprop.ops.pool) ----
