@@ -360,7 +360,9 @@ def load_dataset(
     try:
         _fetch(info, _remote_files(info, split, target), target, base_url, progress)
     except DownloadError as exc:
-        raise DownloadError(f"{name} ({split}): files not found locally and the download failed: {exc}\n{how_to}")
+        raise DownloadError(
+            f"{name} ({split}): files not found locally and the download failed: {exc}\n{how_to}"
+        ) from None
     reader = find(target)
     if reader is None:
         raise DatasetError(f"{name} ({split}): downloaded into {target} but the split's files are still missing")

@@ -153,7 +153,9 @@ class DataLoader:
         try:
             generator_state, done = state["generator"], int(state["batches_done"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"DataLoader.load_state_dict: expected keys 'generator' and 'batches_done' ({exc})")
+            raise ValueError(
+                f"DataLoader.load_state_dict: expected keys 'generator' and 'batches_done' ({exc})"
+            ) from None
         if not 0 <= done <= len(self):
             raise ValueError(f"DataLoader.load_state_dict: batches_done must be in 0..{len(self)}, got {done}")
         try:
