@@ -21,8 +21,15 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit status 2), not usage + error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="convprop",
         description="Backpropagation in convolutional networks, transparent and fast.",
     )
@@ -50,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"convprop {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"convprop {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, TypeError, FileNotFoundError, PermissionError, RuntimeError) as exc:
         print(f"convprop {args.command}: error: {exc}", file=sys.stderr)
         return 1
