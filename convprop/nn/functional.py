@@ -9,6 +9,7 @@ calls the differentiable operation in ``convprop.ops``.
 from convprop.ops.activation import dropout, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from convprop.ops.linalg import linear  # noqa: F401
 from convprop.ops.loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss  # noqa: F401
+from convprop.ops.normalization import batch_norm  # noqa: F401
 from convprop.ops.shape import flatten, pad  # noqa: F401
 
 # ---- convolution and im2col (convprop.ops.conv, convprop.ops.fold) ----

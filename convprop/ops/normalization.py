@@ -1,0 +1,191 @@
+r"""Batch normalisation as one fused Function: forward and backward side by side.
+
+For an input of shape (N, C, *S), every channel c is normalised over its
+M = N * prod(S) values:
+
+.. math::
+    \mu_c = \frac{1}{M} \sum x, \quad \sigma_c^2 = \frac{1}{M} \sum (x - \mu_c)^2, \quad
+    \hat x = (x - \mu_c) / \sqrt{\sigma_c^2 + \epsilon}, \quad y = \gamma_c \hat x + \beta_c
+
+Backward (training mode, batch statistics), with g = ∂L/∂y:
+
+.. math::
+    \frac{\partial L}{\partial \beta_c} = \sum g, \quad
+    \frac{\partial L}{\partial \gamma_c} = \sum g \hat x, \quad
+    \frac{\partial L}{\partial x} = \frac{\gamma_c}{\sqrt{\sigma_c^2 + \epsilon}}
+        \Big(g - \frac{1}{M}\frac{\partial L}{\partial \beta_c}
+        - \frac{\hat x}{M}\frac{\partial L}{\partial \gamma_c}\Big)
+
+The two subtracted terms are the paths through μ and σ². In evaluation mode the
+statistics are constants, so ∂L/∂x = γ g / sqrt(running_var + ε).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convprop.tensor import Function, Tensor
+
+
+def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    """Shape (C,) -> (C, 1) for broadcasting against the (N, C, prod(S)) view."""
+    return v.reshape(-1, 1) if ndim > 2 else v
+
+
+class BatchNormFunction(Function):
+    """y = γ (x - μ) / sqrt(σ² + ε) + β over the channel axis 1; see the module docstring for the backward."""
+
+    def forward(
+        self,
+        x: np.ndarray,
+        *affine: np.ndarray,
+        has_weight: bool,
+        has_bias: bool,
+        running_mean: np.ndarray | None,
+        running_var: np.ndarray | None,
+        training: bool,
+        momentum: float,
+        eps: float,
+    ) -> np.ndarray:
+        n, c = x.shape[:2]
+        # One (N, C, M/N) view makes the per-channel reductions contiguous and rank-independent.
+        x3 = x.reshape(n, c, -1) if x.ndim > 2 else x
+        axes = (0, 2) if x.ndim > 2 else (0,)
+        w = affine[0] if has_weight else None
+        b = affine[-1] if has_bias else None
+        self.has_weight, self.has_bias, self.axes = has_weight, has_bias, axes
+        self.training = training
+
+        if training:
+            m = x.size // c
+            mean = x3.mean(axis=axes)
+            xc = x3 - _per_channel(mean, x.ndim)
+            var = np.einsum("ncs,ncs->c", xc, xc) / m if x.ndim > 2 else np.einsum("nc,nc->c", xc, xc) / m
+            inv_std = 1.0 / np.sqrt(var + eps)
+            xhat = xc * _per_channel(inv_std, x.ndim)
+            if running_mean is not None:
+                # In place, like PyTorch: the module's buffers are these very arrays. Running var is unbiased.
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+                running_var *= 1 - momentum
+                running_var += momentum * var * (m / (m - 1))
+        else:
+            inv_std = 1.0 / np.sqrt(running_var + eps)
+            xhat = (x3 - _per_channel(running_mean, x.ndim)) * _per_channel(inv_std, x.ndim)
+        inv_std = inv_std.astype(x.dtype, copy=False)
+        xhat = xhat.astype(x.dtype, copy=False)
+
+        y = xhat * _per_channel(w, x.ndim) if w is not None else xhat.copy()
+        if b is not None:
+            y += _per_channel(b, x.ndim)
+        self.xhat, self.inv_std, self.w = xhat, inv_std, w
+        return y.reshape(x.shape)
+
+    def backward(self, grad_out: np.ndarray):
+        xhat, inv_std, w, axes = self.xhat, self.inv_std, self.w, self.axes
+        g = grad_out.reshape(xhat.shape)
+        nd = 3 if len(axes) == 2 else 2
+        need_x = self.needs_input_grad[0]
+        need_w = self.has_weight and self.needs_input_grad[1]
+        need_b = self.has_bias and self.needs_input_grad[-1]
+        gb = g.sum(axis=axes) if (need_b or (need_x and self.training)) else None
+        gw = None
+        if need_w or (need_x and self.training):
+            gw = np.einsum("ncs,ncs->c", g, xhat) if nd == 3 else np.einsum("nc,nc->c", g, xhat)
+        gx = None
+        if need_x:
+            scale = inv_std if w is None else w * inv_std
+            if self.training:
+                m = xhat.size // xhat.shape[1]
+                gx = _per_channel(scale, nd) * (g - _per_channel(gb / m, nd) - xhat * _per_channel(gw / m, nd))
+            else:
+                gx = g * _per_channel(scale, nd)
+            gx = gx.reshape(grad_out.shape)
+        grads = [gx]
+        if self.has_weight:
+            grads.append(gw if need_w else None)
+        if self.has_bias:
+            grads.append(gb if need_b else None)
+        return tuple(grads)
+
+
+def _stat(value, name: str, channels: int) -> np.ndarray | None:
+    if value is None:
+        return None
+    arr = value.data if isinstance(value, Tensor) else value
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"batch_norm: {name} must be a Tensor or None, got {type(value).__name__}")
+    if arr.shape != (channels,):
+        raise ValueError(f"batch_norm: {name} must have shape ({channels},) (the input's channels), got {arr.shape}")
+    return arr
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean,
+    running_var,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Batch normalisation over channel axis 1, like ``torch.nn.functional.batch_norm``.
+
+    .. math::
+        y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} \gamma + \beta
+
+    With ``training=True`` the batch statistics are used, and ``running_mean`` /
+    ``running_var`` (when given) are updated in place:
+    ``running = (1 - momentum) running + momentum batch_stat`` with the unbiased batch
+    variance. With ``training=False`` the running statistics are used.
+
+    Args:
+        input: (N, C) or (N, C, *S).
+        running_mean, running_var: (C,) Tensors, or None (then batch statistics are required: ``training=True``).
+        weight, bias: γ and β, (C,) Tensors or None.
+        training: use batch statistics (and update the running ones). Default: False.
+        momentum: running-statistics update factor. Default: 0.1.
+        eps: added to the variance for stability. Default: 1e-5.
+
+    Shape:
+        Output has the input's shape.
+
+    Example::
+
+        >>> y = batch_norm(x, None, None, training=True)  # per-channel zero mean, unit variance
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, *), got shape {x.shape}")
+    c = x.shape[1]
+    rm = _stat(running_mean, "running_mean", c)
+    rv = _stat(running_var, "running_var", c)
+    if (rm is None) != (rv is None):
+        raise ValueError("batch_norm: running_mean and running_var must both be given or both be None")
+    if not training and rm is None:
+        raise ValueError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+    if training and x.numel() // max(c, 1) <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
+    affine = []
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if t.shape != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) to match the input's channels, got {t.shape}")
+        affine.append(t)
+    if not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"batch_norm: eps must be a non-negative number, got {eps}")
+    return BatchNormFunction.apply(
+        x,
+        *affine,
+        has_weight=weight is not None,
+        has_bias=bias is not None,
+        running_mean=rm,
+        running_var=rv,
+        training=bool(training),
+        momentum=float(momentum),
+        eps=float(eps),
+    )
