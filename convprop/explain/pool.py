@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from convprop.explain import grids
 from convprop.explain.derive import MAX_SYMBOLIC_SIZE, prove
 from convprop.explain.symbols import symbol_array
 from convprop.ops._args import nonnegative, positive
@@ -60,7 +61,8 @@ class PoolConfig:
         return self.kernel_size[0] * self.kernel_size[1] if self.count_include_pad else len(self.window(i, j))
 
 
-def _config(kind, input_size, kernel_size, stride, padding, count_include_pad) -> PoolConfig:
+def pool_config(kind, input_size, kernel_size, stride=None, padding=0, count_include_pad=True, symbolic=True):
+    """Validated pooling hyper-parameters; ``symbolic`` also enforces the readable-size limit."""
     if kind not in KINDS:
         raise ValueError(f"pooling kind must be one of {KINDS}, got {kind!r}")
     op = f"{kind}_pool2d"
@@ -82,7 +84,7 @@ def _config(kind, input_size, kernel_size, stride, padding, count_include_pad) -
             f"{op}: kernel size {kernel} is larger than the padded input size "
             f"{tuple(n + 2 * p for n, p in zip(cfg.input_size, cfg.padding, strict=True))}"
         )
-    if max(cfg.input_size) > MAX_SYMBOLIC_SIZE:
+    if symbolic and max(cfg.input_size) > MAX_SYMBOLIC_SIZE:
         h, w = cfg.input_size
         raise ValueError(
             f"a {h}x{w} input is too large to read symbolically (at most {MAX_SYMBOLIC_SIZE}x{MAX_SYMBOLIC_SIZE}); "
@@ -139,10 +141,21 @@ class PoolDerivation:
         ]
 
 
+def winners_of(cfg: PoolConfig, values: np.ndarray) -> np.ndarray:
+    """Per output, the position of its window's maximum; the first one on ties (PyTorch's rule)."""
+    winners = np.empty(cfg.output_size, dtype=object)
+    for i, j in np.ndindex(*cfg.output_size):
+        # max() keeps the first of equal values, and windows are listed in row-major order
+        winners[i, j] = max(cfg.window(i, j), key=lambda p: values[p])
+    return winners
+
+
 def routed(cfg: PoolConfig, gb: np.ndarray, winners: np.ndarray | None) -> np.ndarray:
-    """The closed form: every dL/dB_ij goes to its window's maximum, or 1/divisor of it to every entry."""
-    out = np.empty(cfg.input_size, dtype=object)
-    out.fill(sp.S.Zero)
+    """The closed form: every dL/dB_ij goes to its window's maximum, or 1/divisor of it to every entry.
+
+    Works on symbols (object arrays) and on numbers alike.
+    """
+    out = grids.zeros(cfg.input_size, gb)
     for (i, j), g in np.ndenumerate(gb):
         if cfg.kind == "max":
             out[winners[i, j]] += g
@@ -183,22 +196,17 @@ def derive_pool(kind, input, kernel_size, stride=None, padding=0, count_include_
         size = values.shape
     else:
         size = input
-    cfg = _config(kind, size, kernel_size, stride, padding, count_include_pad)
+    cfg = pool_config(kind, size, kernel_size, stride, padding, count_include_pad)
     if kind == "max" and values is None:
         raise ValueError("max pooling routes each gradient to its window's maximum, so it needs the input's values")
     a = symbol_array("A", cfg.input_size, 0, False)
     gb = symbol_array("B", cfg.output_size, 0, False, grad=True)
     windows = np.empty(cfg.output_size, dtype=object)
-    winners = np.empty(cfg.output_size, dtype=object) if kind == "max" else None
     b = np.empty(cfg.output_size, dtype=object)
+    winners = winners_of(cfg, values) if kind == "max" else None
     for i, j in np.ndindex(*cfg.output_size):
         win = windows[i, j] = cfg.window(i, j)
-        if kind == "max":
-            # max() keeps the first of equal values, which is PyTorch's tie rule (row-major window order)
-            winners[i, j] = max(win, key=lambda p: values[p])
-            b[i, j] = a[winners[i, j]]
-        else:
-            b[i, j] = sp.Add(*(a[p] for p in win)) / cfg.divisor(i, j)
+        b[i, j] = a[winners[i, j]] if kind == "max" else sp.Add(*(a[p] for p in win)) / cfg.divisor(i, j)
     local, chain = {}, np.empty(cfg.input_size, dtype=object)
     for pos in np.ndindex(*cfg.input_size):
         d = np.array([sp.diff(e, a[pos]) for e in b.flat], dtype=object)

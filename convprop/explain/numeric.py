@@ -1,0 +1,236 @@
+"""Numeric checks: the derived gradients, convprop's autograd and finite differences must agree.
+
+For a symbolic derivation, random values are substituted into the equations.
+For sizes too large to read symbolically (``--numeric``), the closed forms are
+evaluated directly on numbers (the same ``grids`` code the derivation uses).
+Either way the same values go through ``convprop.nn.functional`` with autograd,
+and central finite differences of L = Σ O · dL/dO estimate each gradient entry
+(exact up to rounding here, since L is linear in every single input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+import convprop
+from convprop.explain.derive import ConvConfig, ConvDerivation, closed_form_dF, closed_form_dX
+from convprop.explain.pool import PoolConfig, PoolDerivation, pool_config, routed, winners_of
+
+EPS = 1e-6
+#: Agreement required between exact computations (float64 rounding) and with finite differences.
+TOLERANCE = {"exact": 1e-9, "fd": 1e-6}
+
+
+@dataclass
+class NumericCheck:
+    """Max absolute differences between ways of computing the same gradient.
+
+    ``errors`` maps a comparison (e.g. ``("dL/dX", "symbolic", "autograd")``) to
+    its max |difference|; ``kinds`` says whether it compares exact computations
+    or finite differences, which sets the tolerance.
+    """
+
+    seed: int
+    errors: dict = field(default_factory=dict)
+    kinds: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    def add(self, grad: str, a: str, b: str, x: np.ndarray, y: np.ndarray, kind: str = "exact") -> None:
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        assert x.shape == y.shape, f"{grad}: {a} has shape {x.shape}, {b} has shape {y.shape}"
+        self.errors[(grad, a, b)] = float(np.max(np.abs(x - y))) if x.size else 0.0
+        self.kinds[(grad, a, b)] = kind
+
+    @property
+    def max_error(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+    @property
+    def ok(self) -> bool:
+        return all(e <= TOLERANCE[self.kinds[k]] for k, e in self.errors.items())
+
+
+def _functional():
+    import convprop.nn.functional as F
+
+    return F
+
+
+def _tensor(a: np.ndarray, grad: bool = True):
+    return convprop.tensor(a[None], requires_grad=grad, dtype=np.float64)
+
+
+def _finite_differences(loss, arrays: list[np.ndarray], which: int, positions) -> np.ndarray:
+    """Central differences of ``loss(*arrays)`` with respect to ``arrays[which]`` at ``positions``."""
+    out = []
+    for pos in positions:
+        plus = [a.copy() for a in arrays]
+        minus = [a.copy() for a in arrays]
+        plus[which][pos] += EPS
+        minus[which][pos] -= EPS
+        out.append((loss(*plus) - loss(*minus)) / (2 * EPS))
+    return np.array(out)
+
+
+def _sample(shape, rng: np.random.Generator, limit: int | None):
+    """All positions, or ``limit`` of them drawn at random (finite differences cost two forwards each)."""
+    positions = list(np.ndindex(*shape))
+    if limit is None or len(positions) <= limit:
+        return positions
+    return [positions[i] for i in sorted(rng.choice(len(positions), size=limit, replace=False))]
+
+
+# ---- convolution -------------------------------------------------------------
+
+
+def _conv_engine(cfg: ConvConfig, x, w, go):
+    F = _functional()
+    kw = dict(stride=cfg.stride, padding=cfg.padding, dilation=cfg.dilation, groups=cfg.groups)
+    xt, wt = _tensor(x), convprop.tensor(w, requires_grad=True, dtype=np.float64)
+    out = F.conv2d(xt, wt, **kw)
+    out.backward(go[None])
+
+    def loss(x_, w_):
+        with convprop.no_grad():
+            o = F.conv2d(_tensor(x_, False), convprop.tensor(w_, dtype=np.float64), **kw)
+        return float(np.sum(o.data[0] * go))
+
+    with convprop.no_grad():
+        transposed = F.conv_transpose2d(
+            _tensor(go, False),
+            convprop.tensor(w, dtype=np.float64),
+            stride=cfg.stride,
+            padding=cfg.padding,
+            output_padding=cfg.uncovered,
+            groups=cfg.groups,
+            dilation=cfg.dilation,
+        )
+    return out.data[0], xt.grad[0], wt.grad, loss, transposed.data[0]
+
+
+def _check_conv_numbers(check: NumericCheck, cfg, x, w, go, rng, samples, derived_x, derived_f, label):
+    out, gx, gw, loss, transposed = _conv_engine(cfg, x, w, go)
+    check.add("dL/dF", label, "autograd", derived_f, gw)
+    check.add("dL/dX", label, "autograd", derived_x, gx)
+    check.add("dL/dX", "transposed conv", "autograd", transposed, gx)
+    px, pf = _sample(x.shape, rng, samples), _sample(w.shape, rng, samples)
+    check.add(
+        "dL/dX", "autograd", "finite differences", [gx[p] for p in px], _finite_differences(loss, [x, w], 0, px), "fd"
+    )
+    check.add(
+        "dL/dF", "autograd", "finite differences", [gw[p] for p in pf], _finite_differences(loss, [x, w], 1, pf), "fd"
+    )
+    return out
+
+
+def check_conv(d: ConvDerivation, seed: int = 0) -> NumericCheck:
+    """Substitute random values into the derived equations and compare with autograd and finite differences."""
+    rng = np.random.default_rng(seed)
+    x, w, go = (rng.standard_normal(a.shape) for a in (d.x, d.f, d.go))
+    values = dict(zip(d.symbols, np.concatenate([x.ravel(), w.ravel(), go.ravel()]), strict=True))
+
+    def evaluate(a: np.ndarray) -> np.ndarray:
+        f = sp.lambdify(list(values), list(a.flat), modules="numpy")
+        return np.array(f(*values.values()), dtype=np.float64).reshape(a.shape)
+
+    check = NumericCheck(seed)
+    out = _check_conv_numbers(
+        check, d.config, x, w, go, rng, None, evaluate(d.chain_x), evaluate(d.chain_f), "symbolic"
+    )
+    check.add("O", "symbolic", "autograd", evaluate(d.o), out)
+    return check
+
+
+def numeric_conv(
+    input_size,
+    kernel_size,
+    stride=1,
+    padding=0,
+    dilation=1,
+    in_channels=1,
+    out_channels=1,
+    groups=1,
+    seed=0,
+    samples=24,
+) -> tuple[ConvConfig, NumericCheck]:
+    """The closed forms on random numbers vs autograd vs (sampled) finite differences, for any size."""
+    cfg = ConvConfig.make(input_size, kernel_size, stride, padding, dilation, in_channels, out_channels, groups)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((cfg.in_channels, *cfg.input_size))
+    w = rng.standard_normal((cfg.out_channels, cfg.group_in, *cfg.kernel_size))
+    go = rng.standard_normal((cfg.out_channels, *cfg.output_size))
+    check = NumericCheck(seed)
+    dx, df = closed_form_dX(cfg, w, go), closed_form_dF(cfg, x, go)
+    _check_conv_numbers(check, cfg, x, w, go, rng, samples, dx, df, "closed form")
+    return cfg, check
+
+
+# ---- pooling -----------------------------------------------------------------
+
+
+def _pool_engine(cfg: PoolConfig, a: np.ndarray, gb: np.ndarray):
+    F = _functional()
+
+    def run(a_, grad):
+        t = convprop.tensor(a_[None, None], requires_grad=grad, dtype=np.float64)
+        if cfg.kind == "max":
+            return t, F.max_pool2d(t, cfg.kernel_size, cfg.stride, cfg.padding)
+        return t, F.avg_pool2d(t, cfg.kernel_size, cfg.stride, cfg.padding, count_include_pad=cfg.count_include_pad)
+
+    t, out = run(a, True)
+    out.backward(gb[None, None])
+
+    def loss(a_):
+        with convprop.no_grad():
+            return float(np.sum(run(a_, False)[1].data[0, 0] * gb))
+
+    return out.data[0, 0], t.grad[0, 0], loss
+
+
+def _check_pool_numbers(check: NumericCheck, cfg, a, gb, rng, samples, derived, label, ties):
+    out, ga, loss = _pool_engine(cfg, a, gb)
+    check.add("dL/dA", label, "autograd", derived, ga)
+    if ties:
+        check.notes.append("ties")  # max is not differentiable at a tie: finite differences would straddle it
+    else:
+        pos = _sample(a.shape, rng, samples)
+        check.add(
+            "dL/dA",
+            "autograd",
+            "finite differences",
+            [ga[p] for p in pos],
+            _finite_differences(loss, [a], 0, pos),
+            "fd",
+        )
+    return out
+
+
+def check_pool(d: PoolDerivation, seed: int = 0) -> NumericCheck:
+    """The derived ∂L/∂A for a random dL/dB (random inputs for average pooling) vs autograd and finite differences."""
+    rng = np.random.default_rng(seed)
+    a = d.values if d.values is not None else rng.standard_normal(d.a.shape)
+    gb = rng.standard_normal(d.gb.shape)
+    subs = dict(zip([*d.a.flat, *d.gb.flat], [*a.ravel(), *gb.ravel()], strict=True))
+    f = sp.lambdify(list(subs), list(d.chain.flat), modules="numpy")
+    derived = np.array(f(*subs.values()), dtype=np.float64).reshape(d.chain.shape)
+    check = NumericCheck(seed)
+    out = _check_pool_numbers(check, d.config, a, gb, rng, None, derived, "symbolic", bool(d.ties))
+    fb = sp.lambdify(list(subs), list(d.b.flat), modules="numpy")
+    check.add("B", "symbolic", "autograd", np.array(fb(*subs.values()), dtype=np.float64).reshape(d.b.shape), out)
+    return check
+
+
+def numeric_pool(
+    kind, input_size, kernel_size, stride=None, padding=0, count_include_pad=True, seed=0, samples=24
+) -> tuple[PoolConfig, NumericCheck]:
+    """Pooling's routing on random numbers vs autograd vs (sampled) finite differences, for any size."""
+    cfg = pool_config(kind, input_size, kernel_size, stride, padding, count_include_pad, symbolic=False)
+    rng = np.random.default_rng(seed)
+    a, gb = rng.standard_normal(cfg.input_size), rng.standard_normal(cfg.output_size)
+    check = NumericCheck(seed)
+    derived = routed(cfg, gb, winners_of(cfg, a) if kind == "max" else None)
+    _check_pool_numbers(check, cfg, a, gb, rng, samples, derived, "closed form", ties=False)
+    return cfg, check

@@ -1,0 +1,279 @@
+"""Render a :class:`~convprop.explain.document.Document` as Markdown, LaTeX, HTML (MathML) or plain text.
+
+* ``md``: GitHub Markdown with ``$...$`` / ``$$...$$`` LaTeX; Arabic prose in ``<div dir="rtl">``.
+* ``latex``: a standalone document (English: pdflatex; Arabic: xelatex with polyglossia).
+* ``html``: one self-contained page; math as presentation MathML (no JavaScript, no network),
+  images embedded as data URIs; Arabic pages are ``dir="rtl"`` with every equation ``dir="ltr"``.
+* ``text``: the terminal; equations drawn by SymPy's Unicode pretty printer.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import mimetypes
+import textwrap
+from pathlib import Path
+
+import sympy as sp
+from sympy.printing.mathml import MathMLPresentationPrinter
+
+from convprop.explain.document import Brace, Display, Document, Figure, Heading, Para, Table, Tok
+
+FORMATS = ("md", "latex", "html", "text")
+
+
+# ---- formulas in each notation -----------------------------------------------
+
+
+class _MathML(MathMLPresentationPrinter):
+    """SymPy's presentation MathML, keeping the factor order of unevaluated products (X11 F11)."""
+
+    def _print_Mul(self, expr):
+        if expr.args[0].is_Number:
+            return super()._print_Mul(expr)
+        row = self.dom.createElement("mrow")
+        for k, factor in enumerate(expr.args):
+            if k:
+                mo = self.dom.createElement("mo")
+                mo.appendChild(self.dom.createTextNode("\u2062"))  # invisible times
+                row.appendChild(mo)
+            row.appendChild(self._print(factor))
+        return row
+
+
+def _items(formula) -> list:
+    return formula if isinstance(formula, list) else [formula]
+
+
+def latex(formula) -> str:
+    out = []
+    for item in _items(formula):
+        if isinstance(item, Tok):
+            out.append(item.latex)
+        elif isinstance(item, Brace):
+            out.append(rf"\underbrace{{{latex(item.body)}}}_{{{latex(item.label)}}}")
+        else:
+            out.append(sp.latex(item, order="none"))
+    return " ".join(out)
+
+
+def mathml(formula) -> str:
+    out = []
+    for item in _items(formula):
+        if isinstance(item, Tok):
+            out.append(item.mathml)
+        elif isinstance(item, Brace):
+            out.append(
+                f"<munder><munder accentunder='true'><mrow>{mathml(item.body)}</mrow><mo>⏟</mo></munder>"
+                f"<mrow>{mathml(item.label)}</mrow></munder>"
+            )
+        else:
+            printer = _MathML({"order": "none"})
+            out.append(printer._print(sp.sympify(item)).toxml())
+    return "<mrow>" + "".join(out) + "</mrow>"
+
+
+def _block(lines: list[str], width: int | None = None) -> list[str]:
+    width = max((len(s) for s in lines), default=0) if width is None else width
+    return [s.ljust(width) for s in lines]
+
+
+def _hjoin(blocks: list[list[str]]) -> list[str]:
+    """Place text blocks side by side, centred vertically."""
+    height = max(len(b) for b in blocks)
+    out = [""] * height
+    for b in blocks:
+        b = _block(b)
+        top = (height - len(b)) // 2
+        blank = " " * (len(b[0]) if b else 0)
+        for r in range(height):
+            out[r] += b[r - top] if 0 <= r - top < len(b) else blank
+    return [s.rstrip() for s in out]
+
+
+def text_lines(formula) -> list[str]:
+    blocks = []
+    for item in _items(formula):
+        if isinstance(item, Tok):
+            blocks.append([item.text])
+        elif isinstance(item, Brace):
+            body = _block(text_lines(item.body))
+            label = " ".join(text_lines(item.label))
+            width = max(len(body[0]), len(label) + 2)
+            blocks.append([*_block(body, width), "└" + "─" * (width - 2) + "┘", label.center(width)])
+        else:
+            blocks.append(sp.pretty(item, order="none", use_unicode=True, wrap_line=False).split("\n"))
+    return _hjoin(blocks)
+
+
+def inline_text(formula) -> str:
+    """A formula on one line, for prose."""
+    out = []
+    for item in _items(formula):
+        out.append(item.text if isinstance(item, Tok) else sp.sstr(item, order="none"))
+    return "".join(out)
+
+
+# ---- documents ---------------------------------------------------------------
+
+
+def _prose(parts, math, plain) -> str:
+    return "".join(plain(p) if isinstance(p, str) else math(p) for p in parts)
+
+
+def _figure_png(fig: Figure) -> Path:
+    return Path(fig.path).with_suffix(".png")
+
+
+def to_markdown(doc: Document) -> str:
+    rtl = doc.direction == "rtl"
+
+    def prose(s: str) -> str:
+        return f'<div dir="rtl">\n\n{s}\n\n</div>' if rtl else s
+
+    out = [prose(f"# {doc.title}")]
+    for b in doc.blocks:
+        if isinstance(b, Heading):
+            out.append(prose("#" * b.level + " " + b.text))
+        elif isinstance(b, Para):
+            out.append(prose(_prose(b.parts, lambda f: f"${latex(f)}$", str)))
+        elif isinstance(b, Display):
+            out.extend(f"$$\n{latex(row)}\n$$" for row in b.rows)
+        elif isinstance(b, Table):
+            lines = ["| " + " | ".join(b.header) + " |", "|" + "---|" * len(b.header)]
+            lines += ["| " + " | ".join(row) + " |" for row in b.rows]
+            out.append(prose("\n".join(lines)))
+        elif isinstance(b, Figure):
+            out.append(prose(f"![{b.caption}]({b.path})\n\n*{b.caption}*"))
+    return "\n\n".join(out) + "\n"
+
+
+_TEX_ESCAPE = str.maketrans({c: "\\" + c for c in "_%&#$"})
+
+
+def to_latex(doc: Document) -> str:
+    def plain(s: str) -> str:
+        return s.translate(_TEX_ESCAPE)
+
+    if doc.direction == "rtl":
+        preamble = (
+            "% Arabic: compile with xelatex (polyglossia + fontspec)\n"
+            "\\usepackage{polyglossia}\n\\setmainlanguage{arabic}\n\\setotherlanguage{english}\n"
+            "\\newfontfamily\\arabicfont[Script=Arabic]{Noto Naskh Arabic}\n"
+        )
+    else:
+        preamble = "\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\\usepackage{newunicodechar}\n"
+        preamble += "".join(
+            f"\\newunicodechar{{{c}}}{{\\ensuremath{{{m}}}}}\n"
+            for c, m in (("×", r"\times"), ("∂", r"\partial"), ("…", r"\dots"), ("⊗", r"\otimes"), ("°", r"^\circ"))
+        )
+    out = [
+        "\\documentclass{article}",
+        "\\usepackage{amsmath,amssymb,graphicx}",
+        "\\usepackage[margin=2cm]{geometry}",
+        preamble,
+        f"\\title{{{plain(doc.title)}}}\n\\date{{}}",
+        "\\begin{document}\n\\maketitle",
+    ]
+    for b in doc.blocks:
+        if isinstance(b, Heading):
+            out.append(f"\\section*{{{plain(b.text)}}}")
+        elif isinstance(b, Para):
+            out.append(_prose(b.parts, lambda f: f"${latex(f)}$", plain))
+        elif isinstance(b, Display):
+            out.extend(f"\\[\n{latex(row)}\n\\]" for row in b.rows)
+        elif isinstance(b, Table):
+            rows = [" & ".join(plain(c) for c in r) + r" \\" for r in [b.header, *b.rows]]
+            body = "\n".join([rows[0], "\\hline", *rows[1:]])
+            out.append(f"\\begin{{tabular}}{{{'l' * len(b.header)}}}\n{body}\n\\end{{tabular}}")
+        elif isinstance(b, Figure):
+            out.append(
+                "\\begin{figure}[h]\\centering\n"
+                f"\\includegraphics[width=0.8\\linewidth]{{{_figure_png(b).as_posix()}}}\n"
+                f"\\caption*{{{plain(b.caption)}}}\n\\end{{figure}}"
+            )
+    out.append("\\end{document}")
+    return "\n\n".join(out) + "\n"
+
+
+_CSS = """
+body { font-family: "DejaVu Sans", "Noto Naskh Arabic", "Noto Sans", sans-serif; max-width: 60em;
+       margin: 2em auto; padding: 0 1em; line-height: 1.6; color: #222; }
+.eq { overflow-x: auto; margin: 0.6em 0; }
+math[display="block"] { margin: 0.4em 0; }
+table { border-collapse: collapse; margin: 0.8em 0; }
+td, th { border: 1px solid #bbb; padding: 0.2em 0.6em; }
+td.num { font-family: "DejaVu Sans Mono", monospace; direction: ltr; }
+figure { margin: 1em 0; } figure img { max-width: 100%; image-rendering: pixelated; }
+"""
+
+
+def _data_uri(path: str) -> str:
+    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    return f"data:{kind};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def to_html(doc: Document) -> str:
+    def inline(f) -> str:
+        return f'<math dir="ltr">{mathml(f)}</math>'
+
+    out = [
+        "<!DOCTYPE html>",
+        f'<html lang="{doc.lang}" dir="{doc.direction}">',
+        f'<head><meta charset="utf-8"><title>{html.escape(doc.title)}</title><style>{_CSS}</style></head>',
+        "<body>",
+        f"<h1>{html.escape(doc.title)}</h1>",
+    ]
+    for b in doc.blocks:
+        if isinstance(b, Heading):
+            out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            out.append(f"<p>{_prose(b.parts, inline, html.escape)}</p>")
+        elif isinstance(b, Display):
+            rows = "".join(f'<math display="block" dir="ltr">{mathml(row)}</math>' for row in b.rows)
+            out.append(f'<div class="eq" dir="ltr">{rows}</div>')
+        elif isinstance(b, Table):
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
+            body = "".join(
+                "<tr>"
+                + "".join(f'<td class="{"num" if i == 2 else ""}">{html.escape(c)}</td>' for i, c in enumerate(r))
+                + "</tr>"
+                for r in b.rows
+            )
+            out.append(f"<table><tr>{head}</tr>{body}</table>")
+        elif isinstance(b, Figure):
+            out.append(
+                f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.caption)}">'
+                f"<figcaption>{html.escape(b.caption)}</figcaption></figure>"
+            )
+    out.append("</body>\n</html>")
+    return "\n".join(out) + "\n"
+
+
+def to_text(doc: Document, width: int = 100) -> str:
+    out = [doc.title, "=" * len(doc.title)]
+    for b in doc.blocks:
+        if isinstance(b, Heading):
+            out += ["", b.text, "-" * len(b.text)]
+        elif isinstance(b, Para):
+            out += ["", textwrap.fill(_prose(b.parts, inline_text, str), width)]
+        elif isinstance(b, Display):
+            for row in b.rows:
+                out += ["", *("    " + s for s in text_lines(row))]
+        elif isinstance(b, Table):
+            rows = [b.header, *b.rows]
+            widths = [max(len(r[i]) for r in rows) for i in range(len(b.header))]
+            lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+            out += ["", lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
+        elif isinstance(b, Figure):
+            out += ["", f"[{b.caption}] {b.path}"]
+    return "\n".join(out) + "\n"
+
+
+def render(doc: Document, fmt: str = "md") -> str:
+    """The document as a string in ``fmt`` (one of ``md``, ``latex``, ``html``, ``text``)."""
+    renderers = {"md": to_markdown, "latex": to_latex, "html": to_html, "text": to_text}
+    if fmt not in renderers:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    return renderers[fmt](doc)

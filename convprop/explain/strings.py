@@ -1,0 +1,344 @@
+"""Every prose string of the explainer, per language, in one place.
+
+Fields in braces are filled in by ``document.py``: plain values become text,
+formulas become inline math. Arabic follows the source article: Modern
+Standard Arabic prose with the technical terms kept in Latin script.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "ar")
+DIRECTION = {"en": "ltr", "ar": "rtl"}
+
+STRINGS = {
+    "en": {
+        "title_conv": "Backpropagation through a convolution layer",
+        "config_conv": (
+            "Input {X} of size {size}, filter {F} of size {ksize}, stride {stride}, padding {padding}, "
+            "dilation {dilation}, {cin} input and {cout} output channel(s) in {groups} group(s). "
+            "The output {O} has size {osize}: each side is {formula}."
+        ),
+        "h_forward": "The forward pass",
+        "forward": (
+            "The layer slides the filter over the input (surrounded by zeros when the padding is not 0) and, "
+            "at each position, multiplies the overlapping entries and adds the products up:"
+        ),
+        "forward_entries": "Written out entry by entry:",
+        "h_why": "Why do we need the local gradients?",
+        "why": (
+            "Backpropagation reaches this layer with {dO}, the loss gradient with respect to its output. "
+            "From it the layer computes two gradients: {dF}, to update the filter, and {dX}, which becomes "
+            "the loss gradient of the previous layer and carries backpropagation on."
+        ),
+        "h_local_f": "The local gradients with respect to F",
+        "local_f": "Differentiating every entry of O with respect to one filter entry gives a matrix the size of O:",
+        "h_chain": "The chain rule on matrices",
+        "chain": (
+            "The loss gradient of one entry is the Frobenius inner product (the sum of the element-wise "
+            "products) of {dO} with that entry's local gradient:"
+        ),
+        "chain_sub": "Substituting the local gradients:",
+        "h_closed_f": "The filter gradient is a convolution",
+        "closed_f": (
+            "These are the forward pass's sliding-window sums again, with {dO} in the place of the filter: the "
+            "layer applies convolution in the forward pass to compute the feature map, and in the backward pass "
+            "to compute the gradients."
+        ),
+        "closed_f_stride": (
+            "With stride {s}, neighbouring output entries came from windows {s} apart, so {dO} slides over X "
+            "with {z} zero(s) inserted between its entries: the stride becomes a dilation."
+        ),
+        "closed_f_padding": "X is padded with {p} zero(s) on each side, exactly as in the forward pass.",
+        "closed_f_dilation": (
+            "With dilation {d}, the filter's entries lie {d} apart on the input, so this correlation moves {d} "
+            "steps at a time."
+        ),
+        "uncovered": (
+            "The last {r} row(s) or column(s) of the padded input are reached by no window: they take no part "
+            "in the output, and their gradient is 0."
+        ),
+        "h_local_x": "The local gradients with respect to X",
+        "local_x": "In the same way for the input entries ({n} of them shown; the others follow the same pattern):",
+        "chain_x": "Applying the chain rule gives:",
+        "h_corr": "Convolution vs cross-correlation",
+        "corr": (
+            "Although convolutional networks carry convolution in their name, the operation they compute is "
+            "cross-correlation: the filter slides over the input as it is, and overlapping entries are multiplied "
+            "and summed. A true convolution first rotates the filter by 180 degrees. The equations of {dX} are a "
+            "true convolution, so the rotated filter appears:"
+        ),
+        "h_closed_x": "The input gradient is a full convolution",
+        "closed_x": (
+            "{dX} is the full convolution of {dO} with the filter: {dO} is surrounded by {k1} zero(s) on every "
+            "side, so that every filter position that touches the input is counted, and the rotated filter slides "
+            "over it."
+        ),
+        "closed_x_stride": "Because of the stride {s}, {z} zero(s) are first inserted between the entries of {dO}.",
+        "closed_x_uncovered": (
+            "{r} extra zero row(s) or column(s) at the bottom or right stand for the part of the input that no "
+            "window reached."
+        ),
+        "closed_x_dilation": "With dilation {d}, the rotated filter's entries are {d} apart as well.",
+        "closed_x_crop": (
+            "The full result covers the padded input; cropping {p} row(s) and column(s) from each side (the "
+            "forward padding) gives {dX}:"
+        ),
+        "closed_x_channels": (
+            "With several channels, each input channel's gradient adds up the contributions of every output "
+            "channel that reads it: the filter's input and output axes swap."
+        ),
+        "h_transposed": "The input gradient is a transposed convolution",
+        "transposed": (
+            "The same result is a transposed convolution of {dO} with the same, unrotated filter. That is why "
+            "transposed convolution upsamples: it is the backward pass of a convolution."
+        ),
+        "h_proof": "Machine-checked proof",
+        "proof_ok": (
+            "SymPy expanded both sides, the chain-rule result and the closed form, for each of the {nf} entries "
+            "of dL/dF and the {nx} entries of dL/dX: every difference is 0. Verified."
+        ),
+        "proof_pool_ok": (
+            "SymPy expanded both sides, the chain-rule result and the direct routing, for each of the {n} entries "
+            "of dL/dA: every difference is 0. Verified."
+        ),
+        "proof_fail": "SymPy expanded both sides and found entries that differ ({which}). NOT verified.",
+        "h_numeric": "Numeric check",
+        "numeric": (
+            "Random values (seed {seed}) are substituted into the equations; the same values run through "
+            "convprop's autograd, and central finite differences (step {eps}) estimate every gradient entry. "
+            "The largest absolute differences:"
+        ),
+        "numeric_only": (
+            "This configuration is too large to read symbolically, so the closed forms are evaluated on random "
+            "numbers (seed {seed}) and compared with convprop's autograd and with central finite differences "
+            "(step {eps}, on a sample of entries). The largest absolute differences:"
+        ),
+        "numeric_ok": "All agree (largest difference {err}).",
+        "numeric_fail": "Disagreement beyond the tolerance (largest difference {err}).",
+        "numeric_ties": "Finite differences are skipped: the input has ties, where max is not differentiable.",
+        "col_grad": "gradient",
+        "col_compared": "compared",
+        "col_error": "max |difference|",
+        "vs": "vs",
+        "m_symbolic": "symbolic",
+        "m_autograd": "autograd",
+        "m_finite differences": "finite differences",
+        "m_closed form": "closed form",
+        "m_transposed conv": "transposed convolution",
+        "h_summary": "Summary",
+        "summary": "Backpropagation through a convolution layer comes down to two operations:",
+        "more": "… and {n} more of the same form.",
+        "h_animations": "Animations",
+        "anim_forward": "The forward pass: the filter slides over the input.",
+        "anim_grad_f": "dL/dF: dL/dO slides over the input X.",
+        "anim_grad_x": "dL/dX: the rotated filter slides over the padded dL/dO (full convolution), then the crop.",
+        "anim_pool": "The backward pass of pooling: where each window's gradient goes.",
+        "title_numeric_conv": "Numeric check of a convolution layer's backward pass",
+        "title_numeric_pool": "Numeric check of a pooling layer's backward pass",
+        "title_pool_max": "Backpropagation through a max pooling layer",
+        "title_pool_avg": "Backpropagation through an average pooling layer",
+        "pool_intro": (
+            "Pooling layers have no learnable parameters, but just as they shape the forward pass they shape the "
+            "flow of gradients in the backward pass. The input A has size {size}, the output B size {osize}; "
+            "window {ksize}, stride {stride}, padding {padding}:"
+        ),
+        "pool_forward": "Each output entry pools one window of the input:",
+        "pool_grad_out": "Backpropagation brings {dB}, and from it we compute {dA} for the previous layer:",
+        "pool_max": (
+            "In max pooling only the maximum of each window passes to the next layer, so it alone took part in "
+            "the error and it alone receives the window's gradient; the other entries receive 0. The local "
+            "gradient of a window is 1 at its maximum and 0 elsewhere."
+        ),
+        "pool_ties": (
+            "When a window holds its maximum more than once, the first one in row-major order receives the "
+            "gradient, as in PyTorch."
+        ),
+        "pool_ties_here": "This input has ties in the window(s) of {which}.",
+        "pool_overlap": (
+            "The windows overlap (stride {s} is smaller than the window {k}), so an entry that lies in several "
+            "windows receives the sum of their gradients."
+        ),
+        "pool_avg": (
+            "In average pooling every entry of a window contributes equally to the output, so the window's "
+            "gradient is spread evenly: each entry receives the gradient divided by the window's divisor."
+        ),
+        "pool_avg_incl": "Padding zeros count in the divisor (count_include_pad=True): every window divides by {div}.",
+        "pool_avg_excl": (
+            "Padding zeros do not count in the divisor (count_include_pad=False): a window that overlaps the "
+            "padding divides only by the number of real entries it covers."
+        ),
+        "pool_chain": "The chain rule, as for the convolution layer:",
+        "pool_result": "The result:",
+        "verified": "verified",
+        "not_verified": "NOT verified",
+    },
+    "ar": {
+        "title_conv": "الـbackpropagation في طبقة الـconvolution",
+        "config_conv": (
+            "المدخل {X} بحجم {size}، والـfilter {F} بحجم {ksize}، مع stride يساوي {stride} وpadding يساوي "
+            "{padding} وdilation يساوي {dilation}، وعدد قنوات المدخل {cin} وعدد قنوات المخرج {cout} موزعة على "
+            "{groups} من المجموعات (groups). ويكون حجم المخرج {O} هو {osize}، إذ يُحسب كل بُعد بالعلاقة {formula}."
+        ),
+        "h_forward": "الـforward pass",
+        "forward": (
+            "تُحرّك الطبقة الـfilter فوق المدخل (بعد إحاطته بالأصفار إذا لم يكن الـpadding صفرًا)، وعند كل "
+            "موضع تضرب العناصر المتقابلة ثم تجمع النواتج:"
+        ),
+        "forward_entries": "وبكتابة كل عنصر على حدة:",
+        "h_why": "لماذا نحتاج إلى حساب الـlocal gradients؟",
+        "why": (
+            "يصل الـbackpropagation إلى هذه الطبقة ومعه {dO}، وهو الـloss gradient بالنسبة إلى مخرجها. ومنه "
+            "تحسب الطبقة نوعين من الـgradients: {dF} لتحديث قيم الـfilter، و{dX} الذي يصبح الـloss gradient "
+            "الخاص بالطبقة السابقة، فيستمر به الـbackpropagation في بقية الطبقات."
+        ),
+        "h_local_f": "الـlocal gradients بالنسبة إلى F",
+        "local_f": "باشتقاق كل عنصر من عناصر O بالنسبة إلى عنصر واحد من الـfilter نحصل على مصفوفة بحجم O:",
+        "h_chain": "كيف نطبّق الـchain rule على المصفوفات؟",
+        "chain": (
+            "نحسب الـloss gradient لكل عنصر على حدة، وهو الـFrobenius inner product (أي مجموع حواصل ضرب العناصر "
+            "المتقابلة) بين {dO} والـlocal gradient الخاص بهذا العنصر:"
+        ),
+        "chain_sub": "وبالتعويض عن الـlocal gradients التي حسبناها:",
+        "h_closed_f": "الـgradient بالنسبة إلى الـfilter عملية convolution",
+        "closed_f": (
+            "هذه هي مجاميع النافذة المنزلقة نفسها التي رأيناها في الـforward pass، مع وضع {dO} في مكان الـfilter. "
+            "أي أن طبقة الـconvolution تطبّق عملية الـconvolution في الـforward pass لحساب الـfeature map، وفي "
+            "الـbackward pass لحساب الـgradients."
+        ),
+        "closed_f_stride": (
+            "لأن الـstride يساوي {s}، جاءت عناصر المخرج المتجاورة من نوافذ يفصل بينها {s}، لذلك ينزلق {dO} "
+            "على X بعد إدراج {z} من الأصفار بين عناصره، أي يتحول الـstride إلى dilation."
+        ),
+        "closed_f_padding": "ويُحاط X بـ{p} من الأصفار من كل جانب، تمامًا كما في الـforward pass.",
+        "closed_f_dilation": (
+            "ولأن الـdilation يساوي {d}، تتباعد عناصر الـfilter على المدخل بمقدار {d}، فتتحرك هذه الـcorrelation "
+            "بخطوة قدرها {d}."
+        ),
+        "uncovered": (
+            "لا تصل أي نافذة إلى آخر {r} من صفوف المدخل أو أعمدته بعد الـpadding، فلا تشارك في المخرج ويكون "
+            "الـgradient الخاص بها صفرًا."
+        ),
+        "h_local_x": "الـlocal gradients بالنسبة إلى X",
+        "local_x": "وبالطريقة نفسها نشتق بالنسبة إلى عناصر المدخل (نعرض {n} منها، والباقي على النمط نفسه):",
+        "chain_x": "ثم نطبّق الـchain rule فنحصل على النتائج التالية:",
+        "h_corr": "الـConvolution مقابل الـCross-correlation",
+        "corr": (
+            "على الرغم من أن الـconvolutional neural networks تحمل في اسمها كلمة convolution، فإن العملية الرياضية "
+            "التي تجري فيها هي في الحقيقة cross-correlation: نحرّك الـfilter على المدخل كما هو، ونضرب العناصر "
+            "المتقابلة ونجمع النواتج. أما الـconvolution بمعناها الرياضي فتدوّر الـfilter بزاوية 180 درجة قبل "
+            "تحريكه. ومعادلات {dX} هي convolution بهذا المعنى، ولذلك يظهر فيها الـfilter مُدوَّرًا:"
+        ),
+        "h_closed_x": "الـgradient بالنسبة إلى المدخل عملية full convolution",
+        "closed_x": (
+            "نحصل على {dX} بعملية full convolution بين {dO} والـfilter: نحيط {dO} بـ{k1} من الأصفار من كل جانب "
+            "حتى يُحتسب كل موضع للـfilter يلمس المدخل، ثم نحرّك الـfilter المُدوَّر فوقه."
+        ),
+        "closed_x_stride": "وبسبب الـstride الذي يساوي {s}، نُدرج أولًا {z} من الأصفار بين عناصر {dO}.",
+        "closed_x_uncovered": (
+            "ونضيف {r} من الصفوف أو الأعمدة الصفرية في الأسفل أو على اليمين، مقابل الجزء من المدخل الذي لم تصل "
+            "إليه أي نافذة."
+        ),
+        "closed_x_dilation": "ولأن الـdilation يساوي {d}، تتباعد عناصر الـfilter المُدوَّر بمقدار {d} أيضًا.",
+        "closed_x_crop": (
+            "تغطي النتيجة الكاملة المدخل بعد الـpadding، فنحذف {p} من الصفوف والأعمدة من كل جانب (الـcrop) "
+            "لنحصل على {dX}:"
+        ),
+        "closed_x_channels": (
+            "وعند تعدد القنوات، يجمع الـgradient الخاص بكل قناة من قنوات المدخل إسهامات جميع قنوات المخرج التي "
+            "تقرأ منها، أي يتبادل محورا الـfilter الخاصان بقنوات الدخل والخرج موضعيهما."
+        ),
+        "h_transposed": "الـgradient بالنسبة إلى المدخل عملية transposed convolution",
+        "transposed": (
+            "النتيجة نفسها هي transposed convolution بين {dO} والـfilter نفسه دون تدوير؛ ولهذا تُستخدم "
+            "الـtransposed convolution في الـupsampling، فهي الـbackward pass لعملية الـconvolution."
+        ),
+        "h_proof": "برهان يتحقق منه الحاسوب",
+        "proof_ok": (
+            "فكّت SymPy الطرفين، أي ناتج الـchain rule والصيغة المغلقة، لكل عنصر من عناصر dL/dF البالغ عددها {nf} "
+            "ومن عناصر dL/dX البالغ عددها {nx}، فكان الفرق صفرًا في كل عنصر. تم التحقق (verified)."
+        ),
+        "proof_pool_ok": (
+            "فكّت SymPy الطرفين، أي ناتج الـchain rule والتوزيع المباشر للـgradient، لكل عنصر من عناصر dL/dA "
+            "البالغ عددها {n}، فكان الفرق صفرًا في كل عنصر. تم التحقق (verified)."
+        ),
+        "proof_fail": "فكّت SymPy الطرفين فوجدت عناصر مختلفة ({which}). لم يتم التحقق (NOT verified).",
+        "h_numeric": "تحقق عددي",
+        "numeric": (
+            "عوّضنا بقيم عشوائية (seed = {seed}) في المعادلات، ومررنا القيم نفسها عبر الـautograd في convprop، "
+            "وقدّرنا كل عنصر من عناصر الـgradient بالفروق المحدودة المركزية (finite differences) بخطوة {eps}. "
+            "أكبر فرق مطلق بين كل طريقتين:"
+        ),
+        "numeric_only": (
+            "هذا الإعداد أكبر من أن يُقرأ رمزيًا، لذلك نحسب الصيغ المغلقة على أعداد عشوائية (seed = {seed}) "
+            "ونقارنها بالـautograd في convprop وبالفروق المحدودة المركزية (بخطوة {eps}، على عينة من العناصر). "
+            "أكبر فرق مطلق بين كل طريقتين:"
+        ),
+        "numeric_ok": "جميع الطرق متفقة (أكبر فرق {err}).",
+        "numeric_fail": "يوجد اختلاف يتجاوز حد التسامح (أكبر فرق {err}).",
+        "numeric_ties": (
+            "لم نستخدم الفروق المحدودة هنا، لأن في المدخل قيمًا عظمى متساوية، وعندها لا تكون دالة max قابلة للاشتقاق."
+        ),
+        "col_grad": "الـgradient",
+        "col_compared": "المقارنة",
+        "col_error": "أكبر فرق مطلق",
+        "vs": "مقابل",
+        "m_symbolic": "الحل الرمزي",
+        "m_autograd": "الـautograd",
+        "m_finite differences": "الفروق المحدودة",
+        "m_closed form": "الصيغة المغلقة",
+        "m_transposed conv": "الـtransposed convolution",
+        "h_summary": "الخلاصة",
+        "summary": "إذًا يمكن تلخيص الـbackpropagation في طبقة الـconvolution في عمليتين:",
+        "more": "… و{n} معادلة أخرى على النمط نفسه.",
+        "h_animations": "رسوم متحركة",
+        "anim_forward": "الـforward pass: ينزلق الـfilter فوق المدخل.",
+        "anim_grad_f": "dL/dF: ينزلق dL/dO فوق المدخل X.",
+        "anim_grad_x": "dL/dX: ينزلق الـfilter المُدوَّر فوق dL/dO بعد الـpadding (full convolution)، ثم الـcrop.",
+        "anim_pool": "الـbackward pass في طبقة الـpooling: إلى أين يذهب الـgradient الخاص بكل نافذة.",
+        "title_numeric_conv": "تحقق عددي من الـbackward pass في طبقة الـconvolution",
+        "title_numeric_pool": "تحقق عددي من الـbackward pass في طبقة الـpooling",
+        "title_pool_max": "الـbackpropagation في طبقة max pooling",
+        "title_pool_avg": "الـbackpropagation في طبقة average pooling",
+        "pool_intro": (
+            "لا تحتوي طبقات الـpooling على learnable parameters، لكن كما أن لها دورًا في الـforward pass فلها "
+            "دور أيضًا في الـbackward pass أثناء حساب الـgradients. ليكن المدخل هو المصفوفة A بحجم {size}، "
+            "والمخرج هو المصفوفة B بحجم {osize}، مع نافذة بحجم {ksize} وstride يساوي {stride} وpadding يساوي "
+            "{padding}:"
+        ),
+        "pool_forward": "كل عنصر من عناصر المخرج هو ناتج الـpooling لنافذة واحدة من المدخل:",
+        "pool_grad_out": "أثناء الـbackpropagation يصلنا {dB}، ومنه نحسب {dA} لنمرّره إلى الطبقة السابقة:",
+        "pool_max": (
+            "في الـmax pooling يمر عنصر واحد فقط من كل نافذة إلى الطبقة التالية، وهو القيمة العظمى، ولذلك فهو "
+            "العنصر الوحيد الذي أسهم في الـerror والوحيد الذي يتلقى الـgradient الخاص بالنافذة، أما بقية العناصر "
+            "فتتلقى صفرًا. فالـlocal gradient للنافذة يساوي 1 عند موضع القيمة العظمى و0 في غيره."
+        ),
+        "pool_ties": (
+            "إذا تكررت القيمة العظمى في نافذة ما، يتلقى الـgradient أولُها بترتيب الصفوف (row-major)، كما في PyTorch."
+        ),
+        "pool_ties_here": "وفي هذا المدخل قيم عظمى متساوية في نوافذ {which}.",
+        "pool_overlap": (
+            "تتداخل النوافذ هنا (الـstride {s} أصغر من حجم النافذة {k})، فالعنصر الذي يقع في أكثر من نافذة "
+            "يتلقى مجموع الـgradients القادمة منها."
+        ),
+        "pool_avg": (
+            "أما في الـaverage pooling فيسهم كل عنصر في النافذة في الناتج بالقدر نفسه، ولذلك يتوزع الـgradient "
+            "عليها بالتساوي: يتلقى كل عنصر الـgradient الخاص بالنافذة مقسومًا على المقسوم عليه الخاص بها."
+        ),
+        "pool_avg_incl": "تُحتسب أصفار الـpadding في المقسوم عليه (count_include_pad=True)، فتُقسم كل نافذة على {div}.",
+        "pool_avg_excl": (
+            "لا تُحتسب أصفار الـpadding في المقسوم عليه (count_include_pad=False)، فتُقسم النافذة التي تتقاطع "
+            "مع الـpadding على عدد العناصر الحقيقية التي تغطيها فقط."
+        ),
+        "pool_chain": "وبالـchain rule، كما في طبقة الـconvolution:",
+        "pool_result": "فتكون النتيجة:",
+        "verified": "تم التحقق",
+        "not_verified": "لم يتم التحقق",
+    },
+}
+
+
+def text(lang: str, key: str) -> str:
+    """The string ``key`` in ``lang``."""
+    if lang not in STRINGS:
+        raise ValueError(f"language must be one of {LANGUAGES}, got {lang!r}")
+    return STRINGS[lang][key]
