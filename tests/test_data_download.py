@@ -239,3 +239,10 @@ def test_download_off_error(isolated):
     with pytest.raises(DatasetError, match=r"cifar10 \(test\): files not found and downloading is off") as info:
         load_dataset("cifar10", "test", download=False)
     assert "cifar-10-binary.tar.gz or its extracted cifar-10-batches-bin/{test_batch.bin}" in str(info.value)
+
+
+def test_unwritable_destination(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(DownloadError, match=r"cannot write the download of .* into .*file/sub"):
+        download_file(server.url + "/f.bin", tmp_path / "file" / "sub" / "f.bin", DIGEST, progress=False)

@@ -13,7 +13,7 @@ from tests.helpers import require_torch
 
 
 def _indexed(n=103, c=1, h=4, w=4):
-    """Images whose pixels encode their index (so a batch tells which images it holds); labels = index."""
+    """Random images with label = index, so the labels of a batch tell which images it holds."""
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(n, c, h, w), dtype=np.uint8)
     return images, np.arange(n)

@@ -2,6 +2,7 @@
 
 Quick start::
 
+    import numpy as np
     from convprop.data import DataLoader, load_dataset, transforms
 
     train = load_dataset("fashion-mnist", "train")          # uint8 (60000, 1, 28, 28), int64 labels

@@ -84,14 +84,18 @@ def download_file(
 
     Raises:
         DownloadError: the server could not be reached, answered with an error, or
-            closed the connection before sending the whole body.
+            closed the connection before sending the whole body; or ``dest``'s directory
+            is not writable.
         DatasetError: the data arrived but its SHA-256 matches none of ``sha256``.
         In every case no file is left at ``dest`` or beside it.
     """
     dest = Path(dest)
     accepted = {sha256.lower()} if isinstance(sha256, str) else {s.lower() for s in sha256}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as exc:
+        raise DownloadError(f"cannot write the download of {url} into {dest.parent}: {exc.strerror or exc}") from exc
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()

@@ -93,7 +93,7 @@ class _Source:
                     raise DatasetError(f"{self.path}: corrupt gzip stream ({exc})") from None
                 if self._pending:
                     return False
-            return not (self._inflater.unused_data.strip(b"\0") or self._file.read(1))
+            return not (self._inflater.unused_data or self._file.read(1))
         return not self._file.read(1)
 
     def close(self):
