@@ -17,3 +17,17 @@ from convprop.ops.conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_tra
 from convprop.ops.fold import fold, unfold  # noqa: F401
 
 # ---- pooling (convprop.ops.pool) ----
+from convprop.ops.pool import (  # noqa: F401
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+)
