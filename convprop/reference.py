@@ -13,6 +13,149 @@ from __future__ import annotations
 import numpy as np
 
 # ---- convolution -------------------------------------------------------------
+# Single-channel primitives first (each one a step of the article), then the layer:
+# batch, channels and groups are plain loops around them.
+
+
+def pad(a: np.ndarray, pads) -> np.ndarray:
+    """Surround ``a`` with zeros: ``pads[i] = (before, after)`` on axis ``i``."""
+    out = np.zeros(tuple(s + lo + hi for s, (lo, hi) in zip(a.shape, pads, strict=True)), dtype=a.dtype)
+    out[tuple(slice(lo, lo + s) for s, (lo, _) in zip(a.shape, pads, strict=True))] = a
+    return out
+
+
+def crop(a: np.ndarray, pads) -> np.ndarray:
+    """Undo :func:`pad`: drop ``pads[i] = (before, after)`` elements from the ends of axis ``i``."""
+    return a[tuple(slice(lo, s - hi) for s, (lo, hi) in zip(a.shape, pads, strict=True))]
+
+
+def dilate(a: np.ndarray, factor) -> np.ndarray:
+    """Insert ``factor - 1`` zeros between neighbouring elements along every axis."""
+    out = np.zeros(tuple((s - 1) * f + 1 for s, f in zip(a.shape, factor, strict=True)), dtype=a.dtype)
+    out[tuple(slice(None, None, f) for f in factor)] = a
+    return out
+
+
+def rot180(f: np.ndarray) -> np.ndarray:
+    """Rotate a filter by 180° (reverse every axis): what turns correlation into true convolution."""
+    return f[(slice(None, None, -1),) * f.ndim]
+
+
+def correlate(x: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Valid cross-correlation with stride 1: slide ``f`` over ``x``, multiply, sum.
+
+    ``out[i] = Σ_k x[i + k] · f[k]``; the output has ``x.shape - f.shape + 1`` elements per axis.
+    Works on object arrays too (SymPy symbols), to print the article's equations.
+    """
+    shape = tuple(a - b + 1 for a, b in zip(x.shape, f.shape, strict=True))
+    out = np.zeros(shape, dtype=np.result_type(x, f))
+    for i in np.ndindex(*shape):
+        window = x[tuple(slice(a, a + b) for a, b in zip(i, f.shape, strict=True))]
+        out[i] = np.sum(window * f)
+    return out
+
+
+def _geometry(nd: int, stride, padding, dilation):
+    """Per-axis stride, (before, after) padding pairs and dilation from ints, tuples or pairs."""
+
+    def each(v):
+        return (v,) * nd if isinstance(v, int) else tuple(v)
+
+    pads = tuple(p if isinstance(p, tuple) else (p, p) for p in each(padding))
+    return each(stride), pads, each(dilation)
+
+
+def conv_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+    """O = X ⋆ F: ``O[n, o] = b[o] + Σ_{c ∈ group(o)} correlate(pad(X[n, c]), dilate(F[o, c], dilation))``
+    kept every ``stride`` elements.
+
+    ``x`` is (N, C, *S), ``w`` is (C_out, C / groups, *K). ``padding`` is an int, one int per axis or
+    one ``(before, after)`` pair per axis.
+    """
+    stride, pads, dilation = _geometry(x.ndim - 2, stride, padding, dilation)
+    cg, og = w.shape[1], w.shape[0] // groups
+    every = tuple(slice(None, None, s) for s in stride)
+    out = []
+    for n in range(x.shape[0]):
+        maps = []
+        for o in range(w.shape[0]):
+            first = (o // og) * cg
+            acc = sum(correlate(pad(x[n, first + c], pads), dilate(w[o, c], dilation))[every] for c in range(cg))
+            maps.append(acc if b is None else acc + b[o])
+        out.append(maps)
+    return np.array(out)
+
+
+def conv_grad_weight(x, gy, weight_shape, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+    """∂L/∂F = X ⋆ ∂L/∂O, summed over the batch, with ∂L/∂O dilated by the stride:
+    ``∂L/∂F[o, c] = Σ_n correlate(pad(X[n, c]), dilate(∂L/∂O[n, o], stride))``, read every
+    ``dilation`` elements (a dilated filter only touches those positions), first K of them.
+    """
+    stride, pads, dilation = _geometry(x.ndim - 2, stride, padding, dilation)
+    o_total, cg, *kernel = weight_shape
+    og = o_total // groups
+    taps = tuple(slice(0, d * (k - 1) + 1, d) for d, k in zip(dilation, kernel, strict=True))
+    out = []
+    for o in range(o_total):
+        first = (o // og) * cg
+        out.append(
+            [
+                sum(correlate(pad(x[n, first + c], pads), dilate(gy[n, o], stride))[taps] for n in range(x.shape[0]))
+                for c in range(cg)
+            ]
+        )
+    return np.array(out)
+
+
+def conv_grad_input(gy, w, input_shape, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+    """∂L/∂X = the full correlation of ∂L/∂O with rot180(F), in/out channels swapped:
+    ``∂L/∂X[n, c] = crop(Σ_{o ∈ group(c)} correlate(pad(dilate(∂L/∂O[n, o], stride), full),
+    rot180(dilate(F[o, c], dilation))), padding)``.
+
+    ``full`` pads by (dilated kernel − 1) on each side, plus the floor remainder on the far side: the
+    input positions after the last window, which no output read and whose gradient is zero.
+    """
+    stride, pads, dilation = _geometry(len(input_shape) - 2, stride, padding, dilation)
+    n_total, c_total, *size = input_shape
+    o_total, cg = w.shape[:2]
+    og = o_total // groups
+    out = []
+    for n in range(n_total):
+        maps = []
+        for c in range(c_total):
+            g, ci = divmod(c, cg)
+            acc = 0
+            for o in range(g * og, (g + 1) * og):
+                d_o = dilate(gy[n, o], stride)
+                f = dilate(w[o, ci], dilation)
+                padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, pads, strict=True))
+                full = tuple(
+                    (k - 1, k - 1 + p - (a + k - 1)) for k, p, a in zip(f.shape, padded, d_o.shape, strict=True)
+                )
+                acc = acc + correlate(pad(d_o, full), rot180(f))
+            maps.append(crop(acc, pads))
+        out.append(maps)
+    return np.array(out)
+
+
+def conv_transpose_forward(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """A transposed convolution is the convolution's ∂L/∂X with ``x`` in the role of ∂L/∂O.
+
+    ``w`` is (C_in, C_out / groups, *K); the output size per axis is
+    ``(S − 1)·stride − 2·padding + dilation·(K − 1) + output_padding + 1``.
+    """
+    nd = x.ndim - 2
+    stride, pads, dilation = _geometry(nd, stride, padding, dilation)
+    output_padding = _geometry(nd, 1, 0, output_padding)[2]
+    size = tuple(
+        (s - 1) * st - lo - hi + d * (k - 1) + q + 1
+        for s, st, (lo, hi), d, k, q in zip(
+            x.shape[2:], stride, pads, dilation, w.shape[2:], output_padding, strict=True
+        )
+    )
+    y = conv_grad_input(x, w, (x.shape[0], w.shape[1] * groups, *size), stride, pads, dilation, groups)
+    return y if b is None else y + np.reshape(b, (-1,) + (1,) * nd)
+
 
 # ---- pooling -----------------------------------------------------------------
 #

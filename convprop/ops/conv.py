@@ -77,9 +77,15 @@ def get_workspace_limit() -> int:
     return _workspace_limit
 
 
+# Chunks whose buffers stay near the 32 MB L3 cache run faster than one big chunk (measured 1.3-2x on
+# 3x3 layers): the im2col copy is still cached when the GEMM reads it, and col2im's += hits cache.
+_CACHE_FRIENDLY_BYTES = 16 * 2**20
+
+
 def _chunks(n: int, per_sample_bytes: int):
-    """Batch slices whose temporary buffers fit the workspace limit."""
-    step = max(1, min(n, _workspace_limit // max(1, per_sample_bytes)))
+    """Batch slices whose temporary buffers fit the workspace limit (and, when possible, the cache)."""
+    budget = min(_workspace_limit, _CACHE_FRIENDLY_BYTES)
+    step = max(1, min(n, budget // max(1, per_sample_bytes)))
     for start in range(0, n, step):
         yield slice(start, min(n, start + step))
 
@@ -144,6 +150,17 @@ def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
     return v.transpose(0, 3, 2, 1).reshape(groups, math.prod(kernel) * cg, o // groups)
 
 
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` over the leading group axis, one 2-D BLAS call per group.
+
+    NumPy's stacked (3-D) matmul ran these shapes at half the speed of the 2-D call.
+    """
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a, b))
+    for i in range(a.shape[0]):
+        np.matmul(a[i], b[i], out=out[i])
+    return out
+
+
 def _depthwise(weight_shape, groups: int) -> bool:
     """One input channel per group: GEMMs would be (rows x K) @ (K x Og) slivers, so use multiply-add."""
     return groups > 1 and weight_shape[1] == 1
@@ -180,7 +197,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geome
     per_sample = itemsize * (math.prod(geom.padded(size)) * c + math.prod(out) * (math.prod(kernel) * cg + o))
     for sl in _chunks(n, per_sample):
         xp = _to_channels_last(x[sl], geom)
-        rows = np.matmul(_im2col(xp, kernel, geom, out), wm)  # (G, n·P, Og)
+        rows = _matmul(_im2col(xp, kernel, geom, out), wm)  # (G, n·P, Og)
         rows = rows.reshape(g, xp.shape[0], math.prod(out), o // g).transpose(1, 0, 3, 2)
         _store(y[sl], rows.reshape(xp.shape[0], o, math.prod(out)) if g == 1 else rows, b)
     return y
@@ -222,7 +239,7 @@ def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry
     per_sample = itemsize * (math.prod(geom.padded(size)) * c + math.prod(out) * (math.prod(kernel) * cg + o))
     for sl in _chunks(n, per_sample):
         xp = _to_channels_last(x[sl], geom)
-        gw += np.matmul(_grouped_rows(gy[sl], g).transpose(0, 2, 1), _im2col(xp, kernel, geom, out))
+        gw += _matmul(_grouped_rows(gy[sl], g).transpose(0, 2, 1), _im2col(xp, kernel, geom, out))
     # (G, Og, prod(kernel)·Cg) -> (G·Og, Cg, *kernel)
     gw = gw.reshape(g, o // g, math.prod(kernel), cg).transpose(0, 1, 3, 2)
     return np.ascontiguousarray(gw).reshape(weight_shape)
@@ -263,7 +280,7 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) 
     per_sample = itemsize * (math.prod(padded) * c + math.prod(out) * (math.prod(kernel) * cg + o))
     for sl in _chunks(n, per_sample):
         m = gy[sl].shape[0]
-        cols = np.matmul(_grouped_rows(gy[sl], g), wt)  # (G, m·P, prod(kernel)·Cg)
+        cols = _matmul(_grouped_rows(gy[sl], g), wt)  # (G, m·P, prod(kernel)·Cg)
         cols = np.moveaxis(cols.reshape(g, m, *out, *kernel, cg), 0, -2)  # (m, *out, *kernel, G, Cg)
         gxp = np.zeros((m, *padded, g, cg), dtype=gy.dtype)
         add_windows(gxp, cols, 1, kernel, geom.stride, geom.dilation, out)

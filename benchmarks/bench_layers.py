@@ -1,0 +1,202 @@
+"""Forward + backward time of convprop's layers beside PyTorch CPU, in one process, same thread count.
+
+Usage::
+
+    python benchmarks/bench_layers.py --threads 2          # the table (float32, median of --repeat runs)
+    python benchmarks/bench_layers.py --threads 1 --repeat 20
+    python benchmarks/bench_layers.py --big                # the workspace cap on N256, 256->256, 56x56
+
+Each row backpropagates the same random upstream gradient through convprop and PyTorch,
+alternating the two so that load from other processes hits both alike, and prints the
+median times, their ratio (convprop / PyTorch, lower is better), convprop's GFLOP/s for
+forward + backward (3 convolutions' worth of multiply-adds) and convprop's peak extra
+memory during one forward + backward (tracemalloc, measured in a separate untimed run).
+Needs torch and threadpoolctl (benchmark-only dependencies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as TF
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import convprop
+import convprop.nn.functional as F
+from convprop.ops import conv as conv_ops
+
+
+@dataclass
+class Layer:
+    name: str
+    kind: str  # "conv", "max_pool" or "avg_pool"
+    x_shape: tuple[int, ...]
+    w_shape: tuple[int, ...] = ()
+    kwargs: dict = field(default_factory=dict)
+
+    def flops(self) -> float:
+        """Multiply-adds x 2 of forward + both backward convolutions (3x the forward)."""
+        if self.kind != "conv":
+            return float("nan")
+        n, _, h, w = self.x_shape
+        o, cg, kh, kw = self.w_shape
+        s, p = self.kwargs.get("stride", 1), self.kwargs.get("padding", 0)
+        ho, wo = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+        return 3 * 2.0 * n * o * ho * wo * cg * kh * kw
+
+
+LAYERS = [
+    Layer("LeNet conv1 N64 1->6 28x28 5x5", "conv", (64, 1, 28, 28), (6, 1, 5, 5)),
+    Layer("LeNet conv2 N64 6->16 14x14 5x5", "conv", (64, 6, 14, 14), (16, 6, 5, 5)),
+    Layer("N64 32->64 28x28 3x3 p1", "conv", (64, 32, 28, 28), (64, 32, 3, 3), {"padding": 1}),
+    Layer("N32 64->64 56x56 3x3 p1", "conv", (32, 64, 56, 56), (64, 64, 3, 3), {"padding": 1}),
+    Layer("N128 128->128 14x14 3x3 p1", "conv", (128, 128, 14, 14), (128, 128, 3, 3), {"padding": 1}),
+    Layer("N64 64->128 28x28 3x3 s2 p1", "conv", (64, 64, 28, 28), (128, 64, 3, 3), {"stride": 2, "padding": 1}),
+    Layer("depthwise N64 64ch 28x28 3x3 p1", "conv", (64, 64, 28, 28), (64, 1, 3, 3), {"padding": 1, "groups": 64}),
+    Layer("1x1 N64 256->64 14x14", "conv", (64, 256, 14, 14), (64, 256, 1, 1)),
+    Layer("max_pool 2x2 N64 64ch 56x56", "max_pool", (64, 64, 56, 56), (), {"kernel_size": 2}),
+    Layer("max_pool 3x3 s2 N64 64ch 56x56", "max_pool", (64, 64, 56, 56), (), {"kernel_size": 3, "stride": 2}),
+    Layer("avg_pool 2x2 N64 64ch 56x56", "avg_pool", (64, 64, 56, 56), (), {"kernel_size": 2}),
+]
+
+
+def _functions(layer: Layer):
+    """(convprop function, torch function) taking (x, w, b) or (x,)."""
+    if layer.kind == "conv":
+        return (
+            lambda x, w, b: F.conv2d(x, w, b, **layer.kwargs),
+            lambda x, w, b: TF.conv2d(x, w, b, **layer.kwargs),
+        )
+    name = f"{layer.kind}2d"
+    if not hasattr(F, name):
+        return None
+    return (lambda x: getattr(F, name)(x, **layer.kwargs), lambda x: getattr(TF, name)(x, **layer.kwargs))
+
+
+def _arrays(layer: Layer, rng: np.random.Generator) -> list[np.ndarray]:
+    x = rng.standard_normal(layer.x_shape, dtype=np.float32)
+    if layer.kind != "conv":
+        return [x]
+    fan_in = math.prod(layer.w_shape[1:])
+    w = rng.standard_normal(layer.w_shape, dtype=np.float32) / np.float32(math.sqrt(fan_in))
+    b = rng.standard_normal(layer.w_shape[0], dtype=np.float32)
+    return [x, w, b]
+
+
+def _step_convprop(fn, arrays, gy):
+    inputs = [convprop.tensor(a, requires_grad=True) for a in arrays]
+    fn(*inputs).backward(gy)
+
+
+def _step_torch(fn, arrays, gy):
+    inputs = [torch.from_numpy(a).requires_grad_() for a in arrays]
+    fn(*inputs).backward(torch.from_numpy(gy))
+
+
+def bench(layer: Layer, repeat: int, rng: np.random.Generator):
+    fns = _functions(layer)
+    if fns is None:
+        return None
+    cp_fn, th_fn = fns
+    arrays = _arrays(layer, rng)
+    with torch.no_grad():
+        out_shape = th_fn(*(torch.from_numpy(a) for a in arrays)).shape
+    gy = rng.standard_normal(tuple(out_shape), dtype=np.float32)
+    for _ in range(2):  # warm-up: page in buffers, let BLAS spin up its threads
+        _step_convprop(cp_fn, arrays, gy)
+        _step_torch(th_fn, arrays, gy)
+    t_cp, t_th = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        _step_convprop(cp_fn, arrays, gy)
+        t1 = time.perf_counter()
+        _step_torch(th_fn, arrays, gy)
+        t2 = time.perf_counter()
+        t_cp.append(t1 - t0)
+        t_th.append(t2 - t1)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    _step_convprop(cp_fn, arrays, gy)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return statistics.median(t_cp), statistics.median(t_th), peak
+
+
+def big_case() -> None:
+    """Forward of N256, 256->256, 56x56, 3x3: a 7 GB column matrix if done in one piece."""
+    rng = np.random.default_rng(0)
+    x = convprop.tensor(rng.standard_normal((256, 256, 56, 56), dtype=np.float32))
+    w = convprop.tensor(rng.standard_normal((256, 256, 3, 3), dtype=np.float32) / np.float32(48))
+    limit = conv_ops.get_workspace_limit()
+    out_bytes = 256 * 256 * 56 * 56 * 4
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    with convprop.no_grad():
+        y = F.conv2d(x, w, padding=1)
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    print(f"big conv forward N256 256->256 56x56 3x3 p1: output {y.shape}, {elapsed:.1f} s")
+    print(
+        f"  workspace limit {limit / 2**20:.0f} MB; peak traced memory {peak / 2**20:.0f} MB "
+        f"= output {out_bytes / 2**20:.0f} MB + workspace {(peak - out_bytes) / 2**20:.0f} MB "
+        f"(one unchunked column matrix would be {256 * 56 * 56 * 256 * 9 * 4 / 2**30:.1f} GB)"
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2, help="threads for both PyTorch and NumPy's BLAS")
+    parser.add_argument("--repeat", type=int, default=10, help="timed runs per layer (median reported)")
+    parser.add_argument("--only", default="", help="run only layers whose name contains this text")
+    parser.add_argument("--big", action="store_true", help="show the workspace cap on the N256 256->256 case")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(limits=args.threads):
+        blas = ", ".join(f"{i['internal_api']} {i['version']}" for i in threadpool_info())
+        print(
+            f"convprop {convprop.__version__} vs torch {torch.__version__}; numpy {np.__version__} ({blas}); "
+            f"{platform.processor() or platform.machine()}; threads={args.threads}; float32 forward+backward, "
+            f"median of {args.repeat}"
+        )
+        if args.big:
+            big_case()
+            return
+        rng = np.random.default_rng(0)
+        header = f"{'layer':34s} {'convprop ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'peak MB':>8s}"
+        print(header)
+        print("-" * len(header))
+        conv_ratios = []
+        for layer in LAYERS:
+            if args.only not in layer.name:
+                continue
+            result = bench(layer, args.repeat, rng)
+            if result is None:
+                print(f"{layer.name:34s} skipped: F.{layer.kind}2d is not available yet")
+                continue
+            t_cp, t_th, peak = result
+            ratio = t_cp / t_th
+            if layer.kind == "conv":
+                conv_ratios.append(ratio)
+            gflops = layer.flops() / t_cp / 1e9
+            print(
+                f"{layer.name:34s} {t_cp * 1e3:11.2f} {t_th * 1e3:9.2f} {ratio:6.2f} "
+                f"{'' if math.isnan(gflops) else f'{gflops:8.1f}':>8s} {peak / 2**20:8.1f}"
+            )
+        if conv_ratios:
+            geo = math.exp(sum(math.log(r) for r in conv_ratios) / len(conv_ratios))
+            print(f"geometric mean of conv ratios: {geo:.2f} (worst {max(conv_ratios):.2f}, {len(conv_ratios)} layers)")
+
+
+if __name__ == "__main__":
+    main()
