@@ -145,6 +145,8 @@ def test_loader_argument_errors():
         DataLoader((images, labels.astype(float)))
     with pytest.raises(TypeError, match="dataset must be an ImageDataset or"):
         DataLoader(images)
+    with pytest.raises(ValueError, match=r"normalize must be a pair \(mean, std\) or None, got 0\.5"):
+        DataLoader((images, labels), normalize=0.5)
     with pytest.raises(TypeError, match="dtype must be a floating type"):
         DataLoader((images, labels), dtype=np.int32)
 
@@ -208,6 +210,8 @@ def test_transform_errors():
         RandomCrop(0)
     with pytest.raises(ValueError, match="RandomCrop: padding must be non-negative"):
         RandomCrop(4, padding=-1)
+    with pytest.raises(ValueError, match=r"padding must be an int or a tuple of 2 or 4 ints, got \(1, 2, 3\)"):
+        RandomCrop(4, padding=(1, 2, 3))
     with pytest.raises(ValueError, match="padding_mode must be one of"):
         RandomCrop(4, padding_mode="wrap")
     with pytest.raises(ValueError, match=r"p must be in \[0, 1\], got 1.5"):

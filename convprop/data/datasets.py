@@ -107,8 +107,9 @@ MNIST = DatasetInfo(
     std=(0.3081,),
     image_shape=(1, 28, 28),
     split_files=FASHION_MNIST.split_files,
-    # The CVDF mirror first (yann.lecun.com often refuses downloads now), then the original site.
-    base_urls=("https://storage.googleapis.com/cvdf-datasets/mnist/", "https://yann.lecun.com/exdb/mnist/"),
+    # The CVDF mirror first (yann.lecun.com often refuses downloads now), then the original site
+    # (plain http there; the SHA-256 check is what makes any source trustworthy).
+    base_urls=("https://storage.googleapis.com/cvdf-datasets/mnist/", "http://yann.lecun.com/exdb/mnist/"),
     # From TensorFlow Datasets, tensorflow_datasets/url_checksums/mnist.txt (the CVDF mirror of the original files).
     remote={
         "train-images-idx3-ubyte.gz": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",),
@@ -117,7 +118,7 @@ MNIST = DatasetInfo(
         "t10k-labels-idx1-ubyte.gz": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",),
     },
     format="idx",
-    homepage="https://yann.lecun.com/exdb/mnist/",
+    homepage="http://yann.lecun.com/exdb/mnist/",
 )
 
 CIFAR10 = DatasetInfo(

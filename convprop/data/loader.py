@@ -105,6 +105,8 @@ class DataLoader:
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), bool(shuffle), bool(drop_last)
         self.generator = generator if generator is not None else np.random.default_rng()
         self.transform = transform
+        if normalize is not None and (not isinstance(normalize, tuple | list) or len(normalize) != 2):
+            raise ValueError(f"DataLoader: normalize must be a pair (mean, std) or None, got {normalize!r}")
         self.normalize = None if normalize is None else Normalize(*normalize)
         self._epoch_state = self.generator.bit_generator.state
         self._batches_done = 0

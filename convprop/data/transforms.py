@@ -103,6 +103,8 @@ class RandomCrop:
 
     def __init__(self, size, padding=0, fill: float = 0, padding_mode: str = "constant"):
         self.size = positive(size, 2, "size", "RandomCrop")
+        if isinstance(padding, Sequence) and len(padding) not in (1, 2, 4):
+            raise ValueError(f"RandomCrop: padding must be an int or a tuple of 2 or 4 ints, got {tuple(padding)}")
         if isinstance(padding, Sequence) and len(padding) == 4:
             left, top, right, bottom = nonnegative(padding, 4, "padding", "RandomCrop")
         else:
