@@ -238,7 +238,10 @@ def test_offline_error_says_what_to_put_where(isolated, monkeypatch):
 def test_download_off_error(isolated):
     with pytest.raises(DatasetError, match=r"cifar10 \(test\): files not found and downloading is off") as info:
         load_dataset("cifar10", "test", download=False)
-    assert "cifar-10-binary.tar.gz or its extracted cifar-10-batches-bin/{test_batch.bin}" in str(info.value)
+    assert "cifar-10-binary.tar.gz, or the folder cifar-10-batches-bin/ extracted from it (test_batch.bin)," in str(
+        info.value
+    )
+    assert "published at https://www.cs.toronto.edu/~kriz/" in str(info.value)
 
 
 def test_unwritable_destination(server, tmp_path):

@@ -350,10 +350,14 @@ def load_dataset(
     wanted = info.split_files[split]
     where = "\n".join(f"  {d}" for d in dirs)
     if info.archive is not None:
-        what = f"{info.archive} or its extracted {ARCHIVE_DIR}/{{{','.join(wanted)}}}"
+        what = f"{info.archive}, or the folder {ARCHIVE_DIR}/ extracted from it ({', '.join(wanted)}),"
     else:
         what = ", ".join(wanted) + " (gzip-compressed or not)"
-    how_to = f"Put {what} into one of:\n{where}" + (f"\n{info.install_hint}" if info.install_hint else "")
+    how_to = (
+        f"Put {what} into one of:\n{where}\n"
+        f"The files are published at {info.base_urls[0]} ($CONVPROP_DATA_URL selects another server)."
+        + (f"\n{info.install_hint}" if info.install_hint else "")
+    )
     if not download:
         raise DatasetError(f"{name} ({split}): files not found and downloading is off. {how_to}")
     target = download_dir(name, data_dir)
