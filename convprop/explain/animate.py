@@ -1,0 +1,228 @@
+"""Animated GIFs (and a static PNG of each) of the sliding windows behind the backward pass.
+
+* ``forward``: the filter slides over the (padded) input X, writing O (the article's Fig 1);
+* ``grad_f``: dL/dO, with the stride's zeros inserted, slides over X, writing dL/dF;
+* ``grad_x``: the rotated filter slides over the padded, zero-inserted dL/dO, writing the full
+  dL/dX; the cells cropped by the forward padding are greyed, the kept part outlined (Fig 5);
+* ``pool``: each window of A sends its dL/dB to the maximum, or evenly, and dL/dA accumulates.
+
+Every frame shows the window, the cell being written and its sum, with small integer values in
+the cells so the sums can be checked by eye. Frames are drawn with Pillow (fast enough for the
+tests) in matplotlib's bundled DejaVu font; the static PNG is the last frame, with every cell filled.
+One channel pair is drawn (the first), whatever the number of channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib import font_manager
+from PIL import Image, ImageDraw, ImageFont
+
+from convprop.explain import grids
+from convprop.explain.derive import ConvConfig, padded_grad_output
+from convprop.explain.pool import PoolConfig, routed, winners_of
+
+CELL = 34
+MARGIN = 14
+FRAME_MS = 900
+
+WHITE, PADDING, INSERTED = "#ffffff", "#e4e4e4", "#d6e6ff"
+WINDOW, CURRENT, DONE, CROPPED = "#fff1a0", "#ff9f9f", "#d4f0d4", "#f0f0f0"
+
+
+@dataclass
+class Panel:
+    title: str
+    labels: np.ndarray  # str per cell
+    fill: np.ndarray  # colour per cell
+    window: set = field(default_factory=set)
+    current: tuple | None = None
+    box: tuple | None = None  # (top, left, bottom, right): outlined region, e.g. what the crop keeps
+
+
+def _font(size: int):
+    return ImageFont.truetype(font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans")), size)
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.2g}"
+
+
+def _panel(title: str, values: np.ndarray, base: np.ndarray | None = None) -> Panel:
+    labels = np.vectorize(_num, otypes=[object])(values)
+    fill = np.full(values.shape, WHITE, dtype=object) if base is None else base.copy()
+    return Panel(title, labels, fill)
+
+
+def _draw(panels: list[Panel], ops: list[str], caption: str) -> Image.Image:
+    cell_font, title_font, op_font = _font(13), _font(14), _font(20)
+    title_h, caption_h, gap = 24, 30, 40
+    widths = [p.labels.shape[1] * CELL for p in panels]
+    grid_h = max(p.labels.shape[0] * CELL for p in panels)
+    width = sum(widths) + gap * (len(panels) - 1) + 2 * MARGIN
+    width = max(width, int(title_font.getlength(caption)) + 2 * MARGIN)
+    img = Image.new("RGB", (width, grid_h + title_h + caption_h + 2 * MARGIN), "white")
+    draw = ImageDraw.Draw(img)
+    x0 = MARGIN
+    for k, p in enumerate(panels):
+        rows = p.labels.shape[0]
+        y0 = MARGIN + title_h + (grid_h - rows * CELL) // 2
+        draw.text((x0 + widths[k] / 2, y0 - 6), p.title, fill="black", font=title_font, anchor="md")
+        for (r, c), label in np.ndenumerate(p.labels):
+            fill = CURRENT if (r, c) == p.current else (WINDOW if (r, c) in p.window else p.fill[r, c])
+            box = (x0 + c * CELL, y0 + r * CELL, x0 + (c + 1) * CELL, y0 + (r + 1) * CELL)
+            draw.rectangle(box, fill=fill, outline="#777777")
+            colour = "#999999" if p.fill[r, c] in (PADDING, CROPPED) else "black"
+            draw.text((box[0] + CELL / 2, box[1] + CELL / 2), label, fill=colour, font=cell_font, anchor="mm")
+        if p.window:
+            rs, cs = [w[0] for w in p.window], [w[1] for w in p.window]
+            draw.rectangle(
+                (x0 + min(cs) * CELL, y0 + min(rs) * CELL, x0 + (max(cs) + 1) * CELL, y0 + (max(rs) + 1) * CELL),
+                outline="#d08000",
+                width=3,
+            )
+        if p.box is not None:
+            t, left, b, right = p.box
+            draw.rectangle(
+                (x0 + left * CELL, y0 + t * CELL, x0 + right * CELL, y0 + b * CELL), outline="#1a7f1a", width=3
+            )
+        if k < len(ops):
+            draw.text(
+                (x0 + widths[k] + gap / 2, MARGIN + title_h + grid_h / 2),
+                ops[k],
+                fill="black",
+                font=op_font,
+                anchor="mm",
+            )
+        x0 += widths[k] + gap
+    draw.text((MARGIN, img.height - MARGIN - caption_h / 2), caption, fill="black", font=title_font, anchor="lm")
+    return img
+
+
+def _save(frames: list[Image.Image], path: Path) -> Path:
+    """The GIF, plus a PNG of its last frame; frames are padded to one size."""
+    w, h = max(f.width for f in frames), max(f.height for f in frames)
+    frames = [f if f.size == (w, h) else _pad_image(f, w, h) for f in frames]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=FRAME_MS, loop=0)
+    frames[-1].save(path.with_suffix(".png"))
+    return path
+
+
+def _pad_image(img: Image.Image, w: int, h: int) -> Image.Image:
+    out = Image.new("RGB", (w, h), "white")
+    out.paste(img, (0, 0))
+    return out
+
+
+def _sum_caption(target: str, pairs: list[tuple[float, float]], total: float) -> str:
+    terms = [f"{_num(a)}·{_num(b)}" for a, b in pairs if a != 0 and b != 0] or ["0"]
+    return f"{target} = " + " + ".join(terms) + f" = {_num(total)}"
+
+
+def _slide(a, a_fill, k, k_fill, out_shape, stride, dilation, titles, out_name, out_fill=None, out_box=None):
+    """One frame per output cell: the window of ``a`` under ``k``, the cell written, its sum."""
+    (sh, sw), (dh, dw) = stride, dilation
+    result = grids.correlate(a, k, stride, dilation)
+    assert result.shape == tuple(out_shape)
+    frames = []
+    out_panel = _panel(titles[2], np.zeros(out_shape), out_fill)
+    out_panel.labels[:] = ""
+    out_panel.box = out_box
+    for i, j in np.ndindex(*out_shape):
+        window = {(i * sh + u * dh, j * sw + v * dw) for u, v in np.ndindex(*k.shape)}
+        pairs = [(a[i * sh + u * dh, j * sw + v * dw], k[u, v]) for u, v in np.ndindex(*k.shape)]
+        left = _panel(titles[0], a, a_fill)
+        left.window = window
+        out_panel.labels[i, j] = _num(result[i, j])
+        if out_fill is None or out_panel.fill[i, j] == WHITE:
+            out_panel.fill[i, j] = DONE
+        out_panel.current = (i, j)
+        name = f"{out_name}{i + 1}{j + 1}" if max(out_shape) < 10 else f"{out_name}{i + 1},{j + 1}"
+        frames.append(
+            _draw([left, _panel(titles[1], k, k_fill), out_panel], ["⊗", "→"], _sum_caption(name, pairs, result[i, j]))
+        )
+    return frames, result
+
+
+def _values(shape, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(-3, 4, size=shape).astype(np.float64)
+
+
+def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path]]:
+    """Write forward.gif, grad_f.gif and grad_x.gif (+ PNGs) for the first channel pair; returns (key, path)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    x, f, go = _values(cfg.input_size, rng), _values(cfg.kernel_size, rng), _values(cfg.output_size, rng)
+    (ph, pw), (rh, rw) = cfg.padding, cfg.uncovered
+
+    xp = grids.pad(x, ph, ph, pw, pw)
+    x_fill = np.full(xp.shape, PADDING, dtype=object)
+    x_fill[ph : ph + x.shape[0], pw : pw + x.shape[1]] = WHITE
+    frames, _ = _slide(xp, x_fill, f, None, cfg.output_size, cfg.stride, cfg.dilation, ("X", "F", "O"), "O")
+    written = [("anim_forward", _save(frames, outdir / "forward.gif"))]
+
+    # dL/dF: the (used part of the) padded input under the zero-inserted dL/dO, moving d steps at a time
+    used = (xp.shape[0] - rh, xp.shape[1] - rw)
+    g = grids.dilate(go, cfg.stride)
+    g_fill = np.full(g.shape, INSERTED, dtype=object)
+    g_fill[:: cfg.stride[0], :: cfg.stride[1]] = WHITE
+    titles = ("X", "dL/dO", "dL/dF")
+    x_used, fill_used = xp[: used[0], : used[1]], x_fill[: used[0], : used[1]]
+    frames, _ = _slide(x_used, fill_used, g, g_fill, cfg.kernel_size, cfg.dilation, (1, 1), titles, "dF")
+    written.append(("anim_grad_f", _save(frames, outdir / "grad_f.gif")))
+
+    # dL/dX: rotated filter over the padded dL/dO; the forward padding is cropped from the full result
+    gp = padded_grad_output(cfg, go)
+    gp_fill = np.full(gp.shape, PADDING, dtype=object)
+    (eh, ew) = cfg.effective_kernel
+    inner = gp_fill[eh - 1 : eh - 1 + g.shape[0], ew - 1 : ew - 1 + g.shape[1]]
+    inner[:] = g_fill
+    full_fill = np.full(cfg.padded_size, CROPPED, dtype=object)
+    full_fill[ph : ph + x.shape[0], pw : pw + x.shape[1]] = WHITE
+    box = (ph, pw, ph + x.shape[0], pw + x.shape[1]) if cfg.padding != (0, 0) else None
+    titles = ("padded dL/dO", "rot180(F)", "dL/dX")
+    k = grids.rot180(f)
+    frames, _ = _slide(gp, gp_fill, k, None, cfg.padded_size, (1, 1), cfg.dilation, titles, "dX", full_fill, box)
+    written.append(("anim_grad_x", _save(frames, outdir / "grad_x.gif")))
+    return written
+
+
+def animate_pool(cfg: PoolConfig, outdir, values: np.ndarray | None = None, seed: int = 0) -> list[tuple[str, Path]]:
+    """Write pool.gif (+ PNG): one frame per window, dL/dA accumulating; returns [(key, path)]."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    a = values if values is not None else _values(cfg.input_size, rng)
+    gb = _values(cfg.output_size, rng)
+    winners = winners_of(cfg, a) if cfg.kind == "max" else None
+    ga = np.zeros(cfg.input_size)
+    touched = np.full(cfg.input_size, WHITE, dtype=object)
+    frames = []
+    for i, j in np.ndindex(*cfg.output_size):
+        single = np.zeros(cfg.output_size)
+        single[i, j] = gb[i, j]
+        share = routed(cfg, single, winners)  # this window's contribution alone
+        ga = ga + share
+        targets = [p for p in cfg.window(i, j) if share[p] != 0] if cfg.kind == "avg" else [winners[i, j]]
+        for p in targets:
+            touched[p] = DONE
+        left = _panel("A", a)
+        left.window = set(cfg.window(i, j))
+        if cfg.kind == "max":
+            left.current = winners[i, j]
+        mid = _panel("dL/dB", gb)
+        mid.current = (i, j)
+        right = _panel("dL/dA", ga, touched)
+        right.labels = np.vectorize(lambda v: f"{v:.3g}", otypes=[object])(ga)
+        g = f"dL/dB{i + 1}{j + 1} = {_num(gb[i, j])}"
+        if cfg.kind == "max":
+            r, c = winners[i, j]
+            caption = f"{g} → A{r + 1}{c + 1} (max {_num(a[r, c])}); the others get 0"
+        else:
+            caption = f"{g} → each of {len(targets)} entries gets {_num(gb[i, j])}/{cfg.divisor(i, j)}"
+        frames.append(_draw([left, mid, right], ["", "→"], caption))
+    return [("anim_pool", _save(frames, outdir / f"{cfg.kind}pool.gif"))]
