@@ -48,15 +48,13 @@ class _Source:
         self.stream_truncated = False
         # wbits=16+MAX_WBITS: expect a gzip header and trailer (CRC and length are checked by zlib).
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.compressed else None
-        self._pending = b""
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at the end of the data."""
         if not self.compressed:
             # Bounded by the file size: a corrupt header may announce terabytes.
             return self._file.read(min(n, self._size - self._file.tell()))
-        parts, have = [self._pending[:n]], len(self._pending[:n])
-        self._pending = self._pending[n:]
+        parts, have = [], 0
         while have < n:
             if self._inflater.eof:
                 # A gzip file may hold several members one after the other.
@@ -81,18 +79,15 @@ class _Source:
     def at_end(self) -> bool:
         """True when nothing follows what was read (reading to the end also checks the gzip CRC)."""
         if self.compressed:
-            if self._pending:
-                return False
             while not self._inflater.eof:
                 compressed = self._inflater.unconsumed_tail or self._file.read(_CHUNK)
                 if not compressed:
                     raise DatasetError(f"{self.path}: truncated gzip stream: the gzip trailer is missing")
                 try:
-                    self._pending = self._inflater.decompress(compressed, 1)
+                    if self._inflater.decompress(compressed, 1):
+                        return False
                 except zlib.error as exc:
                     raise DatasetError(f"{self.path}: corrupt gzip stream ({exc})") from None
-                if self._pending:
-                    return False
             return not (self._inflater.unused_data or self._file.read(1))
         return not self._file.read(1)
 
