@@ -207,7 +207,35 @@ class AdaptiveAvgPool3d(_AdaptivePoolNd):
     _n, _kind = 3, "avg"
 
 
-class AdaptiveMaxPool2d(_AdaptivePoolNd):
-    """2-D adaptive max pooling: windows as in :class:`AdaptiveAvgPool2d`, the maximum of each."""
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    _kind = "max"
 
-    _n, _kind = 2, "max"
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input):
+        return getattr(F, f"adaptive_max_pool{self._n}d")(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """1-D adaptive max pooling; see :class:`AdaptiveMaxPool2d`."""
+
+    _n = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """2-D adaptive max pooling: windows as in :class:`AdaptiveAvgPool2d`, the maximum of each.
+
+    Args:
+        output_size: the target (H_out, W_out), or one int for a square output.
+        return_indices: also return the flat argmax indices. Default: False.
+    """
+
+    _n = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """3-D adaptive max pooling; see :class:`AdaptiveMaxPool2d`."""
+
+    _n = 3

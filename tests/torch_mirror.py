@@ -1,0 +1,197 @@
+"""Build the PyTorch twin of a convprop module tree, with the same weights, and compare the two.
+
+``to_torch(module)`` maps every convprop layer to the ``torch.nn`` layer with the
+same constructor arguments, keeps the child names (so the state_dict keys are the
+same), copies parameters and buffers through ``load_state_dict`` and copies the
+train/eval flags. A custom module (a model, a residual block) becomes a
+``torch.nn.Module`` whose ``forward`` is the convprop class's own ``forward``:
+it only calls child modules and tensor operators that both libraries share.
+
+Used by the module, model and parity tests, and by the training benchmark.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from convprop import nn
+from tests.helpers import require_torch
+
+torch = require_torch()
+tnn = torch.nn
+
+
+def _conv(m):
+    cls = getattr(tnn, type(m).__name__)
+    return cls(
+        m.in_channels,
+        m.out_channels,
+        m.kernel_size,
+        stride=m.stride,
+        padding=m.padding,
+        dilation=m.dilation,
+        groups=m.groups,
+        bias=m.bias is not None,
+        padding_mode=m.padding_mode,
+    )
+
+
+def _conv_transpose(m):
+    cls = getattr(tnn, type(m).__name__)
+    return cls(
+        m.in_channels,
+        m.out_channels,
+        m.kernel_size,
+        stride=m.stride,
+        padding=m.padding,
+        output_padding=m.output_padding,
+        groups=m.groups,
+        bias=m.bias is not None,
+        dilation=m.dilation,
+    )
+
+
+def _avg_pool(m):
+    cls = getattr(tnn, type(m).__name__)
+    extra = {} if isinstance(m, nn.AvgPool1d) else {"divisor_override": m.divisor_override}
+    return cls(m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, **extra)
+
+
+def _batch_norm(m):
+    cls = getattr(tnn, type(m).__name__)
+    return cls(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats, bias=m.bias is not None)
+
+
+def _weight(m):
+    return None if m.weight is None else torch.from_numpy(m.weight.data.copy())
+
+
+_LEAVES = {
+    **dict.fromkeys(("Conv1d", "Conv2d", "Conv3d"), _conv),
+    **dict.fromkeys(("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), _conv_transpose),
+    **dict.fromkeys(
+        ("MaxPool1d", "MaxPool2d", "MaxPool3d"),
+        lambda m: getattr(tnn, type(m).__name__)(
+            m.kernel_size, m.stride, m.padding, m.dilation, m.return_indices, m.ceil_mode
+        ),
+    ),
+    **dict.fromkeys(("AvgPool1d", "AvgPool2d", "AvgPool3d"), _avg_pool),
+    **dict.fromkeys(
+        ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"),
+        lambda m: getattr(tnn, type(m).__name__)(m.output_size),
+    ),
+    **dict.fromkeys(
+        ("AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"),
+        lambda m: getattr(tnn, type(m).__name__)(m.output_size, m.return_indices),
+    ),
+    **dict.fromkeys(("BatchNorm1d", "BatchNorm2d"), _batch_norm),
+    "Linear": lambda m: tnn.Linear(m.in_features, m.out_features, bias=m.bias is not None),
+    "Identity": lambda m: tnn.Identity(),
+    "ReLU": lambda m: tnn.ReLU(),
+    "LeakyReLU": lambda m: tnn.LeakyReLU(m.negative_slope),
+    "Sigmoid": lambda m: tnn.Sigmoid(),
+    "Tanh": lambda m: tnn.Tanh(),
+    "Softmax": lambda m: tnn.Softmax(m.dim),
+    "LogSoftmax": lambda m: tnn.LogSoftmax(m.dim),
+    "Flatten": lambda m: tnn.Flatten(m.start_dim, m.end_dim),
+    "Dropout": lambda m: tnn.Dropout(m.p),
+    "CrossEntropyLoss": lambda m: tnn.CrossEntropyLoss(
+        _weight(m), ignore_index=m.ignore_index, reduction=m.reduction, label_smoothing=m.label_smoothing
+    ),
+    "NLLLoss": lambda m: tnn.NLLLoss(_weight(m), ignore_index=m.ignore_index, reduction=m.reduction),
+    "MSELoss": lambda m: tnn.MSELoss(reduction=m.reduction),
+}
+
+
+def _build(m: nn.Module) -> tnn.Module:
+    name = type(m).__name__
+    if name in _LEAVES and type(m).__module__.startswith("convprop.nn"):
+        return _LEAVES[name](m)
+    children = OrderedDict((k, _build(c)) for k, c in m._modules.items())
+    if isinstance(m, nn.Sequential):
+        return tnn.Sequential(children)
+    if isinstance(m, nn.ModuleList):
+        return tnn.ModuleList(children.values())
+    # A custom module: same children and plain attributes, the convprop forward.
+    twin_cls = type(f"Torch{name}", (tnn.Module,), {"forward": type(m).forward})
+    twin = twin_cls()
+    for key, value in vars(m).items():
+        if not key.startswith("_") and key != "training" and isinstance(value, int | float | str | tuple | bool):
+            setattr(twin, key, value)
+    for key, child in children.items():
+        twin.add_module(key, child)
+    for key, param in m._parameters.items():
+        twin.register_parameter(key, None if param is None else tnn.Parameter(torch.from_numpy(param.data.copy())))
+    for key, buf in m._buffers.items():
+        twin.register_buffer(key, None if buf is None else torch.from_numpy(buf.data.copy()))
+    return twin
+
+
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def to_torch(module: nn.Module) -> tnn.Module:
+    """The ``torch.nn`` equivalent of ``module``: same structure, keys, weights, dtype and train/eval flags."""
+    twin = _build(module)
+    floating = [t for t in (*module.parameters(), *module.buffers()) if np.issubdtype(t.dtype, np.floating)]
+    if floating:
+        twin.to(_TORCH_DTYPES[floating[0].dtype])
+    state = {k: torch.from_numpy(np.array(v)) for k, v in module.state_dict().items()}
+    twin.load_state_dict(state, strict=True)
+    for (cp_name, cp_mod), (th_name, th_mod) in zip(module.named_modules(), twin.named_modules(), strict=True):
+        assert cp_name == th_name, (cp_name, th_name)
+        th_mod.training = cp_mod.training
+    return twin
+
+
+def compare_module(
+    module: nn.Module,
+    x: np.ndarray,
+    seed: int = 0,
+    twin: tnn.Module | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+):
+    """Run ``module`` and its torch twin on ``x``; compare the output, ∂L/∂x and every parameter's gradient.
+
+    The upstream gradient is random. Returns ``(convprop output, twin)`` so callers can
+    continue (e.g. compare running statistics after several steps).
+    """
+    import convprop
+
+    twin = to_torch(module) if twin is None else twin
+    tol = {"rtol": 1e-10, "atol": 1e-12} if x.dtype == np.float64 else {"rtol": 1e-4, "atol": 1e-5}
+    if rtol is not None:
+        tol["rtol"] = rtol
+    if atol is not None:
+        tol["atol"] = atol
+    module.zero_grad()
+    twin.zero_grad()
+    cx = convprop.tensor(x, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    cy, ty = module(cx), twin(tx)
+    expected = ty.detach().numpy()
+    assert cy.shape == expected.shape, f"output shape {cy.shape} != torch {expected.shape}"
+    np.testing.assert_allclose(cy.data, expected, err_msg="forward differs from PyTorch", **tol)
+    upstream = np.random.default_rng(seed).standard_normal(expected.shape).astype(expected.dtype)
+    cy.backward(upstream)
+    ty.backward(torch.from_numpy(upstream.copy()))
+    np.testing.assert_allclose(cx.grad, tx.grad.numpy(), err_msg="input gradient differs from PyTorch", **tol)
+    th_params = dict(twin.named_parameters())
+    for name, p in module.named_parameters():
+        tg = th_params[name].grad
+        expected_grad = np.zeros(p.shape, p.dtype) if tg is None else tg.numpy()
+        got = np.zeros(p.shape, p.dtype) if p.grad is None else p.grad
+        np.testing.assert_allclose(got, expected_grad, err_msg=f"gradient of {name} differs from PyTorch", **tol)
+    return cy, twin
+
+
+def assert_same_state(module: nn.Module, twin: tnn.Module, rtol: float = 1e-10, atol: float = 1e-12) -> None:
+    """Parameters and buffers (running statistics, num_batches_tracked) equal in both."""
+    theirs = twin.state_dict()
+    ours = module.state_dict()
+    assert list(ours) == list(theirs), f"state_dict keys differ:\n{list(ours)}\n{list(theirs)}"
+    for key, value in ours.items():
+        np.testing.assert_allclose(value, theirs[key].numpy(), rtol=rtol, atol=atol, err_msg=key)
