@@ -1,0 +1,178 @@
+"""``convprop explain conv|maxpool|avgpool``: argument parsing and output only.
+
+The work lives in :mod:`convprop.explain`. The defaults reproduce the article's
+example (3x3 input, 2x2 filter; 4x4 pooling input with 2x2 windows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from convprop.cli import CLIError
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+))?\s*$")
+
+
+def _size(text: str) -> tuple[int, int]:
+    """'3x3', '3,2' or '3' (square) -> (h, w)."""
+    m = _SIZE.match(text)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"expected HxW or N (e.g. 3x3), got {text!r}")
+    h = int(m[1])
+    return h, int(m[2]) if m[2] else h
+
+
+def _common(p: argparse.ArgumentParser, input_default: str, kernel_default: str) -> None:
+    p.add_argument(
+        "--input", type=_size, default=_size(input_default), help=f"input size HxW (default {input_default})"
+    )
+    p.add_argument(
+        "--kernel", type=_size, default=_size(kernel_default), help=f"kernel size (default {kernel_default})"
+    )
+    p.add_argument("--padding", type=_size, default=(0, 0), help="zero padding per side (default 0)")
+    p.add_argument("--format", choices=("md", "html", "latex", "text"), default="md", help="output format (md)")
+    p.add_argument("--lang", choices=("en", "ar"), default="en", help="language of the prose (en)")
+    p.add_argument("--animate", metavar="DIR", type=Path, help="also write GIF + PNG animations to DIR")
+    p.add_argument("-o", "--output", metavar="FILE", type=Path, help="write to FILE instead of standard output")
+    p.add_argument("--numeric", action="store_true", help="numeric check only (any size), no symbolic derivation")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="derive, prove and animate the backward pass of a conv or pooling layer",
+        description="Derive the backward pass of a convolution or pooling layer symbolically, prove it, "
+        "check it numerically against convprop's autograd, and write it up (English or Arabic).",
+    )
+    sub = parser.add_subparsers(dest="layer", metavar="LAYER", required=True)
+    conv = sub.add_parser("conv", help="a conv2d layer")
+    _common(conv, "3x3", "2x2")
+    conv.add_argument("--stride", type=_size, default=(1, 1), help="stride (default 1)")
+    conv.add_argument("--dilation", type=_size, default=(1, 1), help="filter dilation (default 1)")
+    conv.add_argument("--in-channels", type=int, default=1)
+    conv.add_argument("--out-channels", type=int, default=1)
+    conv.add_argument("--groups", type=int, default=1)
+    conv.add_argument("--seed", type=int, default=0, help="seed of the numeric check's random values")
+    conv.set_defaults(func=run_conv)
+    for kind in ("max", "avg"):
+        p = sub.add_parser(f"{kind}pool", help=f"a {kind}_pool2d layer")
+        _common(p, "4x4", "2")
+        p.add_argument("--stride", type=_size, default=None, help="stride (default: the kernel size)")
+        values = p.add_mutually_exclusive_group()
+        values.add_argument("--values", help="the input's values, row by row: '9 1 8 2; 3 4 5 6; ...'")
+        values.add_argument("--seed", type=int, default=None, help="random integer values 0-9 from this seed")
+        if kind == "avg":
+            p.add_argument("--count-exclude-pad", action="store_true", help="do not count padding in the divisor")
+        p.set_defaults(func=run_pool, kind=kind)
+
+
+def _emit(text: str, args) -> None:
+    if args.output is None:
+        sys.stdout.write(text)
+        return
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+def _figures(figures, args):
+    """Figure paths relative to the output file (Markdown/LaTeX link them; HTML embeds them)."""
+    if args.output is None:
+        return figures
+    base = args.output.resolve().parent
+    out = []
+    for key, path in figures:
+        try:
+            out.append((key, str(Path(path).resolve().relative_to(base))))
+        except ValueError:
+            out.append((key, str(Path(path).resolve())))
+    return out
+
+
+def _user_errors(fn):
+    """Bad sizes and values become one clean line (CLIError), never a traceback."""
+
+    def wrapped(args):
+        try:
+            return fn(args)
+        except (ValueError, TypeError) as exc:
+            raise CLIError(str(exc)) from None
+
+    return wrapped
+
+
+@_user_errors
+def run_conv(args) -> int:
+    from convprop import explain
+    from convprop.explain.animate import animate_conv
+
+    params = dict(
+        input_size=args.input,
+        kernel_size=args.kernel,
+        stride=args.stride,
+        padding=args.padding,
+        dilation=args.dilation,
+        in_channels=args.in_channels,
+        out_channels=args.out_channels,
+        groups=args.groups,
+    )
+    if args.numeric:
+        cfg, check = explain.numeric_conv(**params, seed=args.seed)
+        _emit(explain.render(explain.numeric_document("conv", cfg, check, args.lang), args.format), args)
+        return 0 if check.ok else 1
+    d = explain.derive_conv(**params)
+    check = explain.check_conv(d, seed=args.seed)
+    figures = animate_conv(d.config, args.animate, seed=args.seed) if args.animate else []
+    doc = explain.conv_document(d, args.lang, check, _figures(figures, args) if args.format != "html" else figures)
+    _emit(explain.render(doc, args.format), args)
+    return 0 if d.verified and check.ok else 1
+
+
+def _parse_values(text: str, size: tuple[int, int]):
+    import numpy as np
+
+    try:
+        flat = [float(v) for v in re.split(r"[\s,;]+", text.strip()) if v]
+    except ValueError:
+        raise CLIError(f"--values: expected numbers separated by spaces, commas or ';', got {text!r}") from None
+    if len(flat) != size[0] * size[1]:
+        raise CLIError(f"--values: a {size[0]}x{size[1]} input needs {size[0] * size[1]} values, got {len(flat)}")
+    return np.array(flat).reshape(size)
+
+
+@_user_errors
+def run_pool(args) -> int:
+    import numpy as np
+
+    from convprop import explain
+    from convprop.explain.animate import animate_pool
+    from convprop.explain.pool import ARTICLE_VALUES
+
+    count_include_pad = not getattr(args, "count_exclude_pad", False)
+    if args.numeric:
+        cfg, check = explain.numeric_pool(
+            args.kind, args.input, args.kernel, args.stride, args.padding, count_include_pad
+        )
+        _emit(explain.render(explain.numeric_document("pool", cfg, check, args.lang), args.format), args)
+        return 0 if check.ok else 1
+    if args.values is not None:
+        values = _parse_values(args.values, args.input)
+    elif args.seed is not None:
+        values = np.random.default_rng(args.seed).integers(0, 10, size=args.input).astype(np.float64)
+    elif args.kind == "max" and args.input == ARTICLE_VALUES.shape:
+        values = ARTICLE_VALUES  # the article's example: each 2x2 window peaks in its top-left corner
+    elif args.kind == "max":
+        values = np.random.default_rng(0).integers(0, 10, size=args.input).astype(np.float64)
+    else:
+        values = None
+    d = explain.derive_pool(
+        args.kind, args.input if values is None else values, args.kernel, args.stride, args.padding, count_include_pad
+    )
+    check = explain.check_pool(d, seed=args.seed or 0)
+    figures = animate_pool(d.config, args.animate, d.values, seed=args.seed or 0) if args.animate else []
+    doc = explain.pool_document(d, args.lang, check, _figures(figures, args) if args.format != "html" else figures)
+    _emit(explain.render(doc, args.format), args)
+    return 0 if d.verified and check.ok else 1
