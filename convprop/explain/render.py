@@ -200,8 +200,9 @@ def to_latex(doc: Document) -> str:
 _CSS = """
 body { font-family: "DejaVu Sans", "Noto Naskh Arabic", "Noto Sans", sans-serif; max-width: 60em;
        margin: 2em auto; padding: 0 1em; line-height: 1.6; color: #222; }
+math { font-family: "DejaVu Math TeX Gyre", "Latin Modern Math", "STIX Two Math", math; }
 .eq { overflow-x: auto; margin: 0.6em 0; }
-math[display="block"] { margin: 0.4em 0; }
+math[display="block"] { margin: 0.5em 0; }
 table { border-collapse: collapse; margin: 0.8em 0; }
 td, th { border: 1px solid #bbb; padding: 0.2em 0.6em; }
 td.num { font-family: "DejaVu Sans Mono", monospace; direction: ltr; }

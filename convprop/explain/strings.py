@@ -15,7 +15,7 @@ STRINGS = {
         "title_conv": "Backpropagation through a convolution layer",
         "config_conv": (
             "Input {X} of size {size}, filter {F} of size {ksize}, stride {stride}, padding {padding}, "
-            "dilation {dilation}, {cin} input and {cout} output channel(s) in {groups} group(s). "
+            "dilation {dilation}, {cin} input channel(s), {cout} output channel(s), groups {groups}. "
             "The output {O} has size {osize}: each side is {formula}."
         ),
         "h_forward": "The forward pass",
@@ -176,8 +176,8 @@ STRINGS = {
         "title_conv": "الـbackpropagation في طبقة الـconvolution",
         "config_conv": (
             "المدخل {X} بحجم {size}، والـfilter {F} بحجم {ksize}، مع stride يساوي {stride} وpadding يساوي "
-            "{padding} وdilation يساوي {dilation}، وعدد قنوات المدخل {cin} وعدد قنوات المخرج {cout} موزعة على "
-            "{groups} من المجموعات (groups). ويكون حجم المخرج {O} هو {osize}، إذ يُحسب كل بُعد بالعلاقة {formula}."
+            "{padding} وdilation يساوي {dilation}، وعدد قنوات المدخل {cin} وعدد قنوات المخرج {cout} "
+            "وعدد المجموعات (groups) {groups}. ويكون حجم المخرج {O} هو {osize}، إذ يُحسب كل بُعد بالعلاقة {formula}."
         ),
         "h_forward": "الـforward pass",
         "forward": (
