@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convprop.ops._args import check_input, nonnegative, positive
-from convprop.ops.fold import add_windows, windows
+from convprop.ops.fold import add_windows, window_slices, windows
 from convprop.tensor import Function, Tensor
 
 # ---- workspace limit ---------------------------------------------------------------------------
@@ -161,12 +161,21 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _sample_bytes(dtype, padded, c: int, out, o: int, kernel, depthwise: bool) -> int:
+    """Temporary bytes one sample needs: its padded channels-last input, plus the columns and GEMM
+    rows (GEMM path) or an accumulator and one product term (depthwise path)."""
+    work = 2 * o if depthwise else math.prod(kernel) * c + o
+    return dtype.itemsize * (math.prod(padded) * c + math.prod(out) * work)
+
+
 def _depthwise(weight_shape, groups: int) -> bool:
     """One input channel per group: GEMMs would be (rows x K) @ (K x Og) slivers, so use multiply-add."""
     return groups > 1 and weight_shape[1] == 1
 
 
 # ---- the three kernels ---------------------------------------------------------------------------
+# Each kernel loops over batch chunks and hands one chunk to a helper; the helper's buffers are
+# freed when it returns, so no two chunks' temporaries are alive at once.
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometry, out=None) -> np.ndarray:
@@ -176,40 +185,40 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geome
     output size (a transposed convolution's input gradient may need fewer windows than fit).
     """
     n, c, *size = x.shape
-    o, cg, *kernel = w.shape
+    o, _, *kernel = w.shape
     g = geom.groups
     out = geom.out_size(size, kernel) if out is None else tuple(out)
     y = np.empty((n, o, *out), dtype=x.dtype)
-    itemsize = x.dtype.itemsize
-    if _depthwise(w.shape, g):
-        mult = o // g
-        wk = w.reshape(g, mult, -1)  # (C, multiplier, K)
-        per_sample = itemsize * (math.prod(geom.padded(size)) * c + 2 * math.prod(out) * o)
-        for sl in _chunks(n, per_sample):
-            xp = _to_channels_last(x[sl], geom)
-            win = windows(xp, 1, kernel, geom.stride, geom.dilation, out)  # (n, *out, *kernel, C)
-            acc = np.zeros((xp.shape[0], *out, g, mult), dtype=x.dtype)
-            for i, offs in enumerate(np.ndindex(*kernel)):
-                acc += win[(slice(None), *(slice(None),) * len(out), *offs)][..., None] * wk[:, :, i]
-            _store(y[sl], acc.reshape(xp.shape[0], math.prod(out), o).transpose(0, 2, 1), b)
-        return y
-    wm = _weight_matrix(w, g)
-    per_sample = itemsize * (math.prod(geom.padded(size)) * c + math.prod(out) * (math.prod(kernel) * cg + o))
-    for sl in _chunks(n, per_sample):
-        xp = _to_channels_last(x[sl], geom)
-        rows = _matmul(_im2col(xp, kernel, geom, out), wm)  # (G, n·P, Og)
-        rows = rows.reshape(g, xp.shape[0], math.prod(out), o // g).transpose(1, 0, 3, 2)
-        _store(y[sl], rows.reshape(xp.shape[0], o, math.prod(out)) if g == 1 else rows, b)
+    depthwise = _depthwise(w.shape, g)
+    weights = w.reshape(g, o // g, -1) if depthwise else _weight_matrix(w, g)
+    chunk = _forward_depthwise if depthwise else _forward_gemm
+    for sl in _chunks(n, _sample_bytes(x.dtype, geom.padded(size), c, out, o, kernel, depthwise)):
+        chunk(x[sl], weights, b, geom, kernel, out, y[sl])
     return y
 
 
+def _forward_gemm(x, wm, b, geom: Geometry, kernel, out, y) -> None:
+    rows = _matmul(_im2col(_to_channels_last(x, geom), kernel, geom, out), wm)  # (G, n·P, Og)
+    g, og = wm.shape[0], wm.shape[2]
+    _store(y, rows.reshape(g, x.shape[0], math.prod(out), og).transpose(1, 0, 3, 2), b)
+
+
+def _forward_depthwise(x, wk, b, geom: Geometry, kernel, out, y) -> None:
+    g, mult = wk.shape[:2]
+    win = windows(_to_channels_last(x, geom), 1, kernel, geom.stride, geom.dilation, out)
+    acc = np.zeros((x.shape[0], *out, g, mult), dtype=x.dtype)
+    for i, offs in enumerate(np.ndindex(*kernel)):
+        acc += win[(slice(None),) * (1 + len(out)) + offs][..., None] * wk[:, :, i]
+    _store(y, acc.reshape(x.shape[0], math.prod(out), g, mult).transpose(0, 2, 3, 1), b)
+
+
 def _store(dst: np.ndarray, src: np.ndarray, b: np.ndarray | None) -> None:
-    """Write a chunk of output (viewed as src's shape) in NC* order, adding the bias in the same pass."""
+    """Write a chunk given as (n, G, Og, P) into NC* ``dst``, adding the bias in the same pass."""
     view = dst.reshape(src.shape)
     if b is None:
         view[...] = src
     else:
-        np.add(src, b.reshape((1, *src.shape[1:-1], 1)), out=view)
+        np.add(src, b.reshape(1, *src.shape[1:3], 1), out=view)
 
 
 def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> np.ndarray:
@@ -222,27 +231,33 @@ def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry
     o, cg, *kernel = weight_shape
     g = geom.groups
     out = tuple(gy.shape[2:])
-    itemsize = x.dtype.itemsize
-    if _depthwise(weight_shape, g):
-        mult = o // g
-        gw = np.zeros((math.prod(kernel), g, mult), dtype=x.dtype)
-        per_sample = itemsize * (math.prod(geom.padded(size)) * c + 2 * math.prod(out) * o)
-        for sl in _chunks(n, per_sample):
-            xp = _to_channels_last(x[sl], geom)
-            win = windows(xp, 1, kernel, geom.stride, geom.dilation, out)
-            gyc = np.moveaxis(gy[sl], 1, -1).reshape(-1, g, mult)  # (n·P, C, multiplier)
-            for i, offs in enumerate(np.ndindex(*kernel)):
-                xk = win[(slice(None), *(slice(None),) * len(out), *offs)].reshape(-1, g)
-                gw[i] += np.einsum("rc,rcm->cm", xk, gyc)
+    depthwise = _depthwise(weight_shape, g)
+    if depthwise:
+        gw = np.zeros((math.prod(kernel), g, o // g), dtype=x.dtype)
+    else:
+        gw = np.zeros((g, o // g, math.prod(kernel) * cg), dtype=x.dtype)
+    chunk = _grad_weight_depthwise if depthwise else _grad_weight_gemm
+    for sl in _chunks(n, _sample_bytes(x.dtype, geom.padded(size), c, out, o, kernel, depthwise)):
+        chunk(x[sl], gy[sl], geom, kernel, gw)
+    if depthwise:  # (K, C, multiplier) -> (C·multiplier, 1, *kernel)
         return np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(weight_shape)
-    gw = np.zeros((g, o // g, math.prod(kernel) * cg), dtype=x.dtype)
-    per_sample = itemsize * (math.prod(geom.padded(size)) * c + math.prod(out) * (math.prod(kernel) * cg + o))
-    for sl in _chunks(n, per_sample):
-        xp = _to_channels_last(x[sl], geom)
-        gw += _matmul(_grouped_rows(gy[sl], g).transpose(0, 2, 1), _im2col(xp, kernel, geom, out))
     # (G, Og, prod(kernel)·Cg) -> (G·Og, Cg, *kernel)
     gw = gw.reshape(g, o // g, math.prod(kernel), cg).transpose(0, 1, 3, 2)
     return np.ascontiguousarray(gw).reshape(weight_shape)
+
+
+def _grad_weight_gemm(x, gy, geom: Geometry, kernel, gw) -> None:
+    cols = _im2col(_to_channels_last(x, geom), kernel, geom, gy.shape[2:])
+    gw += _matmul(_grouped_rows(gy, geom.groups).transpose(0, 2, 1), cols)
+
+
+def _grad_weight_depthwise(x, gy, geom: Geometry, kernel, gw) -> None:
+    out = gy.shape[2:]
+    g, mult = gw.shape[1:]
+    win = windows(_to_channels_last(x, geom), 1, kernel, geom.stride, geom.dilation, out)
+    gyc = np.moveaxis(gy, 1, -1).reshape(-1, g, mult)  # (n·P, C, multiplier)
+    for i, offs in enumerate(np.ndindex(*kernel)):
+        gw[i] += np.einsum("rc,rcm->cm", win[(slice(None),) * (1 + len(out)) + offs].reshape(-1, g), gyc)
 
 
 def conv_grad_input(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) -> np.ndarray:
@@ -254,38 +269,43 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) 
     col2im of ∂L/∂O · F[:, k] per offset k.
     """
     n, c, *size = input_shape
-    o, cg, *kernel = w.shape
+    o, _, *kernel = w.shape
     g = geom.groups
     out = tuple(gy.shape[2:])
-    padded = geom.padded(size)
     gx = np.empty(input_shape, dtype=gy.dtype)
-    itemsize = gy.dtype.itemsize
-    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
-    if _depthwise(w.shape, g):
-        mult = o // g
-        wk = w.reshape(g, mult, -1)
-        per_sample = itemsize * (math.prod(padded) * c + 2 * math.prod(out) * o)
-        for sl in _chunks(n, per_sample):
-            gyc = np.moveaxis(gy[sl], 1, -1).reshape(*gy[sl].shape[:1], *out, g, mult)
-            gxp = np.zeros((gyc.shape[0], *padded, c), dtype=gy.dtype)
-            for i, offs in enumerate(np.ndindex(*kernel)):
-                dst = tuple(
-                    slice(k * d, k * d + s * (p - 1) + 1, s)
-                    for k, d, s, p in zip(offs, geom.dilation, geom.stride, out, strict=True)
-                )
-                gxp[(slice(None), *dst)] += np.einsum("...cm,cm->...c", gyc, wk[:, :, i])
-            gx[sl] = np.moveaxis(gxp[(slice(None), *inner)], -1, 1)
-        return gx
-    wt = _weight_matrix(w, g).transpose(0, 2, 1)  # (G, Og, prod(kernel)·Cg)
-    per_sample = itemsize * (math.prod(padded) * c + math.prod(out) * (math.prod(kernel) * cg + o))
-    for sl in _chunks(n, per_sample):
-        m = gy[sl].shape[0]
-        cols = _matmul(_grouped_rows(gy[sl], g), wt)  # (G, m·P, prod(kernel)·Cg)
-        cols = np.moveaxis(cols.reshape(g, m, *out, *kernel, cg), 0, -2)  # (m, *out, *kernel, G, Cg)
-        gxp = np.zeros((m, *padded, g, cg), dtype=gy.dtype)
-        add_windows(gxp, cols, 1, kernel, geom.stride, geom.dilation, out)
-        gx[sl] = np.moveaxis(gxp[(slice(None), *inner)].reshape(m, *size, c), -1, 1)
+    depthwise = _depthwise(w.shape, g)
+    weights = w.reshape(g, o // g, -1) if depthwise else _weight_matrix(w, g).transpose(0, 2, 1)
+    chunk = _grad_input_depthwise if depthwise else _grad_input_gemm
+    for sl in _chunks(n, _sample_bytes(gy.dtype, geom.padded(size), c, out, o, kernel, depthwise)):
+        chunk(gy[sl], weights, geom, kernel, gx[sl])
     return gx
+
+
+def _grad_input_gemm(gy, wt, geom: Geometry, kernel, gx) -> None:
+    m, out, g = gy.shape[0], gy.shape[2:], geom.groups
+    cg = gx.shape[1] // g
+    cols = _matmul(_grouped_rows(gy, g), wt)  # (G, m·P, prod(kernel)·Cg)
+    cols = np.moveaxis(cols.reshape(g, m, *out, *kernel, cg), 0, -2)  # (m, *out, *kernel, G, Cg)
+    gxp = np.zeros((m, *geom.padded(gx.shape[2:]), g, cg), dtype=gy.dtype)
+    add_windows(gxp, cols, 1, kernel, geom.stride, geom.dilation, out)
+    _from_channels_last(gxp.reshape(*gxp.shape[:-2], -1), geom, gx)
+
+
+def _grad_input_depthwise(gy, wk, geom: Geometry, kernel, gx) -> None:
+    m, out = gy.shape[0], gy.shape[2:]
+    g, mult = wk.shape[:2]
+    gyc = np.moveaxis(gy, 1, -1).reshape(m, *out, g, mult)
+    gxp = np.zeros((m, *geom.padded(gx.shape[2:]), g), dtype=gy.dtype)
+    for i, offs in enumerate(np.ndindex(*kernel)):
+        dst = window_slices(offs, geom.stride, geom.dilation, out)
+        gxp[(slice(None), *dst)] += np.einsum("...cm,cm->...c", gyc, wk[:, :, i])
+    _from_channels_last(gxp, geom, gx)
+
+
+def _from_channels_last(gxp: np.ndarray, geom: Geometry, gx: np.ndarray) -> None:
+    """Crop the padding off channels-last (n, *S_padded, C) and write it into NC* ``gx``."""
+    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, gx.shape[2:], strict=True))
+    gx[...] = np.moveaxis(gxp[(slice(None), *inner)], -1, 1)
 
 
 # ---- autograd Functions --------------------------------------------------------------------------

@@ -50,10 +50,14 @@ def add_windows(target: np.ndarray, cols: np.ndarray, first: int, kernel, stride
     nd = len(kernel)
     lead = (slice(None),) * first
     for offs in np.ndindex(*kernel):
-        dst = tuple(
-            slice(k * d, k * d + s * (o - 1) + 1, s) for k, d, s, o in zip(offs, dilation, stride, out, strict=True)
-        )
-        target[lead + dst] += cols[(slice(None),) * (first + nd) + offs]
+        target[lead + window_slices(offs, stride, dilation, out)] += cols[(slice(None),) * (first + nd) + offs]
+
+
+def window_slices(offs, stride, dilation, out) -> tuple[slice, ...]:
+    """The input positions ``o * stride + k * dilation`` (o = 0 .. out - 1) that kernel offset ``k`` reads."""
+    return tuple(
+        slice(k * d, k * d + s * (o - 1) + 1, s) for k, d, s, o in zip(offs, dilation, stride, out, strict=True)
+    )
 
 
 def _blocks(size, kernel, dilation, padding, stride) -> tuple[int, ...]:
