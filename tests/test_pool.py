@@ -1,0 +1,346 @@
+"""Pooling against PyTorch: forward, input gradient (random upstream gradient) and return_indices.
+
+Seeded sweeps over many small configurations of every parameter, in 1-D, 2-D and 3-D, batched and
+unbatched, float64 (to 1e-10) and float32 (to 1e-4), on three kinds of data: distinct values, many
+ties (integers 0..2 as floats) and NaNs. Then argument errors, gradcheck and a few named edge cases.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+import convprop
+import convprop.nn.functional as F
+from convprop import reference
+from tests.helpers import compare_with_torch, require_torch
+
+torch = require_torch()
+TF = torch.nn.functional
+
+DATA = ("distinct", "ties", "nan")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_single_thread():
+    """PyTorch's thread pool costs ~10 ms per tiny call on a busy 2-core machine; one thread costs ~5 µs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _data(rng: np.random.Generator, shape, kind: str, dtype) -> np.ndarray:
+    x = rng.integers(0, 3, shape).astype(dtype) if kind == "ties" else rng.standard_normal(shape).astype(dtype)
+    if kind == "nan":
+        x[rng.random(shape) < 0.15] = np.nan
+    return x
+
+
+def _shape(rng: np.random.Generator, size) -> tuple[int, ...]:
+    """(N, C, *size), unbatched (C, *size) one time in four, batch 1 sometimes."""
+    c = int(rng.integers(1, 4))
+    if rng.random() < 0.25:
+        return (c, *size)
+    return (int(rng.choice([1, 2])), c, *size)
+
+
+def _regular_config(rng: np.random.Generator, nd: int, dilated: bool) -> dict:
+    """Per-axis kernel, stride (== kernel one time in three), padding (<= kernel // 2), dilation, size."""
+    k = tuple(int(v) for v in rng.integers(1, 5, nd))
+    s = k if rng.random() < 0.35 else tuple(int(v) for v in rng.integers(1, 4, nd))
+    p = (0,) * nd if rng.random() < 0.4 else tuple(int(rng.integers(0, kk // 2 + 1)) for kk in k)
+    d = tuple(int(v) for v in rng.integers(1, 4, nd)) if dilated and rng.random() < 0.6 else (1,) * nd
+    # at least one input element in every window (PyTorch's indices are out of range otherwise)
+    size = tuple(int(rng.integers(max(dd, 1), 10 if nd < 3 else 7)) for dd in d)
+    return {
+        "kernel_size": k,
+        "stride": s,
+        "padding": p,
+        "dilation": d,
+        "ceil_mode": bool(rng.random() < 0.5),
+        "size": size,
+    }
+
+
+def _configs(nd: int, count: int, seed: int, make):
+    rng = np.random.default_rng(seed)
+    return [(i, make(rng, nd)) for i in range(count)]
+
+
+def _ids(params):
+    return [f"{nd}d-{i}" for nd, (i, _) in params]
+
+
+MAX_CONFIGS = [
+    (nd, c) for nd in (1, 2, 3) for c in _configs(nd, 60, 100 + nd, lambda r, n: _regular_config(r, n, True))
+]
+
+
+def _avg_config(rng, nd):
+    cfg = _regular_config(rng, nd, dilated=False)
+    del cfg["dilation"]
+    cfg["count_include_pad"] = bool(rng.random() < 0.5)
+    if nd > 1 and rng.random() < 0.25:
+        cfg["divisor_override"] = int(rng.integers(1, 7))
+    return cfg
+
+
+AVG_CONFIGS = [(nd, c) for nd in (1, 2, 3) for c in _configs(nd, 60, 200 + nd, _avg_config)]
+
+
+def _adaptive_config(rng, nd):
+    size = tuple(int(v) for v in rng.integers(1, 10 if nd < 3 else 7, nd))
+    out = tuple(int(rng.integers(1, n + 3)) for n in size)  # includes output > input
+    if nd > 1 and rng.random() < 0.2:
+        out = (None, *out[1:])
+    return {"size": size, "output_size": out}
+
+
+ADAPTIVE_CONFIGS = [(nd, c) for nd in (1, 2, 3) for c in _configs(nd, 50, 300 + nd, _adaptive_config)]
+
+
+def _split(cfg: dict):
+    cfg = dict(cfg)
+    return cfg.pop("size"), cfg
+
+
+def _torch_error(fn, x) -> str | None:
+    try:
+        fn(torch.from_numpy(x))
+    except RuntimeError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize(("nd", "case"), MAX_CONFIGS, ids=_ids(MAX_CONFIGS))
+def test_max_pool_matches_torch(nd, case):
+    i, cfg = case
+    size, kw = _split(cfg)
+    rng = np.random.default_rng(i)
+    cp_fn = getattr(F, f"max_pool{nd}d")
+    th_fn = getattr(TF, f"max_pool{nd}d")
+    for kind in DATA:
+        for dtype in (np.float64, np.float32):
+            x = _data(rng, _shape(rng, size), kind, dtype)
+            if _torch_error(lambda t: th_fn(t, **kw), x):
+                with pytest.raises(ValueError, match=f"max_pool{nd}d"):
+                    cp_fn(convprop.tensor(x), **kw)
+                return
+            compare_with_torch(lambda t: cp_fn(t, **kw), lambda t: th_fn(t, **kw), [x], seed=i)
+            values, indices = cp_fn(convprop.tensor(x), **kw, return_indices=True)
+            th_values, th_indices = th_fn(torch.from_numpy(x), **kw, return_indices=True)
+            assert indices.dtype == np.int64 and not indices.requires_grad
+            np.testing.assert_array_equal(indices.data, th_indices.numpy(), err_msg=f"indices differ ({kind})")
+            np.testing.assert_array_equal(values.data, th_values.numpy())
+
+
+@pytest.mark.parametrize(("nd", "case"), AVG_CONFIGS, ids=_ids(AVG_CONFIGS))
+def test_avg_pool_matches_torch(nd, case):
+    i, cfg = case
+    size, kw = _split(cfg)
+    rng = np.random.default_rng(i)
+    cp_fn = getattr(F, f"avg_pool{nd}d")
+    th_fn = getattr(TF, f"avg_pool{nd}d")
+    for dtype in (np.float64, np.float32):
+        x = _data(rng, _shape(rng, size), "distinct", dtype)
+        error = _torch_error(lambda t: th_fn(t, **kw), x)
+        if error:
+            try:
+                out = cp_fn(convprop.tensor(x), **kw)
+            except ValueError as e:
+                assert f"avg_pool{nd}d" in str(e)
+                return
+            # PyTorch's avg_pool3d alone refuses a kernel larger than the unpadded input even when
+            # padding makes every window valid; convprop applies one rule to every rank, checked here
+            # against the reference instead
+            assert "smaller than kernel size" in error, error
+            batched = x if x.ndim == nd + 2 else x[None]
+            expected = reference.avg_pool(batched, **{"ceil_mode": False, "count_include_pad": True, **kw})
+            np.testing.assert_allclose(out.data.reshape(expected.shape), expected, rtol=1e-4, atol=1e-6)
+            continue
+        compare_with_torch(lambda t: cp_fn(t, **kw), lambda t: th_fn(t, **kw), [x], seed=i)
+
+
+@pytest.mark.parametrize(("nd", "case"), ADAPTIVE_CONFIGS, ids=_ids(ADAPTIVE_CONFIGS))
+def test_adaptive_pools_match_torch(nd, case):
+    i, cfg = case
+    size, kw = _split(cfg)
+    rng = np.random.default_rng(i)
+    avg_cp, avg_th = (
+        partial(getattr(F, f"adaptive_avg_pool{nd}d"), **kw),
+        partial(getattr(TF, f"adaptive_avg_pool{nd}d"), **kw),
+    )
+    max_cp, max_th = (
+        partial(getattr(F, f"adaptive_max_pool{nd}d"), **kw),
+        partial(getattr(TF, f"adaptive_max_pool{nd}d"), **kw),
+    )
+    for dtype in (np.float64, np.float32):
+        x = _data(rng, _shape(rng, size), "distinct", dtype)
+        compare_with_torch(avg_cp, avg_th, [x], seed=i)
+        for kind in DATA:
+            x = _data(rng, x.shape, kind, dtype)
+            compare_with_torch(max_cp, max_th, [x], seed=i)
+            _, indices = max_cp(convprop.tensor(x), return_indices=True)
+            _, th_indices = max_th(torch.from_numpy(x), return_indices=True)
+            np.testing.assert_array_equal(indices.data, th_indices.numpy(), err_msg=f"indices differ ({kind})")
+
+
+# ---- named edge cases --------------------------------------------------------------------------------
+
+
+def test_ceil_mode_drops_a_window_that_would_start_in_the_padding():
+    # ⌈(5 + 2 − 2) / 2⌉ + 1 = 4 windows, but the 4th would start at input position 5: only padding
+    x = np.arange(5.0).reshape(1, 1, 5)
+    out = compare_with_torch(
+        lambda t: F.avg_pool1d(t, 2, 2, 1, ceil_mode=True, count_include_pad=False),
+        lambda t: TF.avg_pool1d(t, 2, 2, 1, ceil_mode=True, count_include_pad=False),
+        [x],
+    )
+    np.testing.assert_allclose(out.data, [[[0.0, 1.5, 3.5]]])
+
+
+def test_ceil_mode_overhang_is_not_counted_by_count_include_pad():
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 7))
+    compare_with_torch(
+        lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True), lambda t: TF.avg_pool2d(t, 3, 2, 1, ceil_mode=True), [x]
+    )
+
+
+def test_max_pool_of_all_minus_infinity_picks_the_first_input_element():
+    x = np.full((1, 1, 4, 5), -np.inf)
+    values, indices = F.max_pool2d(convprop.tensor(x), 3, 2, 1, return_indices=True)
+    th_values, th_indices = TF.max_pool2d(torch.from_numpy(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(values.data, th_values.numpy())
+    np.testing.assert_array_equal(indices.data, th_indices.numpy())
+
+
+def test_max_pool_integer_input_matches_torch():
+    x = np.random.default_rng(0).integers(-50, 50, (2, 3, 7, 6))
+    values, indices = F.max_pool2d(convprop.tensor(x), 3, 2, 1, return_indices=True)
+    th_values, th_indices = TF.max_pool2d(torch.from_numpy(x), 3, 2, 1, return_indices=True)
+    assert values.dtype == np.int64
+    np.testing.assert_array_equal(values.data, th_values.numpy())
+    np.testing.assert_array_equal(indices.data, th_indices.numpy())
+
+
+def test_no_grad_and_constant_input_give_the_same_values_without_a_graph():
+    x = np.random.default_rng(0).standard_normal((2, 3, 9, 8))
+    t = convprop.tensor(x, requires_grad=True)
+    with_graph = F.max_pool2d(t, 3, 2, 1)
+    with convprop.no_grad():
+        without = F.max_pool2d(t, 3, 2, 1)
+    constant = F.max_pool2d(convprop.tensor(x), 3, 2, 1)
+    assert with_graph.requires_grad and not without.requires_grad and not constant.requires_grad
+    np.testing.assert_array_equal(without.data, with_graph.data)
+    np.testing.assert_array_equal(constant.data, with_graph.data)
+
+
+def test_pooling_modules_call_the_functions():
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8))
+    cases = [
+        (convprop.nn.MaxPool2d(3, 2, 1), torch.nn.MaxPool2d(3, 2, 1)),
+        (convprop.nn.AvgPool2d(3, 2, 1, count_include_pad=False), torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False)),
+        (convprop.nn.AdaptiveAvgPool2d((3, 5)), torch.nn.AdaptiveAvgPool2d((3, 5))),
+        (convprop.nn.AdaptiveMaxPool2d((3, 5)), torch.nn.AdaptiveMaxPool2d((3, 5))),
+    ]
+    for cp_mod, th_mod in cases:
+        compare_with_torch(cp_mod, th_mod, [x])
+
+
+# ---- gradcheck --------------------------------------------------------------------------------------
+
+
+def _distinct(shape, seed):
+    """Values at least 0.1 apart, so every argmax is stable under the finite-difference step."""
+    rng = np.random.default_rng(seed)
+    return (rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1).astype(np.float64)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda t: F.max_pool2d(t, 3, 2, 1),  # overlapping windows
+        lambda t: F.max_pool2d(t, (2, 3), (1, 2), (1, 0), dilation=(2, 1), ceil_mode=True),
+        lambda t: F.max_pool1d(t[0], 2),
+        lambda t: F.adaptive_max_pool2d(t, (3, 4)),
+        lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        lambda t: F.avg_pool2d(t, 2, divisor_override=3),
+        lambda t: F.adaptive_avg_pool2d(t, (4, 3)),
+    ],
+)
+def test_gradcheck(fn):
+    x = convprop.tensor(_distinct((2, 2, 7, 6), seed=3), requires_grad=True)
+    assert convprop.gradcheck(fn, [x], eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
+def test_gradcheck_3d():
+    x = convprop.tensor(_distinct((1, 2, 5, 4, 6), seed=4), requires_grad=True)
+    assert convprop.gradcheck(lambda t: F.max_pool3d(t, 2, 1, 1), [x], eps=1e-6, atol=1e-7, rtol=1e-6)
+    assert convprop.gradcheck(lambda t: F.avg_pool3d(t, 3, 2, 1), [x], eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
+# ---- bad input --------------------------------------------------------------------------------------
+
+
+def _x(*shape, dtype=np.float32):
+    return convprop.tensor(np.zeros(shape, dtype=dtype))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: F.max_pool2d(_x(4, 4), 2), ValueError, r"max_pool2d: expected a 3-D \(unbatched\) or 4-D"),
+        (lambda: F.max_pool1d(_x(1, 1, 4, 4), 2), ValueError, r"max_pool1d: .*got shape \(1, 1, 4, 4\)"),
+        (lambda: F.avg_pool3d(_x(1, 4, 4), 2), ValueError, r"avg_pool3d: expected a 4-D"),
+        (lambda: F.max_pool2d(_x(1, 1, 4, 4), 0), ValueError, r"kernel_size must be positive, got \(0, 0\)"),
+        (lambda: F.max_pool2d(_x(1, 1, 4, 4), (2, -1)), ValueError, r"kernel_size must be positive, got \(2, -1\)"),
+        (lambda: F.max_pool2d(_x(1, 1, 4, 4), 2, 0), ValueError, r"stride must be positive, got \(0, 0\)"),
+        (lambda: F.avg_pool1d(_x(1, 1, 4), 2, -1), ValueError, r"avg_pool1d: stride must be positive"),
+        (lambda: F.max_pool2d(_x(1, 1, 4, 4), 2, dilation=0), ValueError, r"dilation must be positive"),
+        (lambda: F.max_pool2d(_x(1, 1, 4, 4), 2, padding=-1), ValueError, r"padding must be non-negative, got"),
+        (
+            lambda: F.max_pool2d(_x(1, 1, 9, 9), 3, padding=2, dilation=2),
+            ValueError,
+            r"padding should be at most half of kernel_size, got padding=\(2, 2\) and kernel_size=\(3, 3\)",
+        ),
+        (lambda: F.avg_pool2d(_x(1, 1, 4, 4), 2, padding=(0, 2)), ValueError, r"at most half of kernel_size"),
+        (
+            lambda: F.max_pool2d(_x(1, 1, 4, 4), 5),
+            ValueError,
+            r"input of spatial size \(4, 4\) is too small .* the output size would be \(0, 0\)",
+        ),
+        (lambda: F.avg_pool1d(_x(1, 1, 3), 4), ValueError, r"avg_pool1d: input of spatial size \(3,\) is too small"),
+        (lambda: F.max_pool2d(_x(1, 1, 4, 4), (2, 2, 2)), ValueError, r"kernel_size must be an int or a tuple of 2"),
+        (lambda: F.max_pool2d(_x(1, 1, 4, 4), 2.0), TypeError, r"kernel_size must be an int or a tuple of 2 ints"),
+        (lambda: F.avg_pool2d(_x(1, 1, 4, 4), 2, divisor_override=0), ValueError, r"divisor_override must be non-zero"),
+        (lambda: F.avg_pool2d(_x(1, 1, 4, 4), 2, divisor_override=1.5), TypeError, r"divisor_override must be an int"),
+        (
+            lambda: F.avg_pool2d(_x(1, 1, 4, 4, dtype=np.int64), 2),
+            TypeError,
+            r"avg_pool2d: expected a floating point input, got dtype int64",
+        ),
+        (lambda: F.adaptive_avg_pool2d(_x(1, 1, 4, 4, dtype=np.int32), 2), TypeError, r"floating point input"),
+        (lambda: F.max_pool2d(_x(1, 1, 4, 4, dtype=np.bool_), 2), TypeError, r"floating point or integer input"),
+        (lambda: F.adaptive_avg_pool2d(_x(1, 1, 4, 4), 0), ValueError, r"output_size must be positive, got \(0, 0\)"),
+        (lambda: F.adaptive_max_pool1d(_x(1, 1, 4), -1), ValueError, r"output_size must be positive, got \(-1,\)"),
+        (
+            lambda: F.adaptive_avg_pool2d(_x(1, 1, 4, 4), (2, 2, 2)),
+            ValueError,
+            r"adaptive_avg_pool2d: output_size must be an int or a tuple of 2 ints .* got \(2, 2, 2\)",
+        ),
+        (lambda: F.adaptive_max_pool3d(_x(1, 4, 4, 4), (2, 0, None)), ValueError, r"got \(2, 0, 4\)"),
+        (lambda: F.max_pool2d(_x(1, 0, 4, 4), 2), ValueError, r"channel and spatial sizes .* non-zero"),
+        (lambda: F.max_pool2d(np.zeros((1, 1, 4, 4)), 2), TypeError, r"max_pool2d: input must be a Tensor"),
+    ],
+)
+def test_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_empty_batch_is_allowed():
+    y = F.max_pool2d(convprop.tensor(np.zeros((0, 2, 4, 4)), requires_grad=True), 2)
+    assert y.shape == (0, 2, 2, 2)
