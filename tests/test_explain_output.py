@@ -102,6 +102,9 @@ def test_stride_padding_document_shows_zeros_and_crop():
     assert "1 zero(s) inserted between its entries" in md
     assert "1 extra zero row(s) or column(s)" in md
     assert r"\operatorname{crop}" in md
+    transposed = next(line for line in md.splitlines() if "conv\\_transpose2d" in line)
+    for arg in ("stride=2", "padding=1", "output\\_padding=1"):
+        assert rf"\text{{{arg}}}" in transposed
     # dilated 3x3 -> 5x5, ke-1 = 1 zero around, 1 more at the bottom/right: 8x8; full result 7x7; crop 1 -> 5x5
     padded = d.padded_grad_output()
     assert padded.shape == (8, 8)

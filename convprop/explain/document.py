@@ -129,13 +129,18 @@ def frobenius(a: Tok, b: Tok) -> Tok:
     )
 
 
+def _tex(text: str) -> str:
+    """Plain text inside \\text{} or \\operatorname{}: underscores escaped."""
+    return text.replace("_", r"\_")
+
+
 def word(text: str) -> Tok:
-    return Tok(rf"\text{{{text}}}", f"<mtext>{text}</mtext>", text)
+    return Tok(rf"\text{{{_tex(text)}}}", f"<mtext>{text}</mtext>", text)
 
 
 def func(fname: str, *args) -> list:
     """fname(arg, arg, ...) as a formula."""
-    out = [Tok(rf"\operatorname{{{fname}}}\left(", f"<mi>{fname}</mi><mo>(</mo>", f"{fname}(")]
+    out = [Tok(rf"\operatorname{{{_tex(fname)}}}\left(", f"<mi>{fname}</mi><mo>(</mo>", f"{fname}(")]
     for i, a in enumerate(args):
         if i:
             out.append(Tok(", ", "<mo>,</mo>", ", "))
@@ -264,8 +269,13 @@ def _local_rows(d: ConvDerivation, local: dict, entries: np.ndarray, limit: int 
     rows = []
     for w in list(entries.flat)[:limit]:
         value = local[w]
-        rhs = matrix(value[0]) if not multi else [matrix(v) for v in value]
-        rows.append([partial("O", w), EQ, *(rhs if isinstance(rhs, list) else [rhs])])
+        if multi:  # one matrix per output channel, labelled, since ∂O/∂w has O's channel axis too
+            rhs = []
+            for o, v in enumerate(value):
+                rhs += ([COMMA] if rhs else []) + [Brace(matrix(v), name("O", (o,)))]
+        else:
+            rhs = [matrix(value[0])]
+        rows.append([partial("O", w), EQ, *rhs])
     return rows
 
 
@@ -412,8 +422,15 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
 
     b.append(heading(lang, "h_transposed"))
     b.append(para(lang, "transposed", dO=dO))
-    kw = {"stride": cfg.stride, "padding": cfg.padding, "output_padding": cfg.uncovered, "dilation": cfg.dilation}
-    args = [word(f"{k}={_pair(v)}") for k, v in kw.items() if v != (0, 0) and v != (1, 1)]
+    # (value, PyTorch's default): only the arguments that differ from conv_transpose2d's defaults are written
+    kw = {
+        "stride": (cfg.stride, (1, 1)),
+        "padding": (cfg.padding, (0, 0)),
+        "output_padding": (cfg.uncovered, (0, 0)),
+        "groups": ((cfg.groups,) * 2, (1, 1)),
+        "dilation": (cfg.dilation, (1, 1)),
+    }
+    args = [word(f"{k}={_pair(v)}") for k, (v, default) in kw.items() if v != default]
     b.append(Display([[dX, EQ, *func("conv_transpose2d", dO, F, *args)]]))
 
     # proof and numeric check
