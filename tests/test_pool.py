@@ -16,11 +16,10 @@ import convprop
 import convprop.nn.functional as F
 from convprop import reference
 from tests.helpers import compare_with_torch, require_torch
+from tests.test_reference_pool import DATA, adaptive_config, avg_config, data, input_shape, regular_config, split, sweep
 
 torch = require_torch()
 TF = torch.nn.functional
-
-DATA = ("distinct", "ties", "nan")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -32,79 +31,9 @@ def _torch_single_thread():
     torch.set_num_threads(threads)
 
 
-def _data(rng: np.random.Generator, shape, kind: str, dtype) -> np.ndarray:
-    x = rng.integers(0, 3, shape).astype(dtype) if kind == "ties" else rng.standard_normal(shape).astype(dtype)
-    if kind == "nan":
-        x[rng.random(shape) < 0.15] = np.nan
-    return x
-
-
-def _shape(rng: np.random.Generator, size) -> tuple[int, ...]:
-    """(N, C, *size), unbatched (C, *size) one time in four, batch 1 sometimes."""
-    c = int(rng.integers(1, 4))
-    if rng.random() < 0.25:
-        return (c, *size)
-    return (int(rng.choice([1, 2])), c, *size)
-
-
-def _regular_config(rng: np.random.Generator, nd: int, dilated: bool) -> dict:
-    """Per-axis kernel, stride (== kernel one time in three), padding (<= kernel // 2), dilation, size."""
-    k = tuple(int(v) for v in rng.integers(1, 5, nd))
-    s = k if rng.random() < 0.35 else tuple(int(v) for v in rng.integers(1, 4, nd))
-    p = (0,) * nd if rng.random() < 0.4 else tuple(int(rng.integers(0, kk // 2 + 1)) for kk in k)
-    d = tuple(int(v) for v in rng.integers(1, 4, nd)) if dilated and rng.random() < 0.6 else (1,) * nd
-    # at least one input element in every window (PyTorch's indices are out of range otherwise)
-    size = tuple(int(rng.integers(max(dd, 1), 10 if nd < 3 else 7)) for dd in d)
-    return {
-        "kernel_size": k,
-        "stride": s,
-        "padding": p,
-        "dilation": d,
-        "ceil_mode": bool(rng.random() < 0.5),
-        "size": size,
-    }
-
-
-def _configs(nd: int, count: int, seed: int, make):
-    rng = np.random.default_rng(seed)
-    return [(i, make(rng, nd)) for i in range(count)]
-
-
-def _ids(params):
-    return [f"{nd}d-{i}" for nd, (i, _) in params]
-
-
-MAX_CONFIGS = [
-    (nd, c) for nd in (1, 2, 3) for c in _configs(nd, 60, 100 + nd, lambda r, n: _regular_config(r, n, True))
-]
-
-
-def _avg_config(rng, nd):
-    cfg = _regular_config(rng, nd, dilated=False)
-    del cfg["dilation"]
-    cfg["count_include_pad"] = bool(rng.random() < 0.5)
-    if nd > 1 and rng.random() < 0.25:
-        cfg["divisor_override"] = int(rng.integers(1, 7))
-    return cfg
-
-
-AVG_CONFIGS = [(nd, c) for nd in (1, 2, 3) for c in _configs(nd, 60, 200 + nd, _avg_config)]
-
-
-def _adaptive_config(rng, nd):
-    size = tuple(int(v) for v in rng.integers(1, 10 if nd < 3 else 7, nd))
-    out = tuple(int(rng.integers(1, n + 3)) for n in size)  # includes output > input
-    if nd > 1 and rng.random() < 0.2:
-        out = (None, *out[1:])
-    return {"size": size, "output_size": out}
-
-
-ADAPTIVE_CONFIGS = [(nd, c) for nd in (1, 2, 3) for c in _configs(nd, 50, 300 + nd, _adaptive_config)]
-
-
-def _split(cfg: dict):
-    cfg = dict(cfg)
-    return cfg.pop("size"), cfg
+MAX_CASES = sweep(regular_config, 60, 100)
+AVG_CASES = sweep(avg_config, 60, 200)
+ADAPTIVE_CASES = sweep(adaptive_config, 50, 300)
 
 
 def _torch_error(fn, x) -> str | None:
@@ -115,16 +44,15 @@ def _torch_error(fn, x) -> str | None:
     return None
 
 
-@pytest.mark.parametrize(("nd", "case"), MAX_CONFIGS, ids=_ids(MAX_CONFIGS))
-def test_max_pool_matches_torch(nd, case):
-    i, cfg = case
-    size, kw = _split(cfg)
+@pytest.mark.parametrize(("nd", "i", "cfg"), MAX_CASES)
+def test_max_pool_matches_torch(nd, i, cfg):
+    size, kw = split(cfg)
     rng = np.random.default_rng(i)
     cp_fn = getattr(F, f"max_pool{nd}d")
     th_fn = getattr(TF, f"max_pool{nd}d")
     for kind in DATA:
         for dtype in (np.float64, np.float32):
-            x = _data(rng, _shape(rng, size), kind, dtype)
+            x = data(rng, input_shape(rng, size), kind, dtype)
             if _torch_error(lambda t: th_fn(t, **kw), x):
                 with pytest.raises(ValueError, match=f"max_pool{nd}d"):
                     cp_fn(convprop.tensor(x), **kw)
@@ -137,15 +65,14 @@ def test_max_pool_matches_torch(nd, case):
             np.testing.assert_array_equal(values.data, th_values.numpy())
 
 
-@pytest.mark.parametrize(("nd", "case"), AVG_CONFIGS, ids=_ids(AVG_CONFIGS))
-def test_avg_pool_matches_torch(nd, case):
-    i, cfg = case
-    size, kw = _split(cfg)
+@pytest.mark.parametrize(("nd", "i", "cfg"), AVG_CASES)
+def test_avg_pool_matches_torch(nd, i, cfg):
+    size, kw = split(cfg)
     rng = np.random.default_rng(i)
     cp_fn = getattr(F, f"avg_pool{nd}d")
     th_fn = getattr(TF, f"avg_pool{nd}d")
     for dtype in (np.float64, np.float32):
-        x = _data(rng, _shape(rng, size), "distinct", dtype)
+        x = data(rng, input_shape(rng, size), "distinct", dtype)
         error = _torch_error(lambda t: th_fn(t, **kw), x)
         if error:
             try:
@@ -164,10 +91,9 @@ def test_avg_pool_matches_torch(nd, case):
         compare_with_torch(lambda t: cp_fn(t, **kw), lambda t: th_fn(t, **kw), [x], seed=i)
 
 
-@pytest.mark.parametrize(("nd", "case"), ADAPTIVE_CONFIGS, ids=_ids(ADAPTIVE_CONFIGS))
-def test_adaptive_pools_match_torch(nd, case):
-    i, cfg = case
-    size, kw = _split(cfg)
+@pytest.mark.parametrize(("nd", "i", "cfg"), ADAPTIVE_CASES)
+def test_adaptive_pools_match_torch(nd, i, cfg):
+    size, kw = split(cfg)
     rng = np.random.default_rng(i)
     avg_cp, avg_th = (
         partial(getattr(F, f"adaptive_avg_pool{nd}d"), **kw),
@@ -178,10 +104,10 @@ def test_adaptive_pools_match_torch(nd, case):
         partial(getattr(TF, f"adaptive_max_pool{nd}d"), **kw),
     )
     for dtype in (np.float64, np.float32):
-        x = _data(rng, _shape(rng, size), "distinct", dtype)
+        x = data(rng, input_shape(rng, size), "distinct", dtype)
         compare_with_torch(avg_cp, avg_th, [x], seed=i)
         for kind in DATA:
-            x = _data(rng, x.shape, kind, dtype)
+            x = data(rng, x.shape, kind, dtype)
             compare_with_torch(max_cp, max_th, [x], seed=i)
             _, indices = max_cp(convprop.tensor(x), return_indices=True)
             _, th_indices = max_th(torch.from_numpy(x), return_indices=True)
