@@ -6,6 +6,8 @@ runs the same kind of sweep against PyTorch.
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 
@@ -232,3 +234,15 @@ def test_article_ties_go_to_the_first_element_in_row_major_order():
     a = convprop.tensor(np.array([[[[1.0, 2.0], [2.0, 0.0]]]]), requires_grad=True)
     F.max_pool2d(a, 2).backward(np.array([[[[3.0]]]]))
     np.testing.assert_array_equal(a.grad[0, 0], [[0.0, 3.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("name", ["max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool"])
+def test_docstring_examples_run(name, nd):
+    fn = getattr(F, f"{name}{nd}d")
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner()
+    for test in finder.find(fn, globs={"convprop": convprop, "np": np, "F": F}):
+        runner.run(test)
+    assert runner.summarize(verbose=False).attempted > 0
+    assert runner.summarize(verbose=False).failed == 0

@@ -529,3 +529,176 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     return _adaptive_max_pool_nd("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+_MAX_DOC = r"""Apply {nd}-D max pooling: each output is the largest input element of its window.
+
+    .. math::
+        \text{{out}}[n, c, o] = \max_{{j < \text{{kernel\_size}}}}
+            \text{{input}}_{{\text{{pad}}}}[n, c, o \cdot \text{{stride}} + j \cdot \text{{dilation}}]
+        \qquad
+        \frac{{\partial L}}{{\partial \text{{input}}[n, c, i]}} =
+            \sum_{{o:\ \text{{argmax}}(o) = i}} \frac{{\partial L}}{{\partial \text{{out}}[n, c, o]}}
+
+    Forward and backward: each window's gradient goes to its maximum alone (the article's rule);
+    the other elements get 0, and an element that is the maximum of several overlapping windows
+    collects all their gradients. On ties the first maximum in row-major window order wins; a NaN
+    is the maximum, and among several NaNs the last one wins (PyTorch's rules). The padding is
+    implicit -inf, so it is never the maximum.
+
+    Args:
+        input (Tensor): (N, C, {space}) or unbatched (C, {space}); floating point or integer.
+        kernel_size (int or tuple): window size.
+        stride (int or tuple, optional): window step. Default: ``kernel_size``
+        padding (int or tuple, optional): implicit -inf added on both sides; at most half of
+            ``kernel_size``. Default: 0
+        dilation (int or tuple, optional): spacing between window elements. Default: 1
+        ceil_mode (bool, optional): round the output size up, keeping a last window that overhangs
+            the input, unless it would start in the right padding. Default: False
+        return_indices (bool, optional): also return the argmax of each window as an int64 index
+            into the flattened ({space}) plane of the input. Default: False
+
+    Shape:
+        - Input: :math:`(N, C, {space})` or :math:`(C, {space})`
+        - Output: :math:`(N, C, {space_out})` with, per spatial axis,
+          :math:`\text{{out}} = \lfloor (\text{{in}} + 2\,\text{{padding}} - \text{{dilation}} \times
+          (\text{{kernel\_size}} - 1) - 1) / \text{{stride}} \rfloor + 1` (ceiling with ``ceil_mode``)
+
+    Example::
+
+        >>> x = convprop.tensor(np.random.default_rng(0).standard_normal((1, 2, {example})), requires_grad=True)
+        >>> out, idx = F.max_pool{nd}d(x, 3, stride=2, padding=1, return_indices=True)
+        >>> out.shape, idx.shape
+        ((1, 2, {example_out}), (1, 2, {example_out}))
+"""
+
+_AVG_DOC = r"""Apply {nd}-D average pooling: each output is the mean of its window.
+
+    .. math::
+        \text{{out}}[n, c, o] = \frac{{1}}{{D_o}} \sum_{{j < \text{{kernel\_size}}}}
+            \text{{input}}_{{\text{{pad}}}}[n, c, o \cdot \text{{stride}} + j]
+        \qquad
+        \frac{{\partial L}}{{\partial \text{{input}}[n, c, i]}} =
+            \sum_{{o:\ i \in \text{{window}}(o)}}
+            \frac{{1}}{{D_o}} \frac{{\partial L}}{{\partial \text{{out}}[n, c, o]}}
+
+    Forward and backward: every element of a window receives the same share of its gradient,
+    1/D_o (1/4 for a 2x2 window, as in the article); overlapping windows add their shares. The
+    divisor D_o is the number of window elements inside the zero-padded input (the part of a
+    ``ceil_mode`` window hanging past the padding does not count), only those inside the input
+    with ``count_include_pad=False``, or ``divisor_override``.
+
+    Args:
+        input (Tensor): (N, C, {space}) or unbatched (C, {space}); floating point.
+        kernel_size (int or tuple): window size.
+        stride (int or tuple, optional): window step. Default: ``kernel_size``
+        padding (int or tuple, optional): implicit zeros added on both sides; at most half of
+            ``kernel_size``. Default: 0
+        ceil_mode (bool, optional): round the output size up, keeping a last window that overhangs
+            the input, unless it would start in the right padding. Default: False
+        count_include_pad (bool, optional): count the zero padding in the divisor. Default: True{divisor_arg}
+
+    Shape:
+        - Input: :math:`(N, C, {space})` or :math:`(C, {space})`
+        - Output: :math:`(N, C, {space_out})` with, per spatial axis,
+          :math:`\text{{out}} = \lfloor (\text{{in}} + 2\,\text{{padding}} - \text{{kernel\_size}}) /
+          \text{{stride}} \rfloor + 1` (ceiling with ``ceil_mode``)
+
+    Example::
+
+        >>> x = convprop.tensor(np.random.default_rng(0).standard_normal((1, 2, {example})), requires_grad=True)
+        >>> F.avg_pool{nd}d(x, 2).shape, F.avg_pool{nd}d(x, 2, ceil_mode=True).shape
+        ((1, 2, {example_half}), (1, 2, {example_out}))
+"""
+
+_DIVISOR_ARG = """
+        divisor_override (int, optional): use this divisor for every window instead. Default: None"""
+
+_ADAPTIVE_AVG_DOC = r"""Apply {nd}-D adaptive average pooling: the windows are chosen so the output has ``output_size``.
+
+    .. math::
+        \text{{out}}[n, c, o] = \frac{{1}}{{|w_o|}} \sum_{{i \in w_o}} \text{{input}}[n, c, i],
+        \quad w_o = \left[\left\lfloor \frac{{o \cdot L}}{{S}} \right\rfloor,
+            \left\lceil \frac{{(o + 1) L}}{{S}} \right\rceil\right)
+        \qquad
+        \frac{{\partial L}}{{\partial \text{{input}}[n, c, i]}} =
+            \sum_{{o:\ i \in w_o}} \frac{{1}}{{|w_o|}} \frac{{\partial L}}{{\partial \text{{out}}[n, c, o]}}
+
+    per spatial axis of input size L and output size S. Windows may overlap (S does not divide L)
+    and may repeat an element (S > L). ``output_size=1`` is global average pooling.
+
+    Args:
+        input (Tensor): (N, C, {space}) or unbatched (C, {space}); floating point.
+        output_size (int or tuple): the output's spatial size; a None entry keeps that input size.
+
+    Shape:
+        - Input: :math:`(N, C, {space})` or :math:`(C, {space})`
+        - Output: :math:`(N, C, {space_out})` with :math:`S` = ``output_size``
+
+    Example::
+
+        >>> x = convprop.tensor(np.random.default_rng(0).standard_normal((1, 2, {example_adaptive})))
+        >>> F.adaptive_avg_pool{nd}d(x, 3).shape
+        (1, 2, {example_3})
+"""
+
+_ADAPTIVE_MAX_DOC = r"""Apply {nd}-D adaptive max pooling: the windows are chosen so the output has ``output_size``.
+
+    .. math::
+        \text{{out}}[n, c, o] = \max_{{i \in w_o}} \text{{input}}[n, c, i],
+        \quad w_o = \left[\left\lfloor \frac{{o \cdot L}}{{S}} \right\rfloor,
+            \left\lceil \frac{{(o + 1) L}}{{S}} \right\rceil\right)
+        \qquad
+        \frac{{\partial L}}{{\partial \text{{input}}[n, c, i]}} =
+            \sum_{{o:\ \text{{argmax}}(o) = i}} \frac{{\partial L}}{{\partial \text{{out}}[n, c, o]}}
+
+    per spatial axis of input size L and output size S; ties and NaNs as in :func:`max_pool{nd}d`.
+
+    Args:
+        input (Tensor): (N, C, {space}) or unbatched (C, {space}); floating point.
+        output_size (int or tuple): the output's spatial size; a None entry keeps that input size.
+        return_indices (bool, optional): also return the argmax of each window as an int64 index
+            into the flattened ({space}) plane of the input. Default: False
+
+    Shape:
+        - Input: :math:`(N, C, {space})` or :math:`(C, {space})`
+        - Output: :math:`(N, C, {space_out})` with :math:`S` = ``output_size``
+
+    Example::
+
+        >>> x = convprop.tensor(np.random.default_rng(0).standard_normal((1, 2, {example_adaptive})))
+        >>> out, idx = F.adaptive_max_pool{nd}d(x, 3, return_indices=True)
+        >>> out.shape
+        (1, 2, {example_3})
+"""
+
+
+def _doc(template: str, nd: int) -> str:
+    return template.format(
+        nd=nd,
+        space=("L", "H, W", "D, H, W")[nd - 1],
+        space_out=("L_{out}", "H_{out}, W_{out}", "D_{out}, H_{out}, W_{out}")[nd - 1],
+        divisor_arg="" if nd == 1 else _DIVISOR_ARG,
+        example=", ".join(["5"] * nd),
+        example_out=", ".join(["3"] * nd),
+        example_half=", ".join(["2"] * nd),
+        example_adaptive=", ".join(["7"] * nd),
+        example_3=", ".join(["3"] * nd),
+    )
+
+
+for _nd, (_max, _avg, _adaptive_avg, _adaptive_max) in enumerate(
+    zip(
+        (max_pool1d, max_pool2d, max_pool3d),
+        (avg_pool1d, avg_pool2d, avg_pool3d),
+        (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d),
+        (adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d),
+        strict=True,
+    ),
+    start=1,
+):
+    _max.__doc__ = _doc(_MAX_DOC, _nd)
+    _avg.__doc__ = _doc(_AVG_DOC, _nd)
+    _adaptive_avg.__doc__ = _doc(_ADAPTIVE_AVG_DOC, _nd)
+    _adaptive_max.__doc__ = _doc(_ADAPTIVE_MAX_DOC, _nd)
+del _nd, _max, _avg, _adaptive_avg, _adaptive_max
