@@ -22,7 +22,7 @@ from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
 from convprop.explain import grids
-from convprop.explain.derive import ConvConfig, padded_grad_output
+from convprop.explain.derive import ConvConfig, padded_grad_output, used_padded_input
 from convprop.explain.pool import PoolConfig, routed, winners_of
 
 CELL = 34
@@ -157,7 +157,7 @@ def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path
     outdir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     x, f, go = _values(cfg.input_size, rng), _values(cfg.kernel_size, rng), _values(cfg.output_size, rng)
-    (ph, pw), (rh, rw) = cfg.padding, cfg.uncovered
+    ph, pw = cfg.padding
 
     xp = grids.pad(x, ph, ph, pw, pw)
     x_fill = np.full(xp.shape, PADDING, dtype=object)
@@ -166,12 +166,12 @@ def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path
     written = [("anim_forward", _save(frames, outdir / "forward.gif"))]
 
     # dL/dF: the (used part of the) padded input under the zero-inserted dL/dO, moving d steps at a time
-    used = (xp.shape[0] - rh, xp.shape[1] - rw)
     g = grids.dilate(go, cfg.stride)
     g_fill = np.full(g.shape, INSERTED, dtype=object)
     g_fill[:: cfg.stride[0], :: cfg.stride[1]] = WHITE
     titles = ("X", "dL/dO", "dL/dF")
-    x_used, fill_used = xp[: used[0], : used[1]], x_fill[: used[0], : used[1]]
+    x_used = used_padded_input(cfg, x)
+    fill_used = x_fill[: x_used.shape[0], : x_used.shape[1]]
     frames, _ = _slide(x_used, fill_used, g, g_fill, cfg.kernel_size, cfg.dilation, (1, 1), titles, "dF")
     written.append(("anim_grad_f", _save(frames, outdir / "grad_f.gif")))
 

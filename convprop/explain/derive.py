@@ -133,16 +133,21 @@ def crop(a: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
     return a[ph : a.shape[0] - ph, pw : a.shape[1] - pw]
 
 
+def used_padded_input(cfg: ConvConfig, xc: np.ndarray) -> np.ndarray:
+    """One channel of X, zero-padded as in the forward pass, without the rows/columns no window reaches."""
+    (ph, pw), (rh, rw) = cfg.padding, cfg.uncovered
+    xp = grids.pad(xc, ph, ph, pw, pw)
+    return xp[: xp.shape[0] - rh, : xp.shape[1] - rw]
+
+
 def closed_form_dF(cfg: ConvConfig, x: np.ndarray, go: np.ndarray, insert_zeros: bool = True) -> np.ndarray:
     """∂L/∂F[o, c] = X_padded[c'] ⋆ dilate_s(∂L/∂O[o]), correlated with stride d (the filter dilation)."""
     co, cig = cfg.out_channels, cfg.group_in
-    (ph, pw), used = cfg.padding, tuple(n - r for n, r in zip(cfg.padded_size, cfg.uncovered, strict=True))
     out = np.empty((co, cig, *cfg.kernel_size), dtype=object if x.dtype == object else x.dtype)
     for o in range(co):
         g = grids.dilate(go[o], cfg.stride) if insert_zeros else go[o]
         for c in range(cig):
-            xp = grids.pad(x[cfg.input_channel(o, c)], ph, ph, pw, pw)[: used[0], : used[1]]
-            r = grids.correlate(xp, g, stride=cfg.dilation)
+            r = grids.correlate(used_padded_input(cfg, x[cfg.input_channel(o, c)]), g, stride=cfg.dilation)
             if r.shape != tuple(cfg.kernel_size):
                 return None  # a wrong closed form can produce another shape: it proves nothing
             out[o, c] = r

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from convprop.explain import grids, strings
-from convprop.explain.derive import ConvConfig, ConvDerivation, crop
+from convprop.explain import strings
+from convprop.explain.derive import ConvConfig, ConvDerivation, crop, used_padded_input
 from convprop.explain.numeric import EPS, NumericCheck
 from convprop.explain.pool import PoolConfig, PoolDerivation
 from convprop.explain.symbols import Entry
@@ -364,7 +364,7 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
     for o in range(cfg.out_channels):
         for c in range(cfg.group_in):
             ci = cfg.input_channel(o, c)
-            xp = grids.pad(d.x[ci], cfg.padding[0], cfg.padding[0], cfg.padding[1], cfg.padding[1])
+            xp = used_padded_input(cfg, d.x[ci])
             lhs = partial("L", name("F", (o, c) if multi else ()))
             xb = Brace(matrix(xp), name("X", (ci,) if multi else ()))
             gb = Brace(matrix(d.dilated_grad_output(o)), partial("L", name("O", (o,) if multi else ())))
