@@ -9,9 +9,15 @@ import pytest
 import convprop
 from convprop import nn
 from tests.helpers import require_torch
-from tests.torch_mirror import assert_same_state, compare_module, to_torch
+from tests.torch_mirror import assert_same_state, compare_module, one_torch_thread, to_torch
 
 torch = require_torch()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_threaded_torch():
+    with one_torch_thread():
+        yield
 
 
 def _x(shape, dtype=np.float64, seed=0):

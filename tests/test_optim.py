@@ -12,8 +12,16 @@ from convprop import optim
 from convprop.nn import Parameter
 from convprop.optim import lr_scheduler
 from tests.helpers import require_torch
+from tests.torch_mirror import one_torch_thread
 
 torch = require_torch()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_threaded_torch():
+    with one_torch_thread():
+        yield
+
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
 

@@ -12,6 +12,7 @@ Used by the module, model and parity tests, and by the training benchmark.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 
 import numpy as np
@@ -21,6 +22,17 @@ from tests.helpers import require_torch
 
 torch = require_torch()
 tnn = torch.nn
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Run PyTorch single-threaded: on a loaded 2-core machine its thread pool makes tiny ops ~50x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _conv(m):
