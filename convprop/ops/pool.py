@@ -284,12 +284,14 @@ def _window_max(views: Iterable[np.ndarray], first, n_offsets: int, nan_aware: b
     best = next(it).copy()
     arg = np.zeros(best.shape, dtype=np.min_scalar_type(n_offsets - 1))
     arg[...] = first
+    # scratch buffers reused across offsets: fresh arrays would page-fault in on every step
+    moved, nan, step = np.empty(best.shape, bool), np.empty(best.shape, bool), np.empty_like(arg)
     for k, v in enumerate(it, start=1):
-        moved = v > best
+        np.greater(v, best, out=moved)
         if nan_aware:
-            moved |= np.isnan(v)
+            moved |= np.isnan(v, out=nan)
         np.maximum(best, v, out=best)  # NaN propagates whatever the argmax does
-        np.maximum(arg, np.multiply(moved, arg.dtype.type(k)), out=arg)
+        np.maximum(arg, np.multiply(moved, arg.dtype.type(k), out=step), out=arg)
     return best, arg
 
 
