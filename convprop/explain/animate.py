@@ -15,6 +15,7 @@ One channel pair is drawn (the first), whatever the number of channels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ class Panel:
     window: set = field(default_factory=set)
     current: tuple | None = None
     box: tuple | None = None  # (top, left, bottom, right): outlined region, e.g. what the crop keeps
+    cell_width: int = CELL  # wider for fractions
 
 
 def _font(size: int):
@@ -48,7 +50,11 @@ def _font(size: int):
 
 
 def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.2g}"
+    """Integers as they are, simple fractions (average pooling's shares) exactly, anything else rounded."""
+    if float(v).is_integer():
+        return str(int(v))
+    q = Fraction(float(v)).limit_denominator(144)
+    return f"{q.numerator}/{q.denominator}" if abs(float(q) - v) < 1e-9 else f"{v:.2g}"
 
 
 def _panel(title: str, values: np.ndarray, base: np.ndarray | None = None) -> Panel:
@@ -60,7 +66,7 @@ def _panel(title: str, values: np.ndarray, base: np.ndarray | None = None) -> Pa
 def _draw(panels: list[Panel], ops: list[str], caption: str) -> Image.Image:
     cell_font, title_font, op_font = _font(13), _font(14), _font(20)
     title_h, caption_h, gap = 24, 30, 40
-    widths = [p.labels.shape[1] * CELL for p in panels]
+    widths = [p.labels.shape[1] * p.cell_width for p in panels]
     grid_h = max(p.labels.shape[0] * CELL for p in panels)
     width = sum(widths) + gap * (len(panels) - 1) + 2 * MARGIN
     width = max(width, int(title_font.getlength(caption)) + 2 * MARGIN)
@@ -68,27 +74,25 @@ def _draw(panels: list[Panel], ops: list[str], caption: str) -> Image.Image:
     draw = ImageDraw.Draw(img)
     x0 = MARGIN
     for k, p in enumerate(panels):
-        rows = p.labels.shape[0]
+        rows, cw = p.labels.shape[0], p.cell_width
         y0 = MARGIN + title_h + (grid_h - rows * CELL) // 2
         draw.text((x0 + widths[k] / 2, y0 - 6), p.title, fill="black", font=title_font, anchor="md")
         for (r, c), label in np.ndenumerate(p.labels):
             fill = CURRENT if (r, c) == p.current else (WINDOW if (r, c) in p.window else p.fill[r, c])
-            box = (x0 + c * CELL, y0 + r * CELL, x0 + (c + 1) * CELL, y0 + (r + 1) * CELL)
+            box = (x0 + c * cw, y0 + r * CELL, x0 + (c + 1) * cw, y0 + (r + 1) * CELL)
             draw.rectangle(box, fill=fill, outline="#777777")
             colour = "#999999" if p.fill[r, c] in (PADDING, CROPPED) else "black"
-            draw.text((box[0] + CELL / 2, box[1] + CELL / 2), label, fill=colour, font=cell_font, anchor="mm")
+            draw.text((box[0] + cw / 2, box[1] + CELL / 2), label, fill=colour, font=cell_font, anchor="mm")
         if p.window:
             rs, cs = [w[0] for w in p.window], [w[1] for w in p.window]
             draw.rectangle(
-                (x0 + min(cs) * CELL, y0 + min(rs) * CELL, x0 + (max(cs) + 1) * CELL, y0 + (max(rs) + 1) * CELL),
+                (x0 + min(cs) * cw, y0 + min(rs) * CELL, x0 + (max(cs) + 1) * cw, y0 + (max(rs) + 1) * CELL),
                 outline="#d08000",
                 width=3,
             )
         if p.box is not None:
             t, left, b, right = p.box
-            draw.rectangle(
-                (x0 + left * CELL, y0 + t * CELL, x0 + right * CELL, y0 + b * CELL), outline="#1a7f1a", width=3
-            )
+            draw.rectangle((x0 + left * cw, y0 + t * CELL, x0 + right * cw, y0 + b * CELL), outline="#1a7f1a", width=3)
         if k < len(ops):
             draw.text(
                 (x0 + widths[k] + gap / 2, MARGIN + title_h + grid_h / 2),
@@ -118,7 +122,10 @@ def _pad_image(img: Image.Image, w: int, h: int) -> Image.Image:
 
 
 def _sum_caption(target: str, pairs: list[tuple[float, float]], total: float) -> str:
-    terms = [f"{_num(a)}·{_num(b)}" for a, b in pairs if a != 0 and b != 0] or ["0"]
+    def factor(v):
+        return f"({_num(v)})" if v < 0 else _num(v)
+
+    terms = [f"{factor(a)}·{factor(b)}" for a, b in pairs if a != 0 and b != 0] or ["0"]
     return f"{target} = " + " + ".join(terms) + f" = {_num(total)}"
 
 
@@ -217,7 +224,7 @@ def animate_pool(cfg: PoolConfig, outdir, values: np.ndarray | None = None, seed
         mid = _panel("dL/dB", gb)
         mid.current = (i, j)
         right = _panel("dL/dA", ga, touched)
-        right.labels = np.vectorize(lambda v: f"{v:.3g}", otypes=[object])(ga)
+        right.cell_width = CELL if cfg.kind == "max" else 2 * CELL  # room for running sums like -11/36
         g = f"dL/dB{i + 1}{j + 1} = {_num(gb[i, j])}"
         if cfg.kind == "max":
             r, c = winners[i, j]

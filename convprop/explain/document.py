@@ -92,7 +92,7 @@ CORR = op(r"\otimes", "⊗")
 PLUS = op("+", "+")
 TIMES = Tok(r"\,", "<mo>\u2062</mo>", "⋅")
 COMMA = Tok(r",\quad ", "<mo>,</mo><mspace width='1em'/>", ",   ")
-ROTATE = op(r"\xrightarrow{180^{\circ}}", "—180°→", "⟶")
+ROTATE = Tok(r"\xrightarrow{180^{\circ}}", "<mover><mo>⟶</mo><mn>180°</mn></mover>", " —180°→ ")
 
 
 def _piece(p):
@@ -135,7 +135,8 @@ def _tex(text: str) -> str:
 
 
 def word(text: str) -> Tok:
-    return Tok(rf"\text{{{_tex(text)}}}", f"<mtext>{text}</mtext>", text)
+    # MathML collapses ordinary spaces at the ends of <mtext>; no-break spaces survive
+    return Tok(rf"\text{{{_tex(text)}}}", f"<mtext>{text.replace(' ', chr(0xA0))}</mtext>", text)
 
 
 def func(fname: str, *args) -> list:
