@@ -19,12 +19,13 @@ kernel volume; with ``count_include_pad=False`` only the window's elements insid
 
 How the fast path is laid out. Window ``o`` of an axis reads input position
 ``o·stride − padding + j·dilation`` at kernel offset ``j``. The padded input is split once into
-``stride`` phases per axis (padded position ``m·stride + a`` goes to phase ``a``, row ``m``), so that
-kernel offset ``j`` of every window is one contiguous block: phase ``(j·dilation) mod stride``, rows
-``(j·dilation) div stride`` onward. Forward and backward then loop over kernel offsets only (4 for a
-2x2 kernel), each step one whole-array NumPy operation over all batches, channels and windows. The
-split costs one copy but pays for itself: NumPy's SIMD loops need unit-stride inner axes, and
-operating on a stride-2 view directly is several times slower. When windows do not overlap and there
+``stride`` phases per axis (padded position ``m·stride + a`` goes to phase ``a``, row ``m``; phases
+that no kernel offset reads are dropped), so that kernel offset ``j`` of every window is one
+contiguous block: phase ``(j·dilation) mod stride``, rows ``(j·dilation) div stride`` onward.
+Forward and backward then loop over kernel offsets only (4 for a 2x2 kernel), each step one
+whole-array NumPy operation over all batches, channels and windows. The split costs one copy but
+pays for itself: NumPy's SIMD loops need unit-stride inner axes, and operating on a stride-2 view
+directly is several times slower. When windows do not overlap and there
 is no padding, the backward writes each offset's share straight into its strided slice of ∂L/∂X.
 
 Adaptive pooling: window ``i`` of an axis of size L with output size S covers input positions
@@ -78,6 +79,9 @@ class _Grid:
         axes = list(zip(self.size, self.kernel, self.stride, self.padding, self.dilation, self.out, strict=True))
         # phase rows needed so that the farthest element of the last window exists
         self.rows = tuple(o + (k - 1) * d // s for n, k, s, p, d, o in axes)
+        # only the phases some kernel offset reads are kept: a stride wider than the kernel never
+        # reads the positions in between, and there can be far more phases than offsets
+        self.phases = tuple(sorted({j * d % s for j in range(k)}) for n, k, s, p, d, o in axes)
         self.disjoint = all(p == 0 and (k - 1) * d < s and (o - 1) * s + (k - 1) * d < n for n, k, s, p, d, o in axes)
 
     @property
@@ -92,18 +96,20 @@ class _Grid:
         """(phase, rows) holding kernel offset j of every window, for each offset in row-major order."""
         for offs in self._offsets():
             t = [j * d for j, d in zip(offs, self.dilation, strict=True)]
-            phase = tuple(tj % s for tj, s in zip(t, self.stride, strict=True))
+            phase = tuple(used.index(tj % s) for tj, s, used in zip(t, self.stride, self.phases, strict=True))
             rows = tuple(slice(tj // s, tj // s + o) for tj, s, o in zip(t, self.stride, self.out, strict=True))
             yield phase, (Ellipsis, *rows)
 
     def _phase_rows(self):
-        """For each phase: per axis the rows [lo, hi) that hold input elements, and the input slice they hold.
-
-        Row m of phase a is padded position m·s + a, input position m·s + a − p.
+        """For each kept phase (its index): per axis the rows [lo, hi) that hold input elements, and the
+        input slice they hold. Row m of phase a is padded position m·s + a, input position m·s + a − p.
         """
-        for phase in itertools.product(*map(range, self.stride)):
+        for phase in itertools.product(*(range(len(used)) for used in self.phases)):
             ranges = []
-            for a, n, s, p, m in zip(phase, self.size, self.stride, self.padding, self.rows, strict=True):
+            for i, used, n, s, p, m in zip(
+                phase, self.phases, self.size, self.stride, self.padding, self.rows, strict=True
+            ):
+                a = used[i]
                 lo = max(0, -((a - p) // s))  # first row at input position >= 0
                 hi = max(lo, min(m, -((a - p - n) // s)))  # rows before input position n
                 first = lo * s + a - p
@@ -111,11 +117,11 @@ class _Grid:
             yield phase, ranges
 
     def split(self, x: np.ndarray, fill) -> np.ndarray:
-        """The input padded with ``fill``, as phases: shape (*stride, *lead, *rows), see the module doc."""
+        """The input padded with ``fill``, as its kept phases: shape (*phases, *lead, *rows); see the module doc."""
         nd = len(self.size)
         if all(s == 1 for s in self.stride) and not any(self.padding) and self.rows == self.size:
             return x.reshape((1,) * nd + x.shape)
-        ph = np.empty((*self.stride, *x.shape[:-nd], *self.rows), dtype=x.dtype)
+        ph = np.empty((*map(len, self.phases), *x.shape[:-nd], *self.rows), dtype=x.dtype)
         for phase, ranges in self._phase_rows():
             view = ph[phase]
             if any(hi == lo for lo, hi, _ in ranges):
@@ -169,7 +175,7 @@ class _Grid:
                 )
                 gx[(Ellipsis, *dst)] = part
             return gx
-        gph = np.zeros((*self.stride, *x_shape[:-nd], *self.rows), dtype=dtype)
+        gph = np.zeros((*map(len, self.phases), *x_shape[:-nd], *self.rows), dtype=dtype)
         for (phase, rows), part in zip(self._blocks(), parts, strict=False):
             gph[phase][rows] += part
         gx = np.zeros(x_shape, dtype=dtype)  # elements no window reaches keep a zero gradient
