@@ -340,3 +340,60 @@ def test_conv_shape_errors_are_clear():
     conv = nn.Conv2d(3, 4, 3)
     with pytest.raises(ValueError, match=r"\(1, 2, 8, 8\)|channels"):
         conv(convprop.tensor(np.zeros((1, 2, 8, 8), np.float32)))
+
+
+@pytest.mark.parametrize("affine", ["none", "weight", "bias", "both"])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 6), (2, 3, 4, 5), (2, 3, 2, 3, 2)])
+def test_functional_batch_norm_matches_torch(shape, training, affine):
+    from convprop.nn import functional as F
+    from tests.helpers import compare_with_torch
+
+    c = shape[1]
+    rng = np.random.default_rng(13)
+    x = 2 * rng.standard_normal(shape) + 1
+    w, b = rng.standard_normal(c), rng.standard_normal(c)
+    mean, var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+    stats = {}
+
+    def run(lib_fn, to_array, wrap):
+        def fn(x, w, b):
+            rm, rv = wrap(mean.copy()), wrap(var.copy())
+            out = lib_fn(
+                x,
+                rm,
+                rv,
+                w if affine in ("weight", "both") else None,
+                b if affine in ("bias", "both") else None,
+                training=training,
+                momentum=0.2,
+                eps=1e-3,
+            )
+            stats[lib_fn.__module__.split(".")[0]] = (to_array(rm), to_array(rv))
+            return out
+
+        return fn
+
+    compare_with_torch(
+        run(F.batch_norm, lambda t: t.data, convprop.tensor),
+        run(torch.nn.functional.batch_norm, lambda t: t.numpy(), torch.tensor),
+        [x, w, b],
+    )
+    for ours, theirs in zip(stats["convprop"], stats["torch"], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    if not training:
+        np.testing.assert_array_equal(stats["convprop"][0], mean)
+
+
+def test_functional_batch_norm_argument_errors():
+    from convprop.nn import functional as F
+
+    x = convprop.tensor(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="must be defined in evaluation mode"):
+        F.batch_norm(x, None, None)
+    with pytest.raises(ValueError, match="both be given or both be None"):
+        F.batch_norm(x, np.zeros(3), None, training=True)
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
+        F.batch_norm(x, None, None, weight=convprop.tensor(np.ones(4)), training=True)
+    with pytest.raises(ValueError, match=r"expected an input of shape \(N, C\)"):
+        F.batch_norm(convprop.tensor(np.zeros(3)), None, None, training=True)
