@@ -168,7 +168,7 @@ class _Grid:
         if self.disjoint:
             # each input element is read by at most one window: plain strided writes, nothing to add
             gx = np.zeros(x_shape, dtype=dtype)
-            for offs, part in zip(self._offsets(), parts, strict=False):
+            for offs, part in zip(self._offsets(), parts, strict=True):
                 dst = tuple(
                     slice(j * d, j * d + (o - 1) * s + 1, s)
                     for j, d, s, o in zip(offs, self.dilation, self.stride, self.out, strict=True)
@@ -176,7 +176,7 @@ class _Grid:
                 gx[(Ellipsis, *dst)] = part
             return gx
         gph = np.zeros((*map(len, self.phases), *x_shape[:-nd], *self.rows), dtype=dtype)
-        for (phase, rows), part in zip(self._blocks(), parts, strict=False):
+        for (phase, rows), part in zip(self._blocks(), parts, strict=True):
             gph[phase][rows] += part
         gx = np.zeros(x_shape, dtype=dtype)  # elements no window reaches keep a zero gradient
         for phase, ranges in self._phase_rows():
