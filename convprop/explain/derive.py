@@ -290,15 +290,28 @@ def _forward(cfg: ConvConfig, x: np.ndarray, f: np.ndarray):
 
 
 def _chain_rule(o: np.ndarray, go: np.ndarray, wrt: np.ndarray):
-    """∂L/∂w = <∂L/∂O, ∂O/∂w>_F for every entry w; also returns each local gradient ∂O/∂w."""
-    free = [e.free_symbols for e in o.flat]
+    """∂L/∂w = <∂L/∂O, ∂O/∂w>_F for every entry w; also returns each local gradient ∂O/∂w.
+
+    Each O entry is a sum of products, so ∂O_k/∂w is differentiated term by term
+    (linearity) over the terms that contain w, found through an index built once;
+    differentiating whole sums would build a zero derivative for every other term.
+    """
+    occurrences = {}  # symbol -> [(index of the O entry, a term of it containing the symbol)]
+    for k, e in enumerate(o.flat):
+        for t in sp.Add.make_args(e):
+            for s in t.free_symbols:
+                occurrences.setdefault(s, []).append((k, t))
     local, grad = {}, np.empty(wrt.shape, dtype=object)
     for pos in np.ndindex(*wrt.shape):
         w = wrt[pos]
-        d = [sp.diff(e, w) if w in fs else sp.S.Zero for e, fs in zip(o.flat, free, strict=True)]
-        d = np.array(d, dtype=object)
+        parts = {}
+        for k, t in occurrences.get(w, ()):
+            parts.setdefault(k, []).append(sp.diff(t, w))
+        d = np.full(o.size, sp.S.Zero, dtype=object)
+        for k, ds in parts.items():
+            d[k] = sp.Add(*ds)
         local[w] = d.reshape(o.shape)
-        grad[pos] = sp.Add(*(g * v for g, v in zip(go.flat, d, strict=True)))
+        grad[pos] = sp.Add(*(g * v for g, v in zip(go.flat, d, strict=True) if v != 0))
     return local, grad
 
 

@@ -52,9 +52,16 @@ def correlate(a: np.ndarray, k: np.ndarray, stride=(1, 1), dilation=(1, 1)) -> n
     kh, kw = k.shape
     oh = (a.shape[0] - (dh * (kh - 1) + 1)) // sh + 1
     ow = (a.shape[1] - (dw * (kw - 1) + 1)) // sw + 1
-    out = zeros((oh, ow), a if a.dtype == object else k)
-    for u in range(kh):
-        for v in range(kw):
-            window = a[u * dh : u * dh + sh * (oh - 1) + 1 : sh, v * dw : v * dw + sw * (ow - 1) + 1 : sw]
-            out = out + window * k[u, v]
+    products = [
+        a[u * dh : u * dh + sh * (oh - 1) + 1 : sh, v * dw : v * dw + sw * (ow - 1) + 1 : sw] * k[u, v]
+        for u in range(kh)
+        for v in range(kw)
+    ]
+    if a.dtype != object and k.dtype != object:
+        return np.sum(products, axis=0) if products else np.zeros((oh, ow))
+    # SymPy: one Add per entry (adding term by term would rebuild a growing sum kh*kw times)
+    stacked = np.stack(products)
+    out = np.empty((oh, ow), dtype=object)
+    for i, j in np.ndindex(oh, ow):
+        out[i, j] = sp.Add(*stacked[:, i, j])
     return out
