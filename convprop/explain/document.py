@@ -18,7 +18,7 @@ from convprop.explain import strings
 from convprop.explain.derive import ConvConfig, ConvDerivation, crop, used_padded_input
 from convprop.explain.numeric import EPS, NumericCheck
 from convprop.explain.pool import PoolConfig, PoolDerivation
-from convprop.explain.symbols import Entry
+from convprop.explain.symbols import entry_of, gradient_of
 
 #: Lists of equations longer than this are cut, with a note saying how many were left out.
 MAX_EQUATIONS = 16
@@ -283,7 +283,7 @@ def _local_rows(d: ConvDerivation, local: dict, entries: np.ndarray, limit: int 
 def _chain_rows(d: ConvDerivation, local: dict, entries: np.ndarray, written: bool) -> list:
     """dL/dw = Σ dL/dO_k ∂O_k/∂w, either with the partials written (``written``) or substituted."""
     rows = []
-    o_syms = [Entry(g.name[4:]) for g in d.go.flat]  # O11 from dL/dO11
+    o_syms = [entry_of(g) for g in d.go.flat]
     for w in entries.flat:
         lv = local[w].ravel()
         if written:
@@ -293,7 +293,7 @@ def _chain_rows(d: ConvDerivation, local: dict, entries: np.ndarray, written: bo
                     rhs += ([PLUS] if rhs else []) + [g, TIMES, partial(o, w)]
         else:
             rhs = [product_sum((g, v) for g, v in zip(d.go.flat, lv, strict=True))]
-        rows.append([Entry("dL/d" + w.name), EQ, *rhs])
+        rows.append([gradient_of(w), EQ, *rhs])
     return rows
 
 
@@ -312,10 +312,10 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
     rows = _channel_matrices("X", d.x, 1, multi) + _channel_matrices("F", d.f, 2, multi)
     b.append(Display(rows))
     if not multi:
-        o_names = matrix(d.go[0]).applyfunc(lambda g: Entry(g.name[4:]))
+        o_names = matrix(d.go[0]).applyfunc(entry_of)
         b.append(Display([[Brace(o_names, O), EQ, Brace(matrix(d.x[0]), X), CORR, Brace(matrix(d.f[0, 0]), F)]]))
     b.append(para(lang, "forward_entries"))
-    forward = [[Entry(g.name[4:]), EQ, product_sum(t)] for g, t in zip(d.go.flat, d.forward_terms.flat, strict=True)]
+    forward = [[entry_of(g), EQ, product_sum(t)] for g, t in zip(d.go.flat, d.forward_terms.flat, strict=True)]
     _capped(forward, lang, b)
 
     # why, and the local gradients / chain rule for F
@@ -481,7 +481,7 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
     rows = [[A, EQ, matrix(d.a)]]
     if d.values is not None:
         rows.append([A, EQ, sp.Matrix(d.values.shape[0], d.values.shape[1], [_number(v) for v in d.values.flat])])
-    rows.append([B, EQ, matrix(d.gb).applyfunc(lambda g: Entry(g.name[4:]))])
+    rows.append([B, EQ, matrix(d.gb).applyfunc(entry_of)])
     b.append(Display(rows))
     b.append(para(lang, "pool_forward"))
     fname = "max" if cfg.kind == "max" else "avg"
@@ -491,7 +491,7 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
         rows_, cols_ = sorted({r for r, _ in win}), sorted({c for _, c in win})
         for r, c in win:
             window[rows_.index(r), cols_.index(c)] = d.a[r, c]
-        eq = [Entry(d.gb[i, j].name[4:]), EQ, *func(fname, matrix(window)), EQ, d.b[i, j]]
+        eq = [entry_of(d.gb[i, j]), EQ, *func(fname, matrix(window)), EQ, d.b[i, j]]
         if cfg.kind == "max":
             eq += [EQ, _number(d.values[d.winners[i, j]])]
         eqs.append(eq)
@@ -502,7 +502,7 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
         b.append(para(lang, "pool_max"))
         b.append(para(lang, "pool_ties"))
         if d.ties:
-            b.append(para(lang, "pool_ties_here", which=", ".join(Entry(d.gb[t].name[4:]).name for t in d.ties)))
+            b.append(para(lang, "pool_ties_here", which=", ".join(entry_of(d.gb[t]).name for t in d.ties)))
     else:
         b.append(para(lang, "pool_avg"))
         if cfg.padding != (0, 0):

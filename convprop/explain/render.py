@@ -170,7 +170,7 @@ def to_latex(doc: Document) -> str:
         )
     out = [
         "\\documentclass{article}",
-        "\\usepackage{amsmath,amssymb,graphicx}",
+        "\\usepackage{amsmath,amssymb,graphicx,caption}",
         "\\usepackage[margin=2cm]{geometry}",
         preamble,
         f"\\title{{{plain(doc.title)}}}\n\\date{{}}",
@@ -215,6 +215,9 @@ def _data_uri(path: str) -> str:
     return f"data:{kind};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+_NUM = ' class="num"'  # the table's numbers column: monospace, left to right
+
+
 def to_html(doc: Document) -> str:
     def inline(f) -> str:
         return f'<math dir="ltr">{mathml(f)}</math>'
@@ -238,7 +241,7 @@ def to_html(doc: Document) -> str:
             head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
             body = "".join(
                 "<tr>"
-                + "".join(f'<td class="{"num" if i == 2 else ""}">{html.escape(c)}</td>' for i, c in enumerate(r))
+                + "".join(f"<td{_NUM if i == 2 else ''}>{html.escape(c)}</td>" for i, c in enumerate(r))
                 + "</tr>"
                 for r in b.rows
             )

@@ -104,3 +104,9 @@ def symbol_array(base: str, shape: tuple[int, ...], n_channel_axes: int, show_ch
 def gradient_of(sym: Entry) -> Entry:
     """dL/dS for an entry S (``X11`` -> ``dL/dX11``)."""
     return Entry("dL/d" + sym.name, real=True)
+
+
+def entry_of(grad: Entry) -> Entry:
+    """The entry S of a gradient dL/dS (``dL/dO11`` -> ``O11``)."""
+    assert grad.is_gradient, f"{grad.name} is not a loss gradient"
+    return Entry(grad.name[len("dL/d") :], real=True)
