@@ -267,6 +267,20 @@ def test_bad_arguments(call, error, match):
         call()
 
 
-def test_empty_batch_is_allowed():
-    y = F.max_pool2d(convprop.tensor(np.zeros((0, 2, 4, 4)), requires_grad=True), 2)
-    assert y.shape == (0, 2, 2, 2)
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("max_pool2d", (2,)),
+        ("max_pool2d", (3, 1, 1)),
+        ("avg_pool2d", (3, 1, 1)),
+        ("adaptive_avg_pool2d", (3,)),
+        ("adaptive_max_pool2d", (3,)),
+    ],
+)
+def test_empty_batch_is_allowed(name, args):
+    x = np.zeros((0, 2, 5, 5))
+    t = convprop.tensor(x, requires_grad=True)
+    y = getattr(F, name)(t, *args)
+    assert y.shape == tuple(getattr(TF, name)(torch.from_numpy(x), *args).shape)
+    y.backward(np.zeros(y.shape))
+    assert t.grad.shape == x.shape
