@@ -135,6 +135,26 @@ def test_ceil_mode_overhang_is_not_counted_by_count_include_pad():
     )
 
 
+@pytest.mark.parametrize(
+    ("size", "output_size"), [((7, 7), (3, 3)), ((5, 9), (4, 4)), ((3, 2), (5, 7)), ((6, 8), (3, 4))]
+)
+@pytest.mark.parametrize("kind", DATA)
+def test_adaptive_pools_named_sizes(size, output_size, kind):
+    """7 -> 3 and 5 -> 4 (overlapping windows), output larger than input (repeated elements), dividing."""
+    x = data(np.random.default_rng(0), (2, 3, *size), kind, np.float64)
+    compare_with_torch(
+        lambda t: F.adaptive_avg_pool2d(t, output_size),
+        lambda t: TF.adaptive_avg_pool2d(t, output_size),
+        [np.nan_to_num(x)],
+    )
+    compare_with_torch(
+        lambda t: F.adaptive_max_pool2d(t, output_size), lambda t: TF.adaptive_max_pool2d(t, output_size), [x]
+    )
+    _, indices = F.adaptive_max_pool2d(convprop.tensor(x), output_size, return_indices=True)
+    _, th_indices = TF.adaptive_max_pool2d(torch.from_numpy(x), output_size, return_indices=True)
+    np.testing.assert_array_equal(indices.data, th_indices.numpy())
+
+
 def test_max_pool_of_all_minus_infinity_picks_the_first_input_element():
     x = np.full((1, 1, 4, 5), -np.inf)
     values, indices = F.max_pool2d(convprop.tensor(x), 3, 2, 1, return_indices=True)
