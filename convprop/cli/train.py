@@ -51,9 +51,8 @@ def _float(low: float, high: float | None = None, low_open: bool = False):
         too_low = value <= low if low_open else value < low
         if too_low or (high is not None and not value < high) or value != value:
             bound = f"> {low}" if low_open else f">= {low}"
-            raise argparse.ArgumentTypeError(
-                f"must be {bound}{f' and < {high}' if high is not None else ''}, got {text}"
-            )
+            upper = f" and < {high}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"must be {bound}{upper}, got {text}")
         return value
 
     return parse
@@ -82,7 +81,8 @@ def register(subparsers) -> None:
         formatter_class=fmt,
     )
     p.add_argument("--dataset", choices=DATASETS, default=None, help="dataset (default: fashion-mnist)")
-    p.add_argument("--model", help="model name, e.g. lenet5, vgg_small, resnet8, resnet20")
+    p.add_argument("--model", help="model name, one of lenet5, vggsmall, resnet8, resnet20")
+    p.add_argument("--width", type=_positive_int, help="channels of the first stage (vggsmall, resnet models)")
     p.add_argument("--epochs", type=_positive_int, help="number of epochs")
     p.add_argument("--batch-size", type=_positive_int, help="training batch size")
     p.add_argument("--lr", type=_float(0.0, low_open=True), help="(peak) learning rate")
@@ -197,6 +197,7 @@ def _config_from_args(args) -> TrainConfig:
     given = {
         "dataset": args.dataset,
         "model": args.model,
+        "width": args.width,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "lr": args.lr,
@@ -218,7 +219,6 @@ def _config_from_args(args) -> TrainConfig:
 
 def run_train(args) -> int:
     from convprop.train.config import resolve_config
-    from convprop.train.threads import set_num_threads
     from convprop.train.trainer import SigintHandler, Trainer, TrainingInterrupted
 
     given = _config_from_args(args)
@@ -243,9 +243,6 @@ def run_train(args) -> int:
         out = args.out if args.out is not None else Path("runs") / f"{config.dataset}-{config.model}-{stamp}"
         if (out / "last.npz").exists():
             raise CLIError(f"{out} already holds a run: continue it with --resume, or choose another --out")
-    if config.threads is not None:
-        set_num_threads(config.threads)
-
     trainer = Trainer(config, out, data_dir=args.data_dir, progress=args.progress)
     if ck is not None:
         try:
@@ -275,7 +272,8 @@ def run_train(args) -> int:
             )
             return 130
     print(
-        f"done: test accuracy {100 * summary['final_test_accuracy']:.2f}% (best {100 * summary['best_test_accuracy']:.2f}% "
+        f"done: test accuracy {100 * summary['final_test_accuracy']:.2f}% "
+        f"(best {100 * summary['best_test_accuracy']:.2f}% "
         f"at epoch {summary['best_epoch']}), {summary['epochs']} epochs in {summary['train_minutes']:.1f} min of "
         f"training ({summary['train_images_per_second'] or 0:.0f} img/s); results in {out}"
     )

@@ -20,7 +20,7 @@ SCHEDULERS = ("none", "step", "cosine", "onecycle")
 # (Fashion-MNIST: >= 92% test accuracy within 10 minutes of training; see the README for the measured run).
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "fashion-mnist": {
-        "model": "vgg_small",
+        "model": "vggsmall",
         "epochs": 8,
         "batch_size": 128,
         "lr": 0.05,
@@ -61,6 +61,7 @@ class TrainConfig:
 
     dataset: str = "fashion-mnist"
     model: str | None = None
+    width: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -100,13 +101,17 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     defaults = DATASET_DEFAULTS[config.dataset]
     filled = {k: (defaults[k] if v is None and k in defaults else v) for k, v in config.to_dict().items()}
     cfg = TrainConfig(**filled)
+    from convprop.models import list_models
+
+    if cfg.model not in list_models():
+        raise ValueError(f"--model must be one of {', '.join(list_models())}; got {cfg.model!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {cfg.optimizer!r}")
     if cfg.scheduler not in SCHEDULERS:
         raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}; got {cfg.scheduler!r}")
     for name in ("epochs", "batch_size", "eval_batch_size"):
         _require(name, getattr(cfg, name), lambda v: isinstance(v, int) and v >= 1, "a positive integer")
-    for name in ("limit_train", "limit_test", "threads"):
+    for name in ("limit_train", "limit_test", "threads", "width"):
         value = getattr(cfg, name)
         _require(name, value, lambda v: v is None or (isinstance(v, int) and v >= 1), "a positive integer")
     _require("checkpoint_every", cfg.checkpoint_every, lambda v: isinstance(v, int) and v >= 0, ">= 0 (0: off)")

@@ -35,6 +35,7 @@ import convprop.nn.functional as F
 from convprop.train.checkpoint import Checkpoint, load_model_state, save_checkpoint
 from convprop.train.config import TrainConfig, resolve_config
 from convprop.train.progress import EpochProgress
+from convprop.train.threads import set_num_threads
 
 LAST = "last.npz"
 BEST = "best.npz"
@@ -131,7 +132,9 @@ def build_scheduler(cfg: TrainConfig, optimizer, steps_per_epoch: int):
         return optim.lr_scheduler.StepLR(optimizer, step_size=max(1, total // 3), gamma=0.1)
     if cfg.scheduler == "cosine":
         return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    return optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
+    # Cycling momentum needs a momentum to cycle (SGD with momentum 0 has none).
+    cycle = cfg.optimizer != "sgd" or cfg.momentum > 0
+    return optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, cycle_momentum=cycle)
 
 
 class Trainer:
@@ -157,6 +160,8 @@ class Trainer:
         from convprop.models import get_model
 
         self.cfg = cfg = resolve_config(config)
+        if cfg.threads is not None:
+            set_num_threads(cfg.threads)
         self.out_dir = Path(out_dir)
         self.progress = progress
         self.log = log
@@ -183,7 +188,13 @@ class Trainer:
         )
         self.test_loader = DataLoader(test, batch_size=cfg.eval_batch_size, normalize=train.normalization)
         self.num_classes = len(train.classes)
-        self.model_kwargs = {"num_classes": self.num_classes, "in_channels": image_shape[0]}
+        self.model_kwargs = {
+            "num_classes": self.num_classes,
+            "in_channels": image_shape[0],
+            "input_size": image_shape[1],
+        }
+        if cfg.width is not None:
+            self.model_kwargs["width"] = cfg.width
         self.model = get_model(cfg.model, generator=self.rngs["init"], **self.model_kwargs)
         _set_dropout_generator(self.model, self.rngs["dropout"])
         self.steps_per_epoch = len(self.train_loader)
