@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
-from convprop.explain import grids
+from convprop import reference as ref
 from convprop.explain.derive import ConvConfig, padded_grad_output, used_padded_input
 from convprop.explain.pool import PoolConfig, routed, winners_of
 
@@ -132,8 +132,6 @@ def _sum_caption(target: str, pairs: list[tuple[float, float]], total: float) ->
 def _slide(a, a_fill, k, k_fill, out_shape, stride, dilation, titles, out_name, out_fill=None, out_box=None):
     """One frame per output cell: the window of ``a`` under ``k``, the cell written, its sum."""
     (sh, sw), (dh, dw) = stride, dilation
-    result = grids.correlate(a, k, stride, dilation)
-    assert result.shape == tuple(out_shape)
     frames = []
     out_panel = _panel(titles[2], np.zeros(out_shape), out_fill)
     out_panel.labels[:] = ""
@@ -141,17 +139,18 @@ def _slide(a, a_fill, k, k_fill, out_shape, stride, dilation, titles, out_name, 
     for i, j in np.ndindex(*out_shape):
         window = {(i * sh + u * dh, j * sw + v * dw) for u, v in np.ndindex(*k.shape)}
         pairs = [(a[i * sh + u * dh, j * sw + v * dw], k[u, v]) for u, v in np.ndindex(*k.shape)]
+        total = sum(p * q for p, q in pairs)
         left = _panel(titles[0], a, a_fill)
         left.window = window
-        out_panel.labels[i, j] = _num(result[i, j])
+        out_panel.labels[i, j] = _num(total)
         if out_fill is None or out_panel.fill[i, j] == WHITE:
             out_panel.fill[i, j] = DONE
         out_panel.current = (i, j)
         name = f"{out_name}{i + 1}{j + 1}" if max(out_shape) < 10 else f"{out_name}{i + 1},{j + 1}"
         frames.append(
-            _draw([left, _panel(titles[1], k, k_fill), out_panel], ["⊗", "→"], _sum_caption(name, pairs, result[i, j]))
+            _draw([left, _panel(titles[1], k, k_fill), out_panel], ["⊗", "→"], _sum_caption(name, pairs, total))
         )
-    return frames, result
+    return frames
 
 
 def _values(shape, rng: np.random.Generator) -> np.ndarray:
@@ -166,20 +165,20 @@ def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path
     x, f, go = _values(cfg.input_size, rng), _values(cfg.kernel_size, rng), _values(cfg.output_size, rng)
     ph, pw = cfg.padding
 
-    xp = grids.pad(x, ph, ph, pw, pw)
+    xp = ref.pad(x, [(ph, ph), (pw, pw)])
     x_fill = np.full(xp.shape, PADDING, dtype=object)
     x_fill[ph : ph + x.shape[0], pw : pw + x.shape[1]] = WHITE
-    frames, _ = _slide(xp, x_fill, f, None, cfg.output_size, cfg.stride, cfg.dilation, ("X", "F", "O"), "O")
+    frames = _slide(xp, x_fill, f, None, cfg.output_size, cfg.stride, cfg.dilation, ("X", "F", "O"), "O")
     written = [("anim_forward", _save(frames, outdir / "forward.gif"))]
 
     # dL/dF: the (used part of the) padded input under the zero-inserted dL/dO, moving d steps at a time
-    g = grids.dilate(go, cfg.stride)
+    g = ref.dilate(go, cfg.stride)
     g_fill = np.full(g.shape, INSERTED, dtype=object)
     g_fill[:: cfg.stride[0], :: cfg.stride[1]] = WHITE
     titles = ("X", "dL/dO", "dL/dF")
     x_used = used_padded_input(cfg, x)
     fill_used = x_fill[: x_used.shape[0], : x_used.shape[1]]
-    frames, _ = _slide(x_used, fill_used, g, g_fill, cfg.kernel_size, cfg.dilation, (1, 1), titles, "dF")
+    frames = _slide(x_used, fill_used, g, g_fill, cfg.kernel_size, cfg.dilation, (1, 1), titles, "dF")
     written.append(("anim_grad_f", _save(frames, outdir / "grad_f.gif")))
 
     # dL/dX: rotated filter over the padded dL/dO; the forward padding is cropped from the full result
@@ -192,8 +191,8 @@ def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path
     full_fill[ph : ph + x.shape[0], pw : pw + x.shape[1]] = WHITE
     box = (ph, pw, ph + x.shape[0], pw + x.shape[1]) if cfg.padding != (0, 0) else None
     titles = ("padded dL/dO", "rot180(F)", "dL/dX")
-    k = grids.rot180(f)
-    frames, _ = _slide(gp, gp_fill, k, None, cfg.padded_size, (1, 1), cfg.dilation, titles, "dX", full_fill, box)
+    k = ref.rot180(f)
+    frames = _slide(gp, gp_fill, k, None, cfg.padded_size, (1, 1), cfg.dilation, titles, "dX", full_fill, box)
     written.append(("anim_grad_x", _save(frames, outdir / "grad_x.gif")))
     return written
 

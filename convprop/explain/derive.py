@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from convprop.explain import grids
+from convprop import reference as ref
 from convprop.explain.symbols import symbol_array
 from convprop.ops._args import nonnegative, positive
 
@@ -120,37 +120,61 @@ def padded_grad_output(cfg: ConvConfig, go: np.ndarray, insert_zeros: bool = Tru
 
     Stride s becomes s-1 zeros between entries; then ke-1 zeros on every side
     (ke = d(k-1)+1), plus the rows/columns no forward window reached at the
-    bottom/right, so the result has the padded input's size.
+    bottom/right, so the full correlation has the padded input's size.
     """
-    g = grids.dilate(go, cfg.stride) if insert_zeros else go
+    g = ref.dilate(go, cfg.stride) if insert_zeros else go
     (eh, ew), (rh, rw) = cfg.effective_kernel, cfg.uncovered
-    return grids.pad(g, eh - 1, eh - 1 + rh, ew - 1, ew - 1 + rw)
+    return ref.pad(g, [(eh - 1, eh - 1 + rh), (ew - 1, ew - 1 + rw)])
 
 
 def crop(a: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
     """Remove the forward padding p from each side of a full-size gradient."""
-    ph, pw = padding
-    return a[ph : a.shape[0] - ph, pw : a.shape[1] - pw]
+    return ref.crop(a, [(p, p) for p in padding])
 
 
 def used_padded_input(cfg: ConvConfig, xc: np.ndarray) -> np.ndarray:
     """One channel of X, zero-padded as in the forward pass, without the rows/columns no window reaches."""
     (ph, pw), (rh, rw) = cfg.padding, cfg.uncovered
-    xp = grids.pad(xc, ph, ph, pw, pw)
+    xp = ref.pad(xc, [(ph, ph), (pw, pw)])
     return xp[: xp.shape[0] - rh, : xp.shape[1] - rw]
 
 
-def closed_form_dF(cfg: ConvConfig, x: np.ndarray, go: np.ndarray, insert_zeros: bool = True) -> np.ndarray:
-    """∂L/∂F[o, c] = X_padded[c'] ⋆ dilate_s(∂L/∂O[o]), correlated with stride d (the filter dilation)."""
-    co, cig = cfg.out_channels, cfg.group_in
-    out = np.empty((co, cig, *cfg.kernel_size), dtype=object if x.dtype == object else x.dtype)
-    for o in range(co):
-        g = grids.dilate(go[o], cfg.stride) if insert_zeros else go[o]
-        for c in range(cig):
-            r = grids.correlate(used_padded_input(cfg, x[cfg.input_channel(o, c)]), g, stride=cfg.dilation)
-            if r.shape != tuple(cfg.kernel_size):
-                return None  # a wrong closed form can produce another shape: it proves nothing
-            out[o, c] = r
+def _correlate(a: np.ndarray, k: np.ndarray) -> np.ndarray | None:
+    """Valid correlation, or None when a (wrong) closed form made the filter larger than its input."""
+    return None if any(n < m for n, m in zip(a.shape, k.shape, strict=True)) else ref.correlate(a, k)
+
+
+def closed_form_dF(cfg: ConvConfig, x: np.ndarray, go: np.ndarray, insert_zeros: bool = True) -> np.ndarray | None:
+    """∂L/∂F[o, c] = X_padded[c'] ⋆ dilate_s(∂L/∂O[o]), read every d-th entry (d: the filter dilation).
+
+    ``insert_zeros=False`` leaves the stride's zeros out, to show (and test) that this is wrong;
+    a closed form whose shape comes out wrong returns None.
+    """
+    out = np.empty((cfg.out_channels, cfg.group_in, *cfg.kernel_size), dtype=object if x.dtype == object else x.dtype)
+    for o in range(cfg.out_channels):
+        g = ref.dilate(go[o], cfg.stride) if insert_zeros else go[o]
+        for c in range(cfg.group_in):
+            r = _correlate(used_padded_input(cfg, x[cfg.input_channel(o, c)]), g)
+            if r is None or r[:: cfg.dilation[0], :: cfg.dilation[1]].shape != tuple(cfg.kernel_size):
+                return None
+            out[o, c] = r[:: cfg.dilation[0], :: cfg.dilation[1]]
+    return out
+
+
+def full_grad_input(
+    cfg: ConvConfig, f: np.ndarray, go: np.ndarray, rotate: bool = True, insert_zeros: bool = True
+) -> list | None:
+    """Per input channel c: Σ_o padded(∂L/∂O[o]) ⋆ rot180(dilate_d(F[o, c])), before the crop."""
+    out = [None] * cfg.in_channels
+    for o in range(cfg.out_channels):
+        gp = padded_grad_output(cfg, go[o], insert_zeros)
+        for c in range(cfg.group_in):
+            k = ref.dilate(f[o, c], cfg.dilation)
+            part = _correlate(gp, ref.rot180(k) if rotate else k)
+            if part is None:
+                return None
+            ci = cfg.input_channel(o, c)
+            out[ci] = part if out[ci] is None else out[ci] + part
     return out
 
 
@@ -163,15 +187,10 @@ def closed_form_dX(
     either step gives a wrong result; a closed form whose shape comes out wrong
     returns None.
     """
-    out = [None] * cfg.in_channels
-    for o in range(cfg.out_channels):
-        gp = padded_grad_output(cfg, go[o], insert_zeros)
-        for c in range(cfg.group_in):
-            k = grids.rot180(f[o, c]) if rotate else f[o, c]
-            full = grids.correlate(gp, k, dilation=cfg.dilation)
-            part = crop(full, cfg.padding)
-            ci = cfg.input_channel(o, c)
-            out[ci] = part if out[ci] is None else out[ci] + part
+    full = full_grad_input(cfg, f, go, rotate, insert_zeros)
+    if full is None:
+        return None
+    out = [crop(a, cfg.padding) for a in full]
     if any(p.shape != tuple(cfg.input_size) for p in out):
         return None
     return np.stack(out)
@@ -250,22 +269,14 @@ class ConvDerivation:
         return padded_grad_output(self.config, self.go[o])
 
     def dilated_grad_output(self, o: int = 0) -> np.ndarray:
-        return grids.dilate(self.go[o], self.config.stride)
+        return ref.dilate(self.go[o], self.config.stride)
 
     def rotated_filter(self, o: int = 0, c: int = 0) -> np.ndarray:
-        return grids.rot180(self.f[o, c])
+        return ref.rot180(self.f[o, c])
 
     def full_grad_input(self, c: int = 0) -> np.ndarray:
         """∂L/∂X of input channel ``c`` before the crop: the full correlation on the padded input."""
-        cfg = self.config
-        total = None
-        for o in range(cfg.out_channels):
-            for cl in range(cfg.group_in):
-                if cfg.input_channel(o, cl) == c:
-                    gp, k = self.padded_grad_output(o), self.rotated_filter(o, cl)
-                    part = grids.correlate(gp, k, dilation=cfg.dilation)
-                    total = part if total is None else total + part
-        return total
+        return full_grad_input(self.config, self.f, self.go)[c]
 
 
 def _forward(cfg: ConvConfig, x: np.ndarray, f: np.ndarray):

@@ -2,7 +2,8 @@
 
 For a symbolic derivation, random values are substituted into the equations.
 For sizes too large to read symbolically (``--numeric``), the closed forms are
-evaluated directly on numbers (the same ``grids`` code the derivation uses).
+evaluated directly on numbers (the same code, on ``convprop.reference``'s
+pad/dilate/rot180/correlate, that builds them symbolically).
 Either way the same values go through ``convprop.nn.functional`` with autograd,
 and central finite differences of L = Σ O · dL/dO estimate each gradient entry
 (exact up to rounding here, since L is linear in every single input).

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from convprop.explain import grids
 from convprop.explain.derive import MAX_SYMBOLIC_SIZE, prove
 from convprop.explain.symbols import symbol_array
 from convprop.ops._args import nonnegative, positive
@@ -155,7 +154,7 @@ def routed(cfg: PoolConfig, gb: np.ndarray, winners: np.ndarray | None) -> np.nd
 
     Works on symbols (object arrays) and on numbers alike.
     """
-    out = grids.zeros(cfg.input_size, gb)
+    out = np.zeros(cfg.input_size, dtype=gb.dtype)  # object zeros for symbols, floats for numbers
     for (i, j), g in np.ndenumerate(gb):
         if cfg.kind == "max":
             out[winners[i, j]] += g
