@@ -29,13 +29,17 @@ import numpy as np
 from convprop.tensor import Function, Tensor
 
 
-def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
-    """Shape (C,) -> (C, 1) for broadcasting against the (N, C, prod(S)) view."""
-    return v.reshape(-1, 1) if ndim > 2 else v
+def _col(v: np.ndarray) -> np.ndarray:
+    """Shape (C,) -> (C, 1), to broadcast against the (N, C, S) view."""
+    return v.reshape(-1, 1)
 
 
 class BatchNormFunction(Function):
-    """y = γ (x - μ) / sqrt(σ² + ε) + β over the channel axis 1; see the module docstring for the backward."""
+    """y = γ (x - μ) / sqrt(σ² + ε) + β over the channel axis 1; see the module docstring for the backward.
+
+    Works on an (N, C, S) view of any (N, C, *) input. Full-size temporaries are few and
+    updated in place: on large activations each fresh array costs page faults, not just arithmetic.
+    """
 
     def forward(
         self,
@@ -50,21 +54,18 @@ class BatchNormFunction(Function):
         eps: float,
     ) -> np.ndarray:
         n, c = x.shape[:2]
-        # One (N, C, M/N) view makes the per-channel reductions contiguous and rank-independent.
-        x3 = x.reshape(n, c, -1) if x.ndim > 2 else x
-        axes = (0, 2) if x.ndim > 2 else (0,)
+        x3 = x.reshape(n, c, -1)
+        m = x3.shape[0] * x3.shape[2]
         w = affine[0] if has_weight else None
         b = affine[-1] if has_bias else None
-        self.has_weight, self.has_bias, self.axes = has_weight, has_bias, axes
-        self.training = training
+        self.has_weight, self.has_bias, self.training = has_weight, has_bias, training
 
         if training:
-            m = x.size // c
-            mean = x3.mean(axis=axes)
-            xc = x3 - _per_channel(mean, x.ndim)
-            var = np.einsum("ncs,ncs->c", xc, xc) / m if x.ndim > 2 else np.einsum("nc,nc->c", xc, xc) / m
-            inv_std = 1.0 / np.sqrt(var + eps)
-            xhat = xc * _per_channel(inv_std, x.ndim)
+            mean = x3.mean(axis=(0, 2))
+            xhat = x3 - _col(mean)
+            var = np.einsum("ncs,ncs->c", xhat, xhat) / m
+            inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+            xhat *= _col(inv_std)
             if running_mean is not None:
                 # In place, like PyTorch: the module's buffers are these very arrays. Running var is unbiased.
                 running_mean *= 1 - momentum
@@ -72,36 +73,36 @@ class BatchNormFunction(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * var * (m / (m - 1))
         else:
-            inv_std = 1.0 / np.sqrt(running_var + eps)
-            xhat = (x3 - _per_channel(running_mean, x.ndim)) * _per_channel(inv_std, x.ndim)
-        inv_std = inv_std.astype(x.dtype, copy=False)
-        xhat = xhat.astype(x.dtype, copy=False)
+            inv_std = (1.0 / np.sqrt(running_var + eps)).astype(x.dtype, copy=False)
+            xhat = (x3 - _col(running_mean)).astype(x.dtype, copy=False)
+            xhat *= _col(inv_std)
 
-        y = xhat * _per_channel(w, x.ndim) if w is not None else xhat.copy()
+        y = xhat * _col(w) if w is not None else xhat.copy()
         if b is not None:
-            y += _per_channel(b, x.ndim)
+            y += _col(b)
         self.xhat, self.inv_std, self.w = xhat, inv_std, w
         return y.reshape(x.shape)
 
     def backward(self, grad_out: np.ndarray):
-        xhat, inv_std, w, axes = self.xhat, self.inv_std, self.w, self.axes
+        xhat, inv_std, w = self.xhat, self.inv_std, self.w
         g = grad_out.reshape(xhat.shape)
-        nd = 3 if len(axes) == 2 else 2
+        m = xhat.shape[0] * xhat.shape[2]
         need_x = self.needs_input_grad[0]
         need_w = self.has_weight and self.needs_input_grad[1]
         need_b = self.has_bias and self.needs_input_grad[-1]
-        gb = g.sum(axis=axes) if (need_b or (need_x and self.training)) else None
-        gw = None
-        if need_w or (need_x and self.training):
-            gw = np.einsum("ncs,ncs->c", g, xhat) if nd == 3 else np.einsum("nc,nc->c", g, xhat)
+        # In training, ∂L/∂x needs ∂L/∂γ and ∂L/∂β (the paths through σ² and μ) even if γ, β are not learned.
+        gb = g.sum(axis=(0, 2)) if need_b or (need_x and self.training) else None
+        gw = np.einsum("ncs,ncs->c", g, xhat) if need_w or (need_x and self.training) else None
         gx = None
         if need_x:
             scale = inv_std if w is None else w * inv_std
             if self.training:
-                m = xhat.size // xhat.shape[1]
-                gx = _per_channel(scale, nd) * (g - _per_channel(gb / m, nd) - xhat * _per_channel(gw / m, nd))
+                gx = xhat * _col(-gw / m)
+                gx += g
+                gx -= _col(gb / m)
+                gx *= _col(scale)
             else:
-                gx = g * _per_channel(scale, nd)
+                gx = g * _col(scale)
             gx = gx.reshape(grad_out.shape)
         grads = [gx]
         if self.has_weight:
