@@ -74,26 +74,32 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a CNN (default: the VGG-style net on Fashion-MNIST)",
-        description="Train a CNN with convprop's engine. Shows a progress bar per epoch and writes a run folder "
-        "with checkpoints (last.npz, best.npz), metrics.csv/json, config.json, curves.png, confusion.png "
-        "and summary.json. Ctrl-C saves a checkpoint; continue with --resume.",
+        description="Train a CNN with convprop's engine. Shows a progress bar per epoch and writes a run folder\n"
+        "with checkpoints (last.npz, best.npz), metrics.csv/json, config.json, curves.png, confusion.png\n"
+        "and summary.json. Ctrl-C saves a checkpoint; continue with --resume (same weights as if never stopped).",
         epilog=_defaults_table(),
         formatter_class=fmt,
     )
     p.add_argument("--dataset", choices=DATASETS, default=None, help="dataset (default: fashion-mnist)")
-    p.add_argument("--model", help="model name, one of lenet5, vggsmall, resnet8, resnet20")
-    p.add_argument("--width", type=_positive_int, help="channels of the first stage (vggsmall, resnet models)")
-    p.add_argument("--epochs", type=_positive_int, help="number of epochs")
-    p.add_argument("--batch-size", type=_positive_int, help="training batch size")
-    p.add_argument("--lr", type=_float(0.0, low_open=True), help="(peak) learning rate")
+    p.add_argument("--model", metavar="NAME", help="model name, one of lenet5, vggsmall, resnet8, resnet20")
+    p.add_argument(
+        "--width", metavar="N", type=_positive_int, help="channels of the first stage (vggsmall, resnet models)"
+    )
+    p.add_argument("--epochs", metavar="N", type=_positive_int, help="number of epochs")
+    p.add_argument("--batch-size", metavar="N", type=_positive_int, help="training batch size")
+    p.add_argument("--lr", metavar="LR", type=_float(0.0, low_open=True), help="(peak) learning rate")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer")
-    p.add_argument("--momentum", type=_float(0.0, 1.0), help="SGD momentum (Nesterov when > 0); Adam's beta1")
-    p.add_argument("--weight-decay", type=_float(0.0), help="weight decay (decoupled for adamw)")
+    p.add_argument(
+        "--momentum", metavar="M", type=_float(0.0, 1.0), help="SGD momentum (Nesterov when > 0); Adam's beta1"
+    )
+    p.add_argument("--weight-decay", metavar="WD", type=_float(0.0), help="weight decay (decoupled for adamw)")
     p.add_argument("--scheduler", choices=SCHEDULERS, help="learning-rate schedule, stepped every batch")
-    p.add_argument("--label-smoothing", type=_float(0.0, 1.0), help="cross-entropy label smoothing (default 0)")
+    p.add_argument(
+        "--label-smoothing", metavar="EPS", type=_float(0.0, 1.0), help="cross-entropy label smoothing (default 0)"
+    )
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, help="random crop + flip augmentation")
-    p.add_argument("--seed", type=_nonnegative_int, help="seed of every random generator (default 0)")
-    p.add_argument("--threads", type=_positive_int, help="BLAS threads (default: the library's choice)")
+    p.add_argument("--seed", metavar="N", type=_nonnegative_int, help="seed of every random generator (default 0)")
+    p.add_argument("--threads", metavar="N", type=_positive_int, help="BLAS threads (default: the library's choice)")
     p.add_argument("--limit-train", type=_positive_int, metavar="N", help="use only the first N training images")
     p.add_argument("--limit-test", type=_positive_int, metavar="N", help="use only the first N test images")
     p.add_argument(
@@ -126,8 +132,8 @@ def register(subparsers) -> None:
     e.add_argument("--split", choices=("test", "train"), default="test", help="split (default test)")
     e.add_argument("--data-dir", type=Path, metavar="DIR", help="look for the dataset files here first")
     e.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N images")
-    e.add_argument("--batch-size", type=_positive_int, default=500, help="batch size (default 500)")
-    e.add_argument("--threads", type=_positive_int, help="BLAS threads")
+    e.add_argument("--batch-size", type=_positive_int, metavar="N", default=500, help="batch size (default 500)")
+    e.add_argument("--threads", type=_positive_int, metavar="N", help="BLAS threads")
     e.add_argument("--confusion", type=Path, metavar="PNG", help="also save the confusion matrix as a PNG")
     e.set_defaults(func=run_evaluate)
 
@@ -140,13 +146,13 @@ def register(subparsers) -> None:
     )
     r.add_argument("checkpoint", type=Path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
     r.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG or JPEG files")
-    r.add_argument("--top-k", type=_positive_int, default=3, help="how many classes to print (default 3)")
+    r.add_argument("--top-k", type=_positive_int, metavar="K", default=3, help="how many classes to print (default 3)")
     r.add_argument(
         "--invert",
         action="store_true",
         help="invert brightness first (MNIST-style data is light on dark; photos are usually dark on light)",
     )
-    r.add_argument("--threads", type=_positive_int, help="BLAS threads")
+    r.add_argument("--threads", type=_positive_int, metavar="N", help="BLAS threads")
     r.set_defaults(func=run_predict)
 
 
