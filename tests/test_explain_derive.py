@@ -264,7 +264,7 @@ def test_numeric_path_for_large_sizes():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(input_size=3, kernel_size=5), "kernel size can't be greater"),
+        (dict(input_size=3, kernel_size=5), "smaller than the dilated kernel size"),
         (dict(input_size=3, kernel_size=2, stride=0), "stride must be positive"),
         (dict(input_size=3, kernel_size=2, padding=-1), "padding must be non-negative"),
         (dict(input_size=4, kernel_size=2, in_channels=3, groups=2), "divisible by groups"),

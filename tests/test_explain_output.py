@@ -226,7 +226,7 @@ def test_cli_writes_files_and_animations(tmp_path, capsys):
     "argv, message",
     [
         (["conv", "--input", "9x9"], "--numeric"),
-        (["conv", "--kernel", "5x5"], "kernel size can't be greater"),
+        (["conv", "--kernel", "5x5"], "smaller than the dilated kernel size"),
         (["conv", "--stride", "0"], "stride must be positive"),
         (["conv", "--in-channels", "3", "--groups", "2"], "divisible by groups"),
         (["maxpool", "--values", "1 2 3"], "needs 16 values"),

@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+import convprop
+import convprop.nn.functional as F
 from convprop import reference as ref
 from convprop.explain.symbols import symbol_array
-from convprop.ops._args import nonnegative, positive
+from convprop.ops._args import ntuple, positive
+from convprop.ops.conv import Geometry
 
 #: Beyond this input height/width the equations are too long to read; use the numeric check.
 MAX_SYMBOLIC_SIZE = 8
@@ -43,27 +46,25 @@ class ConvConfig:
 
     @classmethod
     def make(cls, input_size, kernel_size, stride=1, padding=0, dilation=1, in_channels=1, out_channels=1, groups=1):
+        """Validate with ``conv2d`` itself, on zeros of the configuration's shapes: one copy of the rules,
+        and the engine's own error messages (kernel larger than the padded input, groups, ...)."""
         op = "conv2d"
-        cfg = cls(
-            positive(input_size, 2, "input_size", op),
-            positive(kernel_size, 2, "kernel_size", op),
-            positive(stride, 2, "stride", op),
-            nonnegative(padding, 2, "padding", op),
-            positive(dilation, 2, "dilation", op),
-            *(positive(v, 1, n, op)[0] for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"))),
-            positive(groups, 1, "groups", op)[0],
+        size, kernel = positive(input_size, 2, "input_size", op), positive(kernel_size, 2, "kernel_size", op)
+        cin, cout, groups = (
+            positive(v, 1, n, op)[0]
+            for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"), (groups, "groups"))
         )
-        for name, value in (("in_channels", cfg.in_channels), ("out_channels", cfg.out_channels)):
-            if value % cfg.groups:
-                raise ValueError(f"{op}: {name} must be divisible by groups, got {name}={value}, groups={cfg.groups}")
-        padded = tuple(n + 2 * p for n, p in zip(cfg.input_size, cfg.padding, strict=True))
-        if any(e > n for e, n in zip(cfg.effective_kernel, padded, strict=True)):
-            raise ValueError(
-                f"{op}: calculated padded input size per channel: ({padded[0]} x {padded[1]}); "
-                f"kernel size (dilated): ({cfg.effective_kernel[0]} x {cfg.effective_kernel[1]}); "
-                "kernel size can't be greater than actual input size"
-            )
-        return cfg
+        x = convprop.tensor(np.zeros((cin, *size)))
+        w = convprop.tensor(np.zeros((cout, cin // groups, *kernel)))
+        with convprop.no_grad():
+            F.conv2d(x, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
+        return cls(size, kernel, ntuple(stride, 2, "stride", op), ntuple(padding, 2, "padding", op),
+                   ntuple(dilation, 2, "dilation", op), cin, cout, groups)  # fmt: skip
+
+    @property
+    def geometry(self) -> Geometry:
+        """The engine's description of this convolution: its size formulas are the ones used here."""
+        return Geometry(self.stride, self.padding, self.padding, self.dilation, self.groups)
 
     @property
     def effective_kernel(self) -> tuple[int, int]:
@@ -72,14 +73,12 @@ class ConvConfig:
 
     @property
     def padded_size(self) -> tuple[int, int]:
-        return tuple(n + 2 * p for n, p in zip(self.input_size, self.padding, strict=True))
+        return self.geometry.padded(self.input_size)
 
     @property
     def output_size(self) -> tuple[int, int]:
         """floor((n + 2p - d(k-1) - 1) / s) + 1 per axis."""
-        return tuple(
-            (n - e) // s + 1 for n, e, s in zip(self.padded_size, self.effective_kernel, self.stride, strict=True)
-        )
+        return self.geometry.out_size(self.input_size, self.kernel_size)
 
     @property
     def uncovered(self) -> tuple[int, int]:

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+import convprop
+import convprop.nn.functional as F
 from convprop.explain.derive import MAX_SYMBOLIC_SIZE, prove
 from convprop.explain.symbols import symbol_array
-from convprop.ops._args import nonnegative, positive
+from convprop.ops._args import ntuple, positive
 
 KINDS = ("max", "avg")
 
@@ -31,19 +33,8 @@ class PoolConfig:
     kernel_size: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int]
+    output_size: tuple[int, int]
     count_include_pad: bool = True
-
-    @property
-    def op(self) -> str:
-        return f"{self.kind}_pool2d"
-
-    @property
-    def output_size(self) -> tuple[int, int]:
-        """floor((n + 2p - k) / s) + 1 per axis."""
-        return tuple(
-            (n + 2 * p - k) // s + 1
-            for n, k, s, p in zip(self.input_size, self.kernel_size, self.stride, self.padding, strict=True)
-        )
 
     def window(self, i: int, j: int) -> list[tuple[int, int]]:
         """Input positions (0-based, padding left out) covered by output (i, j), in row-major order."""
@@ -61,28 +52,31 @@ class PoolConfig:
 
 
 def pool_config(kind, input_size, kernel_size, stride=None, padding=0, count_include_pad=True, symbolic=True):
-    """Validated pooling hyper-parameters; ``symbolic`` also enforces the readable-size limit."""
+    """Validated pooling hyper-parameters; ``symbolic`` also enforces the readable-size limit.
+
+    The layer itself (``max_pool2d``/``avg_pool2d`` on zeros of the input's size) validates the
+    arguments and gives the output size: one copy of the rules and the size formula.
+    """
     if kind not in KINDS:
         raise ValueError(f"pooling kind must be one of {KINDS}, got {kind!r}")
     op = f"{kind}_pool2d"
-    kernel = positive(kernel_size, 2, "kernel_size", op)
+    size = positive(input_size, 2, "input_size", op)
+    x = convprop.tensor(np.zeros((1, *size)))
+    with convprop.no_grad():
+        if kind == "max":
+            out = F.max_pool2d(x, kernel_size, stride, padding)
+        else:
+            out = F.avg_pool2d(x, kernel_size, stride, padding, count_include_pad=count_include_pad)
+    kernel = ntuple(kernel_size, 2, "kernel_size", op)
     cfg = PoolConfig(
         kind,
-        positive(input_size, 2, "input_size", op),
+        size,
         kernel,
-        kernel if stride is None else positive(stride, 2, "stride", op),
-        nonnegative(padding, 2, "padding", op),
+        kernel if stride is None else ntuple(stride, 2, "stride", op),
+        ntuple(padding, 2, "padding", op),
+        tuple(out.shape[-2:]),
         bool(count_include_pad),
     )
-    if any(2 * p > k for p, k in zip(cfg.padding, kernel, strict=True)):
-        raise ValueError(
-            f"{op}: pad should be at most half of kernel size, but got pad={cfg.padding}, kernel_size={kernel}"
-        )
-    if any(n + 2 * p < k for n, p, k in zip(cfg.input_size, cfg.padding, kernel, strict=True)):
-        raise ValueError(
-            f"{op}: kernel size {kernel} is larger than the padded input size "
-            f"{tuple(n + 2 * p for n, p in zip(cfg.input_size, cfg.padding, strict=True))}"
-        )
     if symbolic and max(cfg.input_size) > MAX_SYMBOLIC_SIZE:
         h, w = cfg.input_size
         raise ValueError(
