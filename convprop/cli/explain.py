@@ -58,11 +58,15 @@ def register(subparsers) -> None:
     conv.add_argument("--seed", type=int, default=0, help="seed of the numeric check's random values")
     conv.set_defaults(func=run_conv)
     for kind in ("max", "avg"):
-        p = sub.add_parser(f"{kind}pool", help=f"a {kind}_pool2d layer")
+        p = sub.add_parser(f"{kind}pool", help=f"{'an' if kind == 'avg' else 'a'} {kind}_pool2d layer")
         _common(p, "4x4", "2")
         p.add_argument("--stride", type=_size, default=None, help="stride (default: the kernel size)")
         values = p.add_mutually_exclusive_group()
-        values.add_argument("--values", help="the input's values, row by row: '9 1 8 2; 3 4 5 6; ...'")
+        values.add_argument(
+            "--values",
+            help="the input's values, row by row: '9 1 8 2; 3 4 5 6; ...' (max pooling default: the article's "
+            "example for a 4x4 input, seed 0 otherwise)",
+        )
         values.add_argument("--seed", type=int, default=None, help="random integer values 0-9 from this seed")
         if kind == "avg":
             p.add_argument("--count-exclude-pad", action="store_true", help="do not count padding in the divisor")

@@ -90,6 +90,7 @@ def op(latex: str, text: str, mathml: str | None = None) -> Tok:
 EQ = op("=", "=")
 CORR = op(r"\otimes", "⊗")
 PLUS = op("+", "+")
+TIMES_OP = op(r"\times", "×")
 TIMES = Tok(r"\,", "<mo>\u2062</mo>", "⋅")
 COMMA = Tok(r",\quad ", "<mo>,</mo><mspace width='1em'/>", ",   ")
 ROTATE = Tok(r"\xrightarrow{180^{\circ}}", "<mover><mo>⟶</mo><mn>180°</mn></mover>", " —180°→ ")
@@ -324,6 +325,7 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
     b.append(
         Display(
             [
+                [dF, EQ, partial(O, F), TIMES_OP, dO],
                 [
                     Tok(r"F_{\text{updated}}", "<msub><mi>F</mi><mtext>updated</mtext></msub>", "F_updated"),
                     EQ,
@@ -332,7 +334,7 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
                     sp.Symbol("alpha"),
                     dF,
                 ],
-                [dX, EQ, partial(O, X), op(r"\times", "×"), dO],
+                [dX, EQ, partial(O, X), TIMES_OP, dO],
             ]
         )
     )
