@@ -254,14 +254,15 @@ STRINGS = {
         ),
         "h_proof": "برهان يتحقق منه الحاسوب",
         "proof_ok": (
-            "فكّت SymPy الطرفين، أي ناتج الـchain rule والصيغة المغلقة، لكل عنصر من عناصر dL/dF البالغ عددها {nf} "
-            "ومن عناصر dL/dX البالغ عددها {nx}، فكان الفرق صفرًا في كل عنصر. تم التحقق (verified)."
+            "فكّت SymPy الأقواس (expand) في الطرفين، أي ناتج الـchain rule والصيغة المغلقة، لكل عنصر من "
+            "عناصر dL/dF البالغ عددها {nf} ومن عناصر dL/dX البالغ عددها {nx}، فكان الفرق صفرًا في كل عنصر. "
+            "تم التحقق (verified)."
         ),
         "proof_pool_ok": (
-            "فكّت SymPy الطرفين، أي ناتج الـchain rule والتوزيع المباشر للـgradient، لكل عنصر من عناصر dL/dA "
-            "البالغ عددها {n}، فكان الفرق صفرًا في كل عنصر. تم التحقق (verified)."
+            "فكّت SymPy الأقواس (expand) في الطرفين، أي ناتج الـchain rule والتوزيع المباشر للـgradient، "
+            "لكل عنصر من عناصر dL/dA البالغ عددها {n}، فكان الفرق صفرًا في كل عنصر. تم التحقق (verified)."
         ),
-        "proof_fail": "فكّت SymPy الطرفين فوجدت عناصر مختلفة ({which}). لم يتم التحقق (NOT verified).",
+        "proof_fail": "فكّت SymPy الأقواس في الطرفين فوجدت عناصر مختلفة ({which}). لم يتم التحقق (NOT verified).",
         "h_numeric": "تحقق عددي",
         "numeric": (
             "عوّضنا بقيم عشوائية (seed = {seed}) في المعادلات، ومررنا القيم نفسها عبر الـautograd في convprop، "
@@ -289,7 +290,7 @@ STRINGS = {
         "m_transposed conv": "الـtransposed convolution",
         "h_summary": "الخلاصة",
         "summary": "إذًا يمكن تلخيص الـbackpropagation في طبقة الـconvolution في عمليتين:",
-        "more": "… و{n} معادلة أخرى على النمط نفسه.",
+        "more": "… والمعادلات الباقية ({n}) على النمط نفسه.",
         "h_animations": "رسوم متحركة",
         "anim_forward": "الـforward pass: ينزلق الـfilter فوق المدخل.",
         "anim_grad_f": "dL/dF: ينزلق dL/dO فوق المدخل X.",
@@ -322,11 +323,11 @@ STRINGS = {
         ),
         "pool_avg": (
             "أما في الـaverage pooling فيسهم كل عنصر في النافذة في الناتج بالقدر نفسه، ولذلك يتوزع الـgradient "
-            "عليها بالتساوي: يتلقى كل عنصر الـgradient الخاص بالنافذة مقسومًا على المقسوم عليه الخاص بها."
+            "عليها بالتساوي: يتلقى كل عنصر الـgradient الخاص بالنافذة مقسومًا على قاسمها (divisor)."
         ),
-        "pool_avg_incl": "تُحتسب أصفار الـpadding في المقسوم عليه (count_include_pad=True)، فتُقسم كل نافذة على {div}.",
+        "pool_avg_incl": "تُحتسب أصفار الـpadding ضمن القاسم (count_include_pad=True)، فتُقسم كل نافذة على {div}.",
         "pool_avg_excl": (
-            "لا تُحتسب أصفار الـpadding في المقسوم عليه (count_include_pad=False)، فتُقسم النافذة التي تتقاطع "
+            "لا تُحتسب أصفار الـpadding ضمن القاسم (count_include_pad=False)، فتُقسم النافذة التي تتقاطع "
             "مع الـpadding على عدد العناصر الحقيقية التي تغطيها فقط."
         ),
         "pool_chain": "وبالـchain rule، كما في طبقة الـconvolution:",
