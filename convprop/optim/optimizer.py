@@ -40,6 +40,8 @@ class Optimizer:
         defaults: the default value of each option.
 
     Subclasses implement ``_update(group, param, grad, state)`` for one parameter.
+    ``self.state`` maps ``id(param)`` to that parameter's state dict (Tensors are not
+    used as dict keys, so that elementwise ``==`` on them stays possible).
     """
 
     def __init__(self, params: Iterable, defaults: dict):
