@@ -204,7 +204,7 @@ class Trainer:
         self.epoch = 0
         self.batch = 0
         self.step = 0
-        self.running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        self.running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "cpu_seconds": 0.0}
         self.history: list[dict[str, Any]] = []
         self.best_accuracy = -1.0
         self._stop_requested = False
@@ -289,7 +289,7 @@ class Trainer:
             batches = iter(self.train_loader) if self.batch < self.steps_per_epoch else iter(())
             desc = f"epoch {self.epoch + 1}/{cfg.epochs}"
             with EpochProgress(self.steps_per_epoch, desc, initial=self.batch, enabled=self.progress) as bar:
-                t0 = time.perf_counter()
+                clock = _Clock(self.running)
                 for x, y in batches:
                     loss, correct = self.train_step(x, y)
                     self.batch += 1
@@ -302,13 +302,13 @@ class Trainer:
                     # After the last batch, let the loader finish its epoch first, so that a
                     # checkpoint with batch == steps_per_epoch always has the loader rolled over.
                     if self._stop() and self.batch < self.steps_per_epoch:
-                        r["seconds"] += time.perf_counter() - t0
+                        clock.stop()
                         raise TrainingInterrupted(self.save())
                     if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.batch < len(self):
-                        r["seconds"] += time.perf_counter() - t0
-                        t0 = time.perf_counter()
+                        clock.stop()
                         self.save()
-                self.running["seconds"] += time.perf_counter() - t0
+                        clock.start()
+                clock.stop()
             if self._stop():
                 raise TrainingInterrupted(self.save())
             t_eval = time.perf_counter()
@@ -334,18 +334,20 @@ class Trainer:
             "test_loss": result.loss,
             "test_acc": float(result.accuracy),
             "train_seconds": r["seconds"],
+            "train_cpu_seconds": r["cpu_seconds"],
             "eval_seconds": eval_seconds,
             "images_per_second": r["seen"] / r["seconds"] if r["seconds"] > 0 else math.nan,
         }
         self.history.append(record)
         self.epoch += 1
         self.batch = 0
-        self.running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        self.running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "cpu_seconds": 0.0}
         self.log(
             f"epoch {record['epoch']}/{self.cfg.epochs}: train loss {record['train_loss']:.4f} "
             f"acc {100 * record['train_acc']:.2f}% | test loss {record['test_loss']:.4f} "
             f"acc {100 * record['test_acc']:.2f}% | {record['train_seconds']:.1f}s "
-            f"({record['images_per_second']:.0f} img/s) + eval {eval_seconds:.1f}s"
+            f"({record['images_per_second']:.0f} img/s, CPU {record['train_cpu_seconds']:.1f}s) "
+            f"+ eval {eval_seconds:.1f}s"
         )
         improved = record["test_acc"] > self.best_accuracy
         if improved:
@@ -384,6 +386,9 @@ class Trainer:
             "best_test_accuracy": self.best_accuracy,
             "best_epoch": max(self.history, key=lambda h: h["test_acc"])["epoch"] if self.history else None,
             "train_minutes": train_seconds / 60,
+            # CPU time of this process while training: close to the wall time an idle machine would need
+            # with --threads 1, whatever else was running here.
+            "train_cpu_minutes": sum(h["train_cpu_seconds"] for h in self.history) / 60,
             "train_images_per_second": images / train_seconds if train_seconds > 0 else None,
             "per_class_accuracy": {n: float(a) for n, a in zip(names, result.per_class_accuracy, strict=True)},
             "confusion_matrix": result.confusion.tolist(),
@@ -391,6 +396,21 @@ class Trainer:
         }
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+class _Clock:
+    """Adds the wall-clock and CPU seconds between start() and stop() to ``running``."""
+
+    def __init__(self, running: dict):
+        self.running = running
+        self.start()
+
+    def start(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> None:
+        self.running["seconds"] += time.perf_counter() - self.wall
+        self.running["cpu_seconds"] += time.process_time() - self.cpu
 
 
 def _set_dropout_generator(model, generator: np.random.Generator) -> None:
