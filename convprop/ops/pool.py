@@ -251,8 +251,9 @@ class _AdaptiveWindows:
         lead = gy.shape[: gy.ndim - len(self.size)]
         flat = _flat_index(self.positions(arg), self.size)
         flat = flat + (np.arange(math.prod(lead)) * plane).reshape(lead + (1,) * len(self.size))
-        gx = np.bincount(flat.ravel(), weights=gy.ravel(), minlength=math.prod(lead) * plane)
-        return gx.astype(gy.dtype, copy=False).reshape(x_shape)
+        gx = np.zeros(math.prod(x_shape), dtype=gy.dtype)
+        np.add.at(gx, flat.ravel(), gy.ravel())  # 1-D add.at: NumPy's fast path for a scatter-add
+        return gx.reshape(x_shape)
 
 
 def _axis_shape(nd: int, axis: int, n: int) -> tuple[int, ...]:
@@ -371,29 +372,39 @@ class AvgPoolNd(Function):
 
 
 def _along(x: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
-    """``x`` times ``matrix`` along ``axis`` (negative): out[.., i, ..] = Σ_l matrix[i, l] x[.., l, ..]."""
-    return np.moveaxis(np.matmul(matrix, np.moveaxis(x, axis, -2)), -2, axis)
+    """``x`` times ``matrix`` along ``axis`` (negative): out[.., i, ..] = Σ_l matrix[i, l] x[.., l, ..].
+
+    The last axis is multiplied from the right and every other axis from the left, so NumPy's
+    batched matmul runs on the array as it lies; one big reshaped GEMM would be slower here, as
+    BLAS handles a product with only a handful of output columns poorly.
+    """
+    matrix = matrix.astype(x.dtype)
+    if axis == -1:
+        return x @ matrix.T
+    return np.moveaxis(matrix @ np.moveaxis(x, axis, -2), -2, axis)
 
 
 class AdaptiveAvgPoolNd(Function):
     r"""Adaptive average pooling, one averaging matrix A per axis (separable).
 
     Forward: ``O = X ×₁ A₁ ×₂ A₂ …`` with ``A[i, l] = 1 / |w_i|`` for l in window i. Backward: each
-    window's gradient spread evenly over it, ``∂L/∂X = ∂L/∂O ×₁ A₁ᵀ ×₂ A₂ᵀ …``.
+    window's gradient spread evenly over it, ``∂L/∂X = ∂L/∂O ×₁ A₁ᵀ ×₂ A₂ᵀ …``. The forward pass
+    shrinks the first axes first and the backward pass grows the last axes first, so that the
+    last-axis product, the slowest, always works on the smaller array.
     """
 
     def forward(self, x, matrices):
         self.matrices = matrices
         for axis, a in enumerate(matrices, start=-len(matrices)):
-            x = _along(x, a.astype(x.dtype), axis)
+            x = _along(x, a, axis)
         return np.ascontiguousarray(x)
 
     def backward(self, grad_out):
         if not self.needs_input_grad[0]:
             return None
         g = grad_out
-        for axis, a in enumerate(self.matrices, start=-len(self.matrices)):
-            g = _along(g, a.T.astype(g.dtype), axis)
+        for axis, a in reversed(list(enumerate(self.matrices, start=-len(self.matrices)))):
+            g = _along(g, a.T, axis)
         return np.ascontiguousarray(g)
 
 
