@@ -24,15 +24,15 @@ that no kernel offset reads are dropped), so that kernel offset ``j`` of every w
 contiguous block: phase ``(j·dilation) mod stride``, rows ``(j·dilation) div stride`` onward.
 Forward and backward then loop over kernel offsets only (4 for a 2x2 kernel), each step one
 whole-array NumPy operation over all batches, channels and windows. The split costs one copy but
-pays for itself: NumPy's SIMD loops need unit-stride inner axes, and operating on a stride-2 view
-directly is several times slower. When windows do not overlap and there
-is no padding, the backward writes each offset's share straight into its strided slice of ∂L/∂X.
+pays for itself: NumPy's SIMD loops need unit-stride inner axes, and each operation on a stride-2
+view directly is several times slower. When windows do not overlap and there is no padding, the
+backward writes each offset's share straight into its strided slice of ∂L/∂X.
 
 Adaptive pooling: window ``i`` of an axis of size L with output size S covers input positions
-``floor(i·L/S)`` to ``ceil((i+1)·L/S) − 1``. When S divides L that is a regular pooling
-(kernel = stride = L/S) and runs on the path above. Otherwise max pooling gathers each kernel offset
-with index arrays, and average pooling, which is separable, multiplies each axis by its S x L
-averaging matrix A (row i holds 1/size_i on window i); the backward pass multiplies by Aᵀ.
+``floor(i·L/S)`` to ``ceil((i+1)·L/S) − 1``. Average pooling is separable: it multiplies each axis
+by its S x L averaging matrix A (row i holds 1/size_i on window i), and the backward pass by Aᵀ.
+Max pooling runs on the path above when every S divides its L (kernel = stride = L/S); otherwise
+it gathers each kernel offset with index arrays and scatter-adds the gradient by flat index.
 """
 
 from __future__ import annotations
