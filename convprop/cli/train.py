@@ -59,12 +59,14 @@ def _float(low: float, high: float | None = None, low_open: bool = False):
 
 
 def _defaults_table() -> str:
-    rows = [
-        f"  {name}: model {d['model']}, {d['epochs']} epochs, batch {d['batch_size']}, {d['optimizer']} lr {d['lr']} "
-        f"momentum {d['momentum']} weight decay {d['weight_decay']}, {d['scheduler']} schedule, "
-        f"augment {'on' if d['augment'] else 'off'}"
-        for name, d in DATASET_DEFAULTS.items()
-    ]
+    rows = []
+    for name, d in DATASET_DEFAULTS.items():
+        model = d["model"] + (f" (width {d['width']})" if "width" in d else "")
+        rows.append(
+            f"  {name}: model {model}, {d['epochs']} epochs, batch {d['batch_size']}, {d['optimizer']} lr {d['lr']} "
+            f"momentum {d['momentum']} weight decay {d['weight_decay']}, {d['scheduler']} schedule, "
+            f"augment {'on' if d['augment'] else 'off'}"
+        )
     return "defaults per dataset (any flag overrides them):\n" + "\n".join(rows)
 
 

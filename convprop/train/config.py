@@ -21,7 +21,8 @@ SCHEDULERS = ("none", "step", "cosine", "onecycle")
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "fashion-mnist": {
         "model": "vggsmall",
-        "epochs": 8,
+        "width": 16,
+        "epochs": 5,
         "batch_size": 128,
         "lr": 0.05,
         "optimizer": "sgd",
@@ -98,7 +99,9 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     """
     if config.dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {config.dataset!r}")
-    defaults = DATASET_DEFAULTS[config.dataset]
+    defaults = dict(DATASET_DEFAULTS[config.dataset])
+    if config.model not in (None, defaults["model"]):
+        defaults.pop("width", None)  # the default width belongs to the default model
     filled = {k: (defaults[k] if v is None and k in defaults else v) for k, v in config.to_dict().items()}
     cfg = TrainConfig(**filled)
     from convprop.models import list_models
