@@ -298,3 +298,14 @@ def test_sweep_pooling():
         assert d.verified
         check = check_pool(d, seed=2)
         assert check.ok, (kind, size, k, s, p, check.errors)
+
+
+def test_channels_give_arrays_with_pytorch_layout():
+    d = derive_conv(3, 2, in_channels=4, out_channels=2, groups=2)
+    assert isinstance(d.X, sp.Array) and d.X.shape == (4, 3, 3)
+    assert d.F.shape == (2, 2, 2, 2) and d.dF.shape == (2, 2, 2, 2)
+    assert d.O.shape == d.dO.shape == (2, 2, 2) and d.dX.shape == (4, 3, 3)
+    assert d.X[1, 0, 0].name == "X(2)11" and d.F[1, 0, 1, 1].name == "F(2,1)22"
+    # group 2 (input channels 3, 4) feeds only output channel 2, so dL/dX of channel 3 has no dL/dO(1) term
+    assert not any(s.name.startswith("dL/dO(1)") for s in d.dX[2, 0, 0].free_symbols)
+    assert d.verified
