@@ -513,6 +513,9 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
     if any(s < k for s, k in zip(cfg.stride, cfg.kernel_size, strict=True)):
         b.append(para(lang, "pool_overlap", s=_pair(cfg.stride), k=_pair(cfg.kernel_size)))
     aij = Tok("A_{ij}", "<msub><mi>A</mi><mi>ij</mi></msub>", "Aij")
+    shown = min(4, d.a.size)
+    b.append(para(lang, "pool_local", n=shown))
+    b.append(Display([[partial("B", w), EQ, matrix(d.local[w])] for w in list(d.a.flat)[:shown]]))
     b.append(para(lang, "pool_chain"))
     b.append(
         Display(

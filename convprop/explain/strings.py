@@ -167,6 +167,7 @@ STRINGS = {
             "Padding zeros do not count in the divisor (count_include_pad=False): a window that overlaps the "
             "padding divides only by the number of real entries it covers."
         ),
+        "pool_local": "The local gradients, one matrix the size of B per input entry ({n} of them shown):",
         "pool_chain": "The chain rule, as for the convolution layer:",
         "pool_result": "The result:",
         "verified": "verified",
@@ -330,6 +331,7 @@ STRINGS = {
             "لا تُحتسب أصفار الـpadding ضمن القاسم (count_include_pad=False)، فتُقسم النافذة التي تتقاطع "
             "مع الـpadding على عدد العناصر الحقيقية التي تغطيها فقط."
         ),
+        "pool_local": "والـlocal gradients مصفوفة بحجم B لكل عنصر من عناصر المدخل (نعرض {n} منها):",
         "pool_chain": "وبالـchain rule، كما في طبقة الـconvolution:",
         "pool_result": "فتكون النتيجة:",
         "verified": "تم التحقق",
