@@ -125,6 +125,9 @@ def test_article_max_pooling():
     expected = sp.Matrix([[b["11"], z, b["12"], z], [z, z, z, z], [b["21"], z, b["22"], z], [z, z, z, z]])
     assert d.dA == expected
     assert [tuple(w) for w in d.winners.flat] == [(0, 0), (0, 2), (2, 0), (2, 2)]
+    # local gradient of max: 1 where the entry is its window's maximum
+    assert sp.Matrix(d.local[S("A11")].tolist()) == sp.Matrix([[1, 0], [0, 0]])
+    assert sp.Matrix(d.local[S("A12")].tolist()) == sp.zeros(2, 2)
     assert sp.Matrix(2, 2, S("A11 A13 A31 A33")) == d.B
     assert d.verified
 
