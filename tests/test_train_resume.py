@@ -64,8 +64,12 @@ class _StopAfter(Trainer):
         return super()._stop() or (self.stop_in_eval and not self.model.training)
 
 
-def _train(out, data_dir, config, **kwargs):
-    trainer = _StopAfter(config, out, data_dir=data_dir, progress=False, log=lambda line: None, **kwargs)
+def _quiet(cls, config, out, data_dir, plots=False, **kwargs):
+    return cls(config, out, data_dir=data_dir, progress=False, plots=plots, log=lambda line: None, **kwargs)
+
+
+def _train(out, data_dir, config, plots=False, **kwargs):
+    trainer = _quiet(_StopAfter, config, out, data_dir, plots=plots, **kwargs)
     return trainer, trainer.fit()
 
 
@@ -88,7 +92,7 @@ def _assert_same_run(dir_a, dir_b):
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("reference")
-    trainer, summary = _train(out, data_dir, _config())
+    trainer, summary = _train(out, data_dir, _config(), plots=True)
     return out, trainer, summary
 
 
@@ -132,7 +136,7 @@ def test_interrupt_and_resume_is_exact(tmp_path, data_dir, reference_run, stop):
         assert position["step"] == stop["stop_at"]
     else:
         assert position == {"epoch": 0, "batch": STEPS_PER_EPOCH, "step": STEPS_PER_EPOCH}
-    resumed = Trainer(_config(), tmp_path, data_dir=data_dir, progress=False, log=lambda line: None)
+    resumed = _quiet(Trainer, _config(), tmp_path, data_dir)
     resumed.restore(load_checkpoint(tmp_path / LAST))
     resumed.fit()
     _assert_same_run(reference_run[0], tmp_path)
@@ -144,7 +148,7 @@ def test_resume_with_batchnorm_and_dropout_is_exact(tmp_path, data_dir):
     _train(tmp_path / "reference", data_dir, config)
     with pytest.raises(TrainingInterrupted):
         _train(tmp_path / "resumed", data_dir, config, stop_at=5)
-    resumed = Trainer(config, tmp_path / "resumed", data_dir=data_dir, progress=False, log=lambda line: None)
+    resumed = _quiet(Trainer, config, tmp_path / "resumed", data_dir)
     resumed.restore(load_checkpoint(tmp_path / "resumed" / LAST))
     resumed.fit()
     _assert_same_run(tmp_path / "reference", tmp_path / "resumed")
@@ -155,18 +159,20 @@ def test_resume_twice_from_periodic_checkpoints(tmp_path, data_dir, reference_ru
     """Two interruptions in a row, each resumed from the last checkpoint on disk."""
     with pytest.raises(TrainingInterrupted):
         _train(tmp_path, data_dir, _config(), stop_at=3)
-    trainer = _StopAfter(_config(), tmp_path, data_dir=data_dir, progress=False, log=lambda line: None, stop_at=14)
+    trainer = _StopAfter(
+        _config(), tmp_path, data_dir=data_dir, progress=False, plots=False, log=lambda line: None, stop_at=14
+    )
     trainer.restore(load_checkpoint(tmp_path / LAST))
     with pytest.raises(TrainingInterrupted):
         trainer.fit()
-    final = Trainer(_config(), tmp_path, data_dir=data_dir, progress=False, log=lambda line: None)
+    final = _quiet(Trainer, _config(), tmp_path, data_dir)
     final.restore(load_checkpoint(tmp_path / LAST))
     final.fit()
     _assert_same_run(reference_run[0], tmp_path)
 
 
 def test_restore_refuses_other_settings(tmp_path, data_dir, reference_run):
-    trainer = Trainer(_config(lr=0.5), tmp_path, data_dir=data_dir, progress=False, log=lambda line: None)
+    trainer = _quiet(Trainer, _config(lr=0.5), tmp_path, data_dir)
     with pytest.raises(ValueError, match=r"other settings \(lr\)"):
         trainer.restore(load_checkpoint(reference_run[0] / LAST))
 

@@ -145,6 +145,7 @@ class Trainer:
         out_dir: the run folder.
         data_dir: where to look for the dataset files first (``--data-dir``).
         progress: show tqdm bars (None: only on a terminal).
+        plots: draw curves.png (every epoch) and confusion.png (at the end).
         log: prints one line (end-of-epoch lines, notices).
     """
 
@@ -154,6 +155,7 @@ class Trainer:
         out_dir: str | os.PathLike,
         data_dir: str | os.PathLike | None = None,
         progress: bool | None = None,
+        plots: bool = True,
         log: Callable[[str], None] = print,
     ):
         from convprop.data.loader import DataLoader
@@ -164,6 +166,7 @@ class Trainer:
             set_num_threads(cfg.threads)
         self.out_dir = Path(out_dir)
         self.progress = progress
+        self.plots = plots
         self.log = log
         self.rngs = spawn_generators(cfg.seed)
         train = load_split(cfg.dataset, "train", data_dir, cfg.limit_train)
@@ -356,9 +359,10 @@ class Trainer:
         if improved:
             self.save(BEST)
         self._write_metrics()
-        from convprop.train.plots import plot_curves
+        if self.plots:
+            from convprop.train.plots import plot_curves
 
-        plot_curves(self.history, self.out_dir / "curves.png", title=f"{self.cfg.model} on {self.cfg.dataset}")
+            plot_curves(self.history, self.out_dir / "curves.png", title=f"{self.cfg.model} on {self.cfg.dataset}")
 
     def _write_metrics(self) -> None:
         if not self.history:
@@ -370,10 +374,11 @@ class Trainer:
         (self.out_dir / "metrics.json").write_text(json.dumps(self.history, indent=2) + "\n")
 
     def _finish(self, result: EvalResult) -> dict[str, Any]:
-        from convprop.train.plots import plot_confusion
-
         names = self.data["classes"]
-        plot_confusion(result.confusion, names, self.out_dir / "confusion.png", title=f"{self.cfg.model} (final)")
+        if self.plots:
+            from convprop.train.plots import plot_confusion
+
+            plot_confusion(result.confusion, names, self.out_dir / "confusion.png", title=f"{self.cfg.model} (final)")
         train_seconds = sum(h["train_seconds"] for h in self.history)
         images = sum(h["images_per_second"] * h["train_seconds"] for h in self.history)
         summary = {
