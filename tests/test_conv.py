@@ -309,28 +309,28 @@ def test_output_dtype_follows_input():
 # ---- memory ------------------------------------------------------------------------------------
 
 
-def test_workspace_limit_is_honoured():
-    """With a small cap, every kernel chunks the batch so its temporaries stay under the cap."""
+@pytest.mark.parametrize(("w_shape", "groups"), [((8, 8, 3, 3), 1), ((8, 2, 3, 3), 4), ((16, 1, 3, 3), 8)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_workspace_limit_is_honoured(w_shape, groups, threads):
+    """With a small cap, every kernel chunks the batch so its temporaries stay under the cap
+    (GEMM, grouped and depthwise paths; with worker threads, all chunks in flight together)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((16, 8, 20, 20))
-    w = rng.standard_normal((8, 8, 3, 3))
-    gy = rng.standard_normal((16, 8, 20, 20))
-    geom = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 1)
-    unlimited = [
-        conv_ops.conv_forward(x, w, None, geom),
-        conv_ops.conv_grad_input(gy, w, x.shape, geom),
-        conv_ops.conv_grad_weight(x, gy, w.shape, geom),
+    w = rng.standard_normal(w_shape)
+    gy = rng.standard_normal((16, w_shape[0], 20, 20))
+    geom = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), groups)
+    kernels = [
+        lambda: conv_ops.conv_forward(x, w, None, geom),
+        lambda: conv_ops.conv_grad_input(gy, w, x.shape, geom),
+        lambda: conv_ops.conv_grad_weight(x, gy, w.shape, geom),
     ]
+    unlimited = [kernel() for kernel in kernels]
     # one unchunked column matrix alone would be 16*400*72*8 bytes = 3.7 MB
     cap = 2**20
-    previous = conv_ops.get_workspace_limit()
+    previous = conv_ops.get_workspace_limit(), conv_ops.get_num_threads()
     conv_ops.set_workspace_limit(cap)
+    conv_ops.set_num_threads(threads)
     try:
-        kernels = [
-            lambda: conv_ops.conv_forward(x, w, None, geom),
-            lambda: conv_ops.conv_grad_input(gy, w, x.shape, geom),
-            lambda: conv_ops.conv_grad_weight(x, gy, w.shape, geom),
-        ]
         for kernel, expected in zip(kernels, unlimited, strict=True):
             tracemalloc.start()
             result = kernel()
@@ -339,16 +339,22 @@ def test_workspace_limit_is_honoured():
             np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
             assert peak - result.nbytes <= cap, (peak, result.nbytes)
     finally:
-        conv_ops.set_workspace_limit(previous)
+        conv_ops.set_workspace_limit(previous[0])
+        conv_ops.set_num_threads(previous[1])
 
 
-def test_workspace_limit_from_environment_and_validation():
-    code = "from convprop.ops import conv; print(conv.get_workspace_limit())"
-    env = {"CONVPROP_WORKSPACE_MB": "3", "PYTHONPATH": ":".join(sys.path)}
+def test_limits_from_environment_and_validation():
+    code = "from convprop.ops import conv; print(conv.get_workspace_limit(), conv.get_num_threads())"
+    env = {"CONVPROP_WORKSPACE_MB": "3", "CONVPROP_NUM_THREADS": "3", "PYTHONPATH": ":".join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert int(out.stdout) == 3 * 2**20
+    assert out.stdout.split() == [str(3 * 2**20), "3"]
+    env["CONVPROP_WORKSPACE_MB"] = "lots"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert "CONVPROP_WORKSPACE_MB must be a number of megabytes, got 'lots'" in out.stderr
     with pytest.raises(ValueError, match="nbytes must be a positive int"):
         conv_ops.set_workspace_limit(0)
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        conv_ops.set_num_threads(0)
 
 
 # ---- errors ------------------------------------------------------------------------------------
