@@ -163,6 +163,19 @@ def _one_line_error(args, capsys, match):
     return status
 
 
+def _relabel(run_dir, tmp_path, model_name):
+    """A copy of the run's checkpoint whose header claims another model (lenet5 weights, vggsmall name)."""
+    with np.load(run_dir / "last.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    header = json.loads(arrays["__header__"].tobytes())
+    header["model"]["name"] = model_name
+    header["model"].pop("state_keys")
+    arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    path = tmp_path / f"as-{model_name}.npz"
+    np.savez(path, **arrays)
+    return path
+
+
 def test_errors_are_one_line(tmp_path, data_dir, run_dir, capsys):
     _one_line_error(["train", "--no-such-flag"], capsys, "unrecognized arguments: --no-such-flag")
     _one_line_error(["train", "--epochs", "0"], capsys, "argument --epochs: must be a positive integer, got 0")
@@ -173,6 +186,7 @@ def test_errors_are_one_line(tmp_path, data_dir, run_dir, capsys):
     bad = tmp_path / "bad.npz"
     bad.write_bytes((run_dir / "last.npz").read_bytes()[:5000])
     _one_line_error(["evaluate", str(bad)], capsys, "truncated or corrupted")
+    _one_line_error(["predict", str(_relabel(run_dir, tmp_path, "vggsmall")), str(bad)], capsys, "does not fit model")
     _one_line_error(["predict", str(run_dir), str(tmp_path / "nope.png")], capsys, "image not found")
     (tmp_path / "text.png").write_text("not an image")
     _one_line_error(["predict", str(run_dir), str(tmp_path / "text.png")], capsys, "cannot read image")

@@ -35,7 +35,7 @@ _MODEL_PREFIX = "model/"
 _STATE_PREFIX = "state/"
 
 
-class CheckpointError(Exception):
+class CheckpointError(ValueError):
     """A checkpoint file is missing, damaged, from a newer convprop, or for another model."""
 
 
