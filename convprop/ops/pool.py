@@ -404,7 +404,9 @@ class AdaptiveAvgPoolNd(Function):
             return None
         g = grad_out
         for axis, a in reversed(list(enumerate(self.matrices, start=-len(self.matrices)))):
-            g = _along(g, a.T, axis)
+            k, rest = divmod(a.shape[1], a.shape[0])
+            # equal disjoint windows (global pooling included): Aᵀ just repeats each gradient / k
+            g = np.repeat(g / k, k, axis=axis) if rest == 0 else _along(g, a.T, axis)
         return np.ascontiguousarray(g)
 
 
