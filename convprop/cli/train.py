@@ -15,11 +15,7 @@ import time
 from pathlib import Path
 
 from convprop.cli import CLIError
-from convprop.train.config import DATASET_DEFAULTS, DATASETS, OPTIMIZERS, SCHEDULERS, TrainConfig
-
-# Settings a resumed run may change: they do not affect the arithmetic (threads can change the
-# last bits of BLAS sums on some builds, so a resumed run keeps the saved value unless told otherwise).
-_RESUMABLE_OVERRIDES = ("threads", "checkpoint_every", "eval_batch_size")
+from convprop.train.config import DATASET_DEFAULTS, DATASETS, OPTIMIZERS, RUNTIME_SETTINGS, SCHEDULERS, TrainConfig
 
 
 def _positive_int(text: str) -> int:
@@ -238,13 +234,13 @@ def run_train(args) -> int:
         except (KeyError, TypeError, ValueError) as exc:
             raise CLIError(f"{ck.path}: cannot read the run's settings: {exc}") from None
         for key, value in given.items():
-            if key not in _RESUMABLE_OVERRIDES and getattr(saved, key) != value:
+            if key not in RUNTIME_SETTINGS and getattr(saved, key) != value:
                 flag = "--" + key.replace("_", "-")
                 raise CLIError(
                     f"{flag} {value} differs from the run being resumed ({getattr(saved, key)}); "
                     "a resumed run keeps its settings (start a new run with another --out to change them)"
                 )
-        config = TrainConfig(**{**saved.to_dict(), **{k: given[k] for k in _RESUMABLE_OVERRIDES if k in given}})
+        config = TrainConfig(**{**saved.to_dict(), **{k: given[k] for k in RUNTIME_SETTINGS if k in given}})
     else:
         config = resolve_config(TrainConfig(**given))
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
+# Settings a resumed run may change: they do not enter the training arithmetic (except that some BLAS
+# builds sum in a different order with another thread count, so a resumed run keeps it unless told).
+RUNTIME_SETTINGS = ("threads", "checkpoint_every", "eval_batch_size")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
 

@@ -33,7 +33,7 @@ import numpy as np
 import convprop
 import convprop.nn.functional as F
 from convprop.train.checkpoint import Checkpoint, load_model_state, save_checkpoint
-from convprop.train.config import TrainConfig, resolve_config
+from convprop.train.config import RUNTIME_SETTINGS, TrainConfig, resolve_config
 from convprop.train.progress import EpochProgress
 from convprop.train.threads import set_num_threads
 
@@ -114,21 +114,23 @@ def build_optimizer(cfg: TrainConfig, params):
         return optim.SGD(
             params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0
         )
+    # For Adam and AdamW, --momentum is beta1 (the decay of the running mean of gradients).
     cls = optim.Adam if cfg.optimizer == "adam" else optim.AdamW
-    return cls(
-        params, lr=cfg.lr, betas=(cfg.momentum if cfg.momentum > 0 else 0.9, 0.999), weight_decay=cfg.weight_decay
-    )
+    return cls(params, lr=cfg.lr, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
 
 
 def build_scheduler(cfg: TrainConfig, optimizer, steps_per_epoch: int):
-    """The learning-rate schedule, stepped after every optimizer step (``step`` decays per epoch)."""
+    """The learning-rate schedule, stepped after every optimizer step.
+
+    ``step``: x0.1 after each third of the run; ``cosine``: cosine decay to 0 over the run;
+    ``onecycle``: warm-up to ``lr`` over the first 30%, then cosine decay (momentum cycled inversely).
+    """
     from convprop import optim
 
     total = cfg.epochs * steps_per_epoch
     if cfg.scheduler == "none":
         return None
     if cfg.scheduler == "step":
-        # x0.1 at 1/2 and 3/4 of training would need MultiStepLR; StepLR at every third of the run is close.
         return optim.lr_scheduler.StepLR(optimizer, step_size=max(1, total // 3), gamma=0.1)
     if cfg.scheduler == "cosine":
         return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
@@ -239,10 +241,12 @@ class Trainer:
         return save_checkpoint(self.out_dir / name, self.header(), self.model.state_dict(), states)
 
     def restore(self, ck: Checkpoint) -> None:
-        """Continue from ``ck`` (which must come from a run with the same config)."""
+        """Continue from ``ck``, which must come from a run with the same settings (see RUNTIME_SETTINGS)."""
         h = ck.header
-        if h["config"] != self.cfg.to_dict():
-            changed = sorted(k for k, v in self.cfg.to_dict().items() if h["config"].get(k) != v)
+        changed = sorted(
+            k for k, v in self.cfg.to_dict().items() if k not in RUNTIME_SETTINGS and h["config"].get(k) != v
+        )
+        if changed:
             raise ValueError(f"the checkpoint was written with other settings ({', '.join(changed)})")
         load_model_state(self.model, ck)
         self.optimizer.load_state_dict(h["states"]["optimizer"])
