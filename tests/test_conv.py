@@ -343,6 +343,30 @@ def test_workspace_limit_is_honoured(w_shape, groups, threads):
         conv_ops.set_num_threads(previous[1])
 
 
+@pytest.mark.parametrize(
+    ("w_shape", "kwargs"), [((16, 8, 3, 3), {"padding": 1, "groups": 2}), ((16, 1, 3, 3), {"groups": 16})]
+)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_worker_threads_give_identical_results(w_shape, kwargs, stride):
+    """Copies split over threads and depthwise chunks run in threads: the numbers must not change."""
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal((4, 16, 96, 96)).astype(np.float32), rng.standard_normal(w_shape).astype(np.float32)]
+    arrays.append(rng.standard_normal(w_shape[0]).astype(np.float32))
+    results = []
+    previous = conv_ops.get_num_threads()
+    try:
+        for threads in (1, 3):
+            conv_ops.set_num_threads(threads)
+            inputs = [convprop.tensor(a, requires_grad=True) for a in arrays]
+            y = F.conv2d(*inputs, stride=stride, **kwargs)
+            y.backward(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))
+            results.append([y.data, *(t.grad for t in inputs)])
+    finally:
+        conv_ops.set_num_threads(previous)
+    for single, threaded in zip(*results, strict=True):
+        np.testing.assert_allclose(threaded, single, rtol=1e-6, atol=1e-6)
+
+
 def test_limits_from_environment_and_validation():
     code = "from convprop.ops import conv; print(conv.get_workspace_limit(), conv.get_num_threads())"
     env = {"CONVPROP_WORKSPACE_MB": "3", "CONVPROP_NUM_THREADS": "3", "PYTHONPATH": ":".join(sys.path)}

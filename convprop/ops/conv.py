@@ -3,15 +3,13 @@ r"""N-d convolution and transposed convolution: one implementation for 1-D, 2-D 
 The article's three formulas, generalised to strides, padding, dilation, groups, channels and
 batches, are three kernels on NumPy arrays (NC* layout in and out; channels-last inside):
 
-================  ==========================================================  =========================
-kernel            formula (article's terms)                                    computed as
-================  ==========================================================  =========================
-``conv_forward``  O = X ⋆ F  (cross-correlation, strided, dilated)              im2col(X) @ F
-``conv_grad_weight``   ∂L/∂F = X ⋆ ∂L/∂O  (∂L/∂O dilated by the stride), Σ batch     ∂L/∂Oᵀ @ im2col(X)
-``conv_grad_input``   ∂L/∂X = full correlation of ∂L/∂O (stride − 1 zeros between   col2im(∂L/∂O @ Fᵀ)
-                  elements, floor remainder restored) with rot180(F) (dilated,
-                  in/out channels swapped), cropped by the forward padding
-================  ==========================================================  =========================
+- ``conv_forward``: O = X ⋆ F, the cross-correlation (strided, dilated). Computed as im2col(X) @ F.
+- ``conv_grad_weight``: ∂L/∂F = X ⋆ ∂L/∂O, with ∂L/∂O dilated by the stride, summed over the
+  batch. Computed as ∂L/∂Oᵀ @ im2col(X).
+- ``conv_grad_input``: ∂L/∂X = the full correlation of ∂L/∂O (stride − 1 zeros inserted between
+  its elements, the floor remainder restored) with rot180(F) (dilated; in/out channels swapped),
+  cropped by the forward padding. With stride 1 it is computed literally, as ``conv_forward`` of
+  the padded ∂L/∂O with rot180(F); otherwise as col2im(∂L/∂O @ Fᵀ).
 
 Why ``col2im(∂L/∂O @ Fᵀ)`` is the article's full correlation: entry ``(o, k)`` of ``∂L/∂O @ Fᵀ`` is
 ``∂L/∂O[o] · F[k]``, and col2im adds it into ``∂L/∂X[o·stride + k·dilation − padding]``. Collecting
@@ -24,10 +22,11 @@ A transposed convolution is the same pair read the other way: its forward is ``c
 its input gradient is ``conv_forward``, and its weight gradient is ``conv_grad_weight`` with the roles
 of input and output gradient swapped. No kernel is duplicated.
 
-Speed: every kernel is one BLAS GEMM (batched over groups) on a channels-last im2col copy,
-except depthwise convolution (one input channel per group), where tiny per-group matrices would
-waste the GEMM, so it multiplies and adds once per kernel offset instead. Work is chunked over
-the batch so the temporary buffers stay under the workspace limit
+Speed: the GEMM kernels make one BLAS call per group on a channels-last im2col copy (col2im makes
+one per kernel offset, so each offset's block is added back contiguously). Depthwise convolution
+(one input channel per group) would give BLAS slivers, so it multiplies and adds once per kernel
+offset instead, in worker threads (:func:`set_num_threads`). Work is chunked over the batch:
+cache-sized chunks where possible, and never more temporary memory than the workspace limit
 (:func:`set_workspace_limit`, environment variable ``CONVPROP_WORKSPACE_MB``, default 512 MB).
 """
 
@@ -35,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -114,16 +114,59 @@ def get_num_threads() -> int:
     return _num_threads
 
 
-def _run(fn, slices: list[slice], threaded: bool):
-    """``fn(slice)`` for every batch chunk, in order; in worker threads when ``threaded``."""
+def _get_pool() -> ThreadPoolExecutor:
     global _pool, _pool_size
-    if not threaded or _num_threads == 1 or len(slices) == 1:
-        return map(fn, slices)
     if _pool_size != _num_threads:
         if _pool is not None:
             _pool.shutdown(wait=False)
         _pool, _pool_size = ThreadPoolExecutor(_num_threads, thread_name_prefix="convprop"), _num_threads
-    return _pool.map(fn, slices)
+    return _pool
+
+
+def _in_worker() -> bool:
+    """Inside a pool thread already: nested submissions could wait on themselves, so run inline."""
+    return threading.current_thread().name.startswith("convprop")
+
+
+def _run(fn, slices: list[slice], threaded: bool):
+    """``fn(slice)`` for every batch chunk, in order; in worker threads when ``threaded``."""
+    if not threaded or _num_threads == 1 or len(slices) == 1 or _in_worker():
+        return map(fn, slices)
+    return _get_pool().map(fn, slices)
+
+
+# Below this many elements a copy is faster than handing it to threads.
+_PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+def _parallel(op, dst: np.ndarray, *srcs: np.ndarray) -> None:
+    """``op(dst, *srcs)`` (an in-place NumPy copy or ufunc with ``out=dst``) split into row blocks
+    over the worker threads. NumPy's copies are single-threaded but release the GIL, and they run
+    between BLAS calls, when the cores are otherwise idle. Sources broadcast against ``dst``."""
+    axis = next((a for a in range(dst.ndim - 1) if dst.shape[a] >= _num_threads), None)
+    if _num_threads == 1 or dst.size < _PARALLEL_MIN_ELEMENTS or axis is None or _in_worker():
+        op(dst, *srcs)
+        return
+    edges = np.linspace(0, dst.shape[axis], _num_threads + 1).astype(int)
+
+    def block(i):
+        def cut(a):
+            pos = axis - (dst.ndim - a.ndim)  # sources may have fewer (broadcast) axes
+            if pos < 0 or a.shape[pos] == 1:
+                return a
+            return a[(slice(None),) * pos + (slice(edges[i], edges[i + 1]),)]
+
+        op(cut(dst), *map(cut, srcs))
+
+    list(_get_pool().map(block, range(_num_threads)))
+
+
+def _copy(dst: np.ndarray, src: np.ndarray) -> None:
+    _parallel(np.copyto, dst, src)
+
+
+def _add_into(dst: np.ndarray, src: np.ndarray) -> None:
+    _parallel(lambda d, a: np.add(d, a, out=d), dst, src)
 
 
 # Chunks whose buffers stay in cache run faster than one big chunk: the im2col copy is still cached
@@ -176,7 +219,7 @@ def _to_channels_last(x: np.ndarray, geom: Geometry) -> np.ndarray:
         xp[(*lead, slice(0, lo))] = 0
         xp[(*lead, slice(lo + s, lo + s + hi))] = 0
     inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
-    xp[(slice(None), *inner)] = np.moveaxis(x, 1, -1)
+    _copy(xp[(slice(None), *inner)], np.moveaxis(x, 1, -1))
     return xp
 
 
@@ -185,14 +228,20 @@ def _im2col(xp: np.ndarray, kernel, geom: Geometry, out) -> np.ndarray:
     n, c, g = xp.shape[0], xp.shape[-1], geom.groups
     win = windows(xp, 1, kernel, geom.stride, geom.dilation, out)  # (n, *out, *kernel, C)
     win = win.reshape(*win.shape[:-1], g, c // g)
-    return np.moveaxis(win, -2, 0).reshape(g, n * math.prod(out), math.prod(kernel) * (c // g))
+    cols = np.empty((g, n * math.prod(out), math.prod(kernel) * (c // g)), dtype=xp.dtype)
+    _copy(cols.reshape(g, n, *out, *kernel, c // g), np.moveaxis(win, -2, 0))
+    return cols
 
 
 def _grouped_rows(y: np.ndarray, groups: int) -> np.ndarray:
     """(n, G·Og, *out) -> (G, n·prod(out), Og): the output gradient as GEMM rows, per group."""
     n, o, *out = y.shape
-    v = y.reshape(n, groups, o // groups, math.prod(out))
-    return v.transpose(1, 0, 3, 2).reshape(groups, n * math.prod(out), o // groups)
+    rows = np.empty((groups, n * math.prod(out), o // groups), dtype=y.dtype)
+    _copy(
+        rows.reshape(groups, n, math.prod(out), o // groups),
+        y.reshape(n, groups, o // groups, -1).transpose(1, 0, 3, 2),
+    )
+    return rows
 
 
 def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
@@ -230,7 +279,7 @@ def _depthwise(weight_shape, groups: int) -> bool:
 
 # ---- the three kernels ---------------------------------------------------------------------------
 # Each kernel loops over batch chunks and hands one chunk to a helper; the helper's buffers are
-# freed when it returns, so no two chunks' temporaries are alive at once.
+# freed when it returns, so only the chunks in flight (one, or one per worker thread) hold memory.
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometry, out=None) -> np.ndarray:
@@ -271,9 +320,9 @@ def _store(dst: np.ndarray, src: np.ndarray, b: np.ndarray | None) -> None:
     """Write a chunk given as (n, G, Og, P) into NC* ``dst``, adding the bias in the same pass."""
     view = dst.reshape(src.shape)
     if b is None:
-        view[...] = src
+        _copy(view, src)
     else:
-        np.add(src, b.reshape(1, *src.shape[1:3], 1), out=view)
+        _parallel(lambda d, a, c: np.add(a, c, out=d), view, src, b.reshape(1, *src.shape[1:3], 1))
 
 
 def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> np.ndarray:
@@ -380,7 +429,7 @@ def _grad_input_gemm(gy, wt, geom: Geometry, kernel, gx) -> None:
     for i, offs in enumerate(np.ndindex(*kernel)):
         part = _matmul(rows, wt[:, :, i]) if cols is None else cols[:, :, i]
         part = np.moveaxis(part.reshape(g, m, *out, cg), 0, -2)  # (m, *out, G, Cg)
-        gxp[(slice(None), *window_slices(offs, geom.stride, geom.dilation, out))] += part
+        _add_into(gxp[(slice(None), *window_slices(offs, geom.stride, geom.dilation, out))], part)
     _from_channels_last(gxp.reshape(*gxp.shape[:-2], -1), geom, gx)
 
 
@@ -398,7 +447,7 @@ def _grad_input_depthwise(gy, wk, geom: Geometry, kernel, gx) -> None:
 def _from_channels_last(gxp: np.ndarray, geom: Geometry, gx: np.ndarray) -> None:
     """Crop the padding off channels-last (n, *S_padded, C) and write it into NC* ``gx``."""
     inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, gx.shape[2:], strict=True))
-    gx[...] = np.moveaxis(gxp[(slice(None), *inner)], -1, 1)
+    _copy(gx, np.moveaxis(gxp[(slice(None), *inner)], -1, 1))
 
 
 # ---- autograd Functions --------------------------------------------------------------------------
