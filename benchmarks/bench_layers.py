@@ -167,7 +167,10 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per layer (median reported)")
     parser.add_argument("--only", default="", help="run only layers whose name contains this text")
     parser.add_argument("--big", action="store_true", help="show the workspace cap on the N256 256->256 case")
+    parser.add_argument("--workspace-mb", type=float, help="convprop's workspace cap (default: its own, 512 MB)")
     args = parser.parse_args(argv)
+    if args.workspace_mb is not None:
+        conv_ops.set_workspace_limit(int(args.workspace_mb * 2**20))
 
     torch.set_num_threads(args.threads)
     conv_ops.set_num_threads(args.threads)
