@@ -2,10 +2,10 @@
 
 __version__ = "0.1.0"
 
-from convprop.tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor  # noqa: E402
-from convprop.gradcheck import GradcheckError, gradcheck  # noqa: E402
-from convprop import ops  # noqa: E402  (also gives Tensor its operators and methods)
-from convprop.ops import cat, stack, where  # noqa: E402
+from convprop import ops
+from convprop.gradcheck import GradcheckError, gradcheck
+from convprop.ops import cat, stack, where
+from convprop.tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 
 __all__ = [
     "Function",
