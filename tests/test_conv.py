@@ -291,6 +291,23 @@ def test_non_finite_values_propagate():
     assert np.isfinite(y.data[0, 0, 0, 2:]).all()
 
 
+@pytest.mark.parametrize(
+    ("fn", "w_shape", "groups"),
+    [("conv2d", (3, 2, 3, 3), 1), ("conv2d", (2, 1, 3, 3), 2), ("conv_transpose2d", (2, 3, 3, 3), 1)],
+)
+def test_empty_batch(fn, w_shape, groups):
+    """N = 0 is legal in PyTorch: an empty output and zero weight and bias gradients."""
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    bias = w_shape[0] if fn == "conv2d" else w_shape[1] * groups
+    arrays = [rng.standard_normal((0, 2, 5, 5)), rng.standard_normal(w_shape), rng.standard_normal(bias)]
+    compare_with_torch(
+        lambda *t: getattr(F, fn)(*t, groups=groups),
+        lambda *t: getattr(torch.nn.functional, fn)(*t, groups=groups),
+        arrays,
+    )
+
+
 def test_no_grad_records_nothing():
     x = convprop.tensor(np.ones((1, 2, 4, 4)), requires_grad=True)
     with convprop.no_grad():
@@ -403,6 +420,7 @@ def _t(*shape, dtype=np.float32):
         (F.conv2d, (_t(1, 1, 4, 4), _t(1, 1, 2, 2)), {"padding": "same", "stride": 2}, ValueError, r"'same' is not"),
         (F.conv2d, (_t(1, 1, 4, 4), _t(1, 1, 2, 2)), {"padding": "full"}, ValueError, r"'valid', 'same', an int"),
         (F.conv2d, (_t(1, 1, 4, 4), _t(1, 1, 2, 2)), {"groups": 0}, ValueError, r"groups must be a positive int"),
+        (F.conv2d, (_t(1, 1, 4, 4), _t(1, 1, 0, 2)), {}, ValueError, r"weight of shape \(1, 1, 0, 2\) is empty"),
         (F.conv2d, (_t(1, 1, 4, 4), _t(2, 1, 2, 2), _t(3)), {}, ValueError, r"expected bias of shape \(2,\), got"),
         (F.conv2d, (_t(1, 1, 4, 4), _t(1, 1, 2, 2, dtype=np.float64)), {}, RuntimeError, r"float32 but weight has"),
         (F.conv2d, (_t(1, 1, 4, 4), _t(1, 1, 2, 2), _t(1, dtype=np.float64)), {}, RuntimeError, r"but bias has dtype"),

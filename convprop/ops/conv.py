@@ -338,7 +338,9 @@ def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry
     depthwise = _depthwise(weight_shape, g)
     chunk = _grad_weight_depthwise if depthwise else _grad_weight_gemm
     slices = _batches(n, x.dtype, geom.padded(size), c, out, o, kernel, depthwise)
-    gw = sum(_run(lambda sl: chunk(x[sl], gy[sl], geom, kernel), slices, depthwise))
+    # the start value keeps the shape and dtype when the batch is empty
+    empty = np.zeros((math.prod(kernel), g, o // g) if depthwise else (g, o // g, math.prod(kernel) * cg), x.dtype)
+    gw = sum(_run(lambda sl: chunk(x[sl], gy[sl], geom, kernel), slices, depthwise), empty)
     if depthwise:  # (K, C, multiplier) -> (C·multiplier, 1, *kernel)
         return np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(weight_shape)
     # (G, Og, prod(kernel)·Cg) -> (G·Og, Cg, *kernel)
@@ -528,6 +530,8 @@ def _check_tensors(op: str, input, weight, bias, nd: int, weight_layout: str) ->
     unbatched = check_input(input.data, nd, op)
     if weight.ndim != nd + 2:
         raise ValueError(f"{op}: expected a {nd + 2}-D weight of shape {weight_layout}, got shape {weight.shape}")
+    if weight.data.size == 0:
+        raise ValueError(f"{op}: weight of shape {weight.shape} is empty; kernel size and channels must be positive")
     if not np.issubdtype(input.dtype, np.floating):
         raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
     for name, t in (("weight", weight), ("bias", bias)):
