@@ -310,9 +310,12 @@ def _forward_gemm(x, wm, b, geom: Geometry, kernel, out, y) -> None:
 def _forward_depthwise(x, wk, b, geom: Geometry, kernel, out, y) -> None:
     g, mult = wk.shape[:2]
     win = windows(_to_channels_last(x, geom), 1, kernel, geom.stride, geom.dilation, out)
-    acc = np.zeros((x.shape[0], *out, g, mult), dtype=x.dtype)
+    acc = np.empty((x.shape[0], *out, g, mult), dtype=x.dtype)
+    term = np.empty_like(acc)
     for i, offs in enumerate(np.ndindex(*kernel)):
-        acc += win[(slice(None),) * (1 + len(out)) + offs][..., None] * wk[:, :, i]
+        np.multiply(win[(slice(None),) * (1 + len(out)) + offs][..., None], wk[:, :, i], out=term if i else acc)
+        if i:
+            acc += term
     _store(y, acc.reshape(x.shape[0], math.prod(out), g, mult).transpose(0, 2, 3, 1), b)
 
 
