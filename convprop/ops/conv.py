@@ -226,6 +226,8 @@ def _to_channels_last(x: np.ndarray, geom: Geometry) -> np.ndarray:
 def _im2col(xp: np.ndarray, kernel, geom: Geometry, out) -> np.ndarray:
     """Channels-last padded (n, *Sp, C) -> columns (groups, n·prod(out), prod(kernel)·C/groups)."""
     n, c, g = xp.shape[0], xp.shape[-1], geom.groups
+    if g == 1 and all(k == 1 for k in kernel) and all(s == 1 for s in geom.stride):
+        return xp.reshape(1, n * math.prod(out), c)  # a 1x1 convolution's columns are its input
     win = windows(xp, 1, kernel, geom.stride, geom.dilation, out)  # (n, *out, *kernel, C)
     win = win.reshape(*win.shape[:-1], g, c // g)
     cols = np.empty((g, n * math.prod(out), math.prod(kernel) * (c // g)), dtype=xp.dtype)
