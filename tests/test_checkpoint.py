@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -93,6 +94,9 @@ def test_atomic_write_leaves_no_temp_files_and_replaces(tmp_path):
     path, state, _, _ = _write(tmp_path, rng)  # overwrite in place
     assert [p.name for p in tmp_path.iterdir()] == ["ck.npz"]
     assert np.array_equal(load_checkpoint(path).model_state["0.weight"], state["0.weight"])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # like a file written with open()
 
 
 def test_unencodable_state_is_refused_and_target_untouched(tmp_path):
