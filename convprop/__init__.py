@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from convprop import ops
+from convprop import models, nn, ops, optim
 from convprop.gradcheck import GradcheckError, gradcheck
 from convprop.ops import cat, stack, where
 from convprop.tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
@@ -15,8 +15,11 @@ __all__ = [
     "enable_grad",
     "gradcheck",
     "is_grad_enabled",
+    "models",
+    "nn",
     "no_grad",
     "ops",
+    "optim",
     "stack",
     "tensor",
     "where",
