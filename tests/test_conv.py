@@ -118,9 +118,21 @@ def test_conv_matches_torch_float64(seed):
     _compare(_conv_case(seed))
 
 
-@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize("seed", range(80))
 def test_conv_transpose_matches_torch_float64(seed):
     require_torch()
+    _compare(_conv_transpose_case(seed))
+
+
+@pytest.mark.parametrize("seed", range(0, 80, 3))
+def test_large_problem_paths_match_torch(seed, monkeypatch):
+    """The branches taken only for big layers (one GEMM per kernel offset in col2im, copies split
+    over threads), forced on for the small sweep configurations."""
+    require_torch()
+    monkeypatch.setattr(conv_ops, "_MIN_GEMM_MACS", 0)
+    monkeypatch.setattr(conv_ops, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(conv_ops, "_num_threads", 3)
+    _compare(_conv_case(seed))
     _compare(_conv_transpose_case(seed))
 
 

@@ -174,6 +174,8 @@ def _add_into(dst: np.ndarray, src: np.ndarray) -> None:
 # L3 size this was tuned on being 32 MB). The depthwise path is memory-bound elementwise work and
 # wants its chunks nearer the 1 MB L2 (measured 1.8x faster forward with 4 MB than unchunked).
 _GEMM_CHUNK_BYTES = 16 * 2**20
+# Multiply-adds below which a GEMM is not worth a separate BLAS call (see _grad_input_gemm).
+_MIN_GEMM_MACS = 1 << 22
 _ELEMENTWISE_CHUNK_BYTES = 4 * 2**20
 
 
@@ -226,7 +228,7 @@ def _to_channels_last(x: np.ndarray, geom: Geometry) -> np.ndarray:
 def _im2col(xp: np.ndarray, kernel, geom: Geometry, out) -> np.ndarray:
     """Channels-last padded (n, *Sp, C) -> columns (groups, n·prod(out), prod(kernel)·C/groups)."""
     n, c, g = xp.shape[0], xp.shape[-1], geom.groups
-    if g == 1 and all(k == 1 for k in kernel) and all(s == 1 for s in geom.stride):
+    if g == 1 and all(k == 1 for k in kernel) and all(s == 1 for s in geom.stride) and xp.shape[1:-1] == tuple(out):
         return xp.reshape(1, n * math.prod(out), c)  # a 1x1 convolution's columns are its input
     win = windows(xp, 1, kernel, geom.stride, geom.dilation, out)  # (n, *out, *kernel, C)
     win = win.reshape(*win.shape[:-1], g, c // g)
@@ -429,10 +431,12 @@ def _grad_input_gemm(gy, wt, geom: Geometry, kernel, gx) -> None:
     gxp = np.zeros((m, *geom.padded(gx.shape[2:]), g, cg), dtype=gy.dtype)
     # col2im one kernel offset at a time. With a GEMM per offset, each offset's block (m, *out, C) is
     # contiguous, so its += runs along whole rows of pixels·channels instead of C-long pieces, and
-    # only one block is alive at a time. With few channels those GEMMs would be slivers (Cg wide),
-    # so one GEMM makes all blocks at once (measured 2x faster for Cg = 1, 2.5x slower for Cg = 6).
+    # only one block is alive at a time. Small per-offset GEMMs cost more in BLAS call overhead (a
+    # multi-threaded BLAS call can wait a scheduler tick for its threads on a busy machine) than the
+    # strided += saves, so small problems make all blocks with one GEMM.
     wt = wt.reshape(g, wt.shape[1], -1, cg)  # (G, Og, prod(kernel), Cg)
-    cols = _matmul(rows, wt.reshape(g, wt.shape[1], -1)).reshape(g, -1, wt.shape[2], cg) if cg < 4 else None
+    per_offset = rows.shape[1] * wt.shape[1] * cg >= _MIN_GEMM_MACS
+    cols = None if per_offset else _matmul(rows, wt.reshape(g, wt.shape[1], -1)).reshape(g, -1, wt.shape[2], cg)
     for i, offs in enumerate(np.ndindex(*kernel)):
         part = _matmul(rows, wt[:, :, i]) if cols is None else cols[:, :, i]
         part = np.moveaxis(part.reshape(g, m, *out, cg), 0, -2)  # (m, *out, G, Cg)
