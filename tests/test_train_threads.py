@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from convprop.ops import conv
 from convprop.train import threads
 
 
@@ -26,12 +27,13 @@ def _openblas_get_num_threads():
 
 @pytest.fixture
 def restore_threads(monkeypatch):
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in threads._ENV_VARS:
         monkeypatch.delenv(var, raising=False)
-    before = _openblas_get_num_threads()
+    before, conv_before = _openblas_get_num_threads(), conv.get_num_threads()
     yield
     if before is not None:
         threads.set_num_threads(before)
+    conv.set_num_threads(conv_before)
 
 
 def test_set_num_threads_reaches_loaded_openblas(restore_threads):
@@ -39,6 +41,7 @@ def test_set_num_threads_reaches_loaded_openblas(restore_threads):
         pytest.skip("NumPy is not linked against OpenBLAS here")
     assert threads.set_num_threads(1) is True
     assert _openblas_get_num_threads() == 1
+    assert conv.get_num_threads() == 1
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["OMP_NUM_THREADS"] == "1"
     a = np.random.default_rng(0).standard_normal((64, 64))
     assert np.allclose(a @ np.eye(64), a)  # BLAS still works after the change
@@ -48,9 +51,10 @@ def test_set_num_threads_reaches_loaded_openblas(restore_threads):
 
 def test_children_inherit_the_limit(restore_threads):
     threads.set_num_threads(1)
-    code = "import os; print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'])"
+    code = "import os; print(*(os.environ[v] for v in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS')))"
+    code += "; from convprop.ops import conv; print(conv.get_num_threads())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["1", "1"]
+    assert out.split() == ["1", "1", "1"]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])

@@ -97,7 +97,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, help="random crop + flip augmentation")
     p.add_argument("--seed", metavar="N", type=_nonnegative_int, help="seed of every random generator (default 0)")
-    p.add_argument("--threads", metavar="N", type=_positive_int, help="BLAS threads (default: the library's choice)")
+    p.add_argument(
+        "--threads",
+        metavar="N",
+        type=_positive_int,
+        help="threads for BLAS and the conv kernels (default: all cores; 1 is best on a busy machine)",
+    )
     p.add_argument("--limit-train", type=_positive_int, metavar="N", help="use only the first N training images")
     p.add_argument("--limit-test", type=_positive_int, metavar="N", help="use only the first N test images")
     p.add_argument(
@@ -131,7 +136,7 @@ def register(subparsers) -> None:
     e.add_argument("--data-dir", type=Path, metavar="DIR", help="look for the dataset files here first")
     e.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N images")
     e.add_argument("--batch-size", type=_positive_int, metavar="N", default=500, help="batch size (default 500)")
-    e.add_argument("--threads", type=_positive_int, metavar="N", help="BLAS threads")
+    e.add_argument("--threads", type=_positive_int, metavar="N", help="threads for BLAS and the conv kernels")
     e.add_argument("--confusion", type=Path, metavar="PNG", help="also save the confusion matrix as a PNG")
     e.set_defaults(func=run_evaluate)
 
@@ -150,7 +155,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="invert brightness first (MNIST-style data is light on dark; photos are usually dark on light)",
     )
-    r.add_argument("--threads", type=_positive_int, metavar="N", help="BLAS threads")
+    r.add_argument("--threads", type=_positive_int, metavar="N", help="threads for BLAS and the conv kernels")
     r.set_defaults(func=run_predict)
 
 

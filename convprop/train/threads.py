@@ -1,4 +1,4 @@
-"""Limit the number of threads the BLAS library uses, without threadpoolctl.
+"""Limit the number of threads convprop uses (BLAS and the convolution kernels' workers), without threadpoolctl.
 
 OpenBLAS reads ``OPENBLAS_NUM_THREADS`` (and OpenMP builds ``OMP_NUM_THREADS``)
 only once, when it is loaded, and NumPy loads it on import. By the time a
@@ -6,7 +6,9 @@ only once, when it is loaded, and NumPy loads it on import. By the time a
 setting the variables alone would be too late for this process. We therefore do
 both: set the variables (for child processes and for any BLAS loaded later) and
 call the ``*_set_num_threads`` entry point of every OpenBLAS/MKL library already
-mapped into this process, found through ``/proc/self/maps`` on Linux.
+mapped into this process, found through ``/proc/self/maps`` on Linux. The
+convolution kernels' own worker threads (elementwise work between BLAS calls,
+``convprop.ops.conv.set_num_threads``) get the same limit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CONVPROP_NUM_THREADS")
 # NumPy wheels ship OpenBLAS with prefixed, 64-bit-integer symbol names; distro builds use the plain ones.
 _SETTERS = (
     "scipy_openblas_set_num_threads64_",
@@ -35,7 +37,7 @@ def _loaded_blas_libraries() -> list[str]:
 
 
 def set_num_threads(threads: int) -> bool:
-    """Use at most ``threads`` BLAS threads in this process and in its children.
+    """Use at most ``threads`` threads for BLAS and convolution work, in this process and in its children.
 
     Returns True when a loaded BLAS library accepted the new limit at run time,
     False when only the environment variables could be set (they take effect
@@ -43,6 +45,9 @@ def set_num_threads(threads: int) -> bool:
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    from convprop.ops import conv
+
+    conv.set_num_threads(threads)
     for var in _ENV_VARS:
         os.environ[var] = str(threads)
     applied = False
