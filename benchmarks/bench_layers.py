@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
 import statistics
 import time
@@ -179,7 +180,7 @@ def main(argv=None) -> None:
         print(
             f"convprop {convprop.__version__} vs torch {torch.__version__}; numpy {np.__version__} ({blas}); "
             f"{platform.processor() or platform.machine()}; threads={args.threads}; float32 forward+backward, "
-            f"median of {args.repeat}"
+            f"median of {args.repeat}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
         )
         if args.big:
             big_case()
@@ -208,6 +209,8 @@ def main(argv=None) -> None:
         if conv_ratios:
             geo = math.exp(sum(math.log(r) for r in conv_ratios) / len(conv_ratios))
             print(f"geometric mean of conv ratios: {geo:.2f} (worst {max(conv_ratios):.2f}, {len(conv_ratios)} layers)")
+        # other processes' load skews multi-threaded timings most (a thread waits for a core)
+        print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 
 if __name__ == "__main__":

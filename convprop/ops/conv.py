@@ -135,8 +135,9 @@ def _run(fn, slices: list[slice], threaded: bool):
     return _get_pool().map(fn, slices)
 
 
-# Below this many elements a copy is faster than handing it to threads.
-_PARALLEL_MIN_ELEMENTS = 1 << 18
+# Below this many elements (4 MB of float32) a copy is not worth handing to threads: on a busy
+# machine a hand-off can wait a scheduler tick for a thread, longer than the copy itself.
+_PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def _parallel(op, dst: np.ndarray, *srcs: np.ndarray) -> None:
