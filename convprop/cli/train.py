@@ -101,7 +101,7 @@ def register(subparsers) -> None:
         "--threads",
         metavar="N",
         type=_positive_int,
-        help="threads for BLAS and the conv kernels (default: all cores; 1 is best on a busy machine)",
+        help="threads for BLAS and the conv kernels (default 1; more help only on an otherwise idle machine)",
     )
     p.add_argument("--limit-train", type=_positive_int, metavar="N", help="use only the first N training images")
     p.add_argument("--limit-test", type=_positive_int, metavar="N", help="use only the first N test images")

@@ -76,7 +76,10 @@ class TrainConfig:
     augment: bool | None = None
     label_smoothing: float = 0.0
     seed: int = 0
-    threads: int | None = None
+    # One thread by default: on the shared 2-core machine the README's numbers come from, two BLAS threads
+    # were up to 6x slower per image than one (they wait for each other on oversubscribed cores), and
+    # barely faster when the machine was quieter. None: leave the libraries' own defaults (all cores).
+    threads: int | None = 1
     limit_train: int | None = None
     limit_test: int | None = None
     checkpoint_every: int = 200
