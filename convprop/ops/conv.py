@@ -5,7 +5,7 @@ batches, are three kernels on NumPy arrays (NC* layout in and out; channels-last
 
 - ``conv_forward``: O = X ⋆ F, the cross-correlation (strided, dilated). Computed as im2col(X) @ F.
 - ``conv_grad_weight``: ∂L/∂F = X ⋆ ∂L/∂O, with ∂L/∂O dilated by the stride, summed over the
-  batch. Computed as ∂L/∂Oᵀ @ im2col(X).
+  batch. Computed as im2col(X)ᵀ @ ∂L/∂O.
 - ``conv_grad_input``: ∂L/∂X = the full correlation of ∂L/∂O (stride − 1 zeros inserted between
   its elements, the floor remainder restored) with rot180(F) (dilated; in/out channels swapped),
   cropped by the forward padding. With stride 1 it is computed literally, as ``conv_forward`` of
@@ -337,7 +337,7 @@ def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry
     """∂L/∂F = X ⋆ ∂L/∂O, summed over the batch, with ∂L/∂O dilated by the stride:
     ``∂L/∂F[o, c, k] = Σ_{n, p} X_pad[n, c, p·stride + k·dilation] ∂L/∂O[n, o, p]``.
 
-    Computed as ∂L/∂Oᵀ @ im2col(X) per group; depthwise as Σ_{n,p} window_k(X) · ∂L/∂O per offset k.
+    Computed as im2col(X)ᵀ @ ∂L/∂O per group; depthwise as Σ_{n,p} window_k(X) · ∂L/∂O per offset k.
     """
     n, c, *size = x.shape
     o, cg, *kernel = weight_shape
@@ -347,19 +347,21 @@ def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry
     chunk = _grad_weight_depthwise if depthwise else _grad_weight_gemm
     slices = _batches(n, x.dtype, geom.padded(size), c, out, o, kernel, depthwise)
     # the start value keeps the shape and dtype when the batch is empty
-    empty = np.zeros((math.prod(kernel), g, o // g) if depthwise else (g, o // g, math.prod(kernel) * cg), x.dtype)
+    empty = np.zeros((math.prod(kernel), g, o // g) if depthwise else (g, math.prod(kernel) * cg, o // g), x.dtype)
     gw = sum(_run(lambda sl: chunk(x[sl], gy[sl], geom, kernel), slices, depthwise), empty)
     if depthwise:  # (K, C, multiplier) -> (C·multiplier, 1, *kernel)
         return np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(weight_shape)
-    # (G, Og, prod(kernel)·Cg) -> (G·Og, Cg, *kernel)
-    gw = gw.reshape(g, o // g, math.prod(kernel), cg).transpose(0, 1, 3, 2)
+    # (G, prod(kernel)·Cg, Og) -> (G·Og, Cg, *kernel)
+    gw = gw.reshape(g, math.prod(kernel), cg, o // g).transpose(0, 3, 2, 1)
     return np.ascontiguousarray(gw).reshape(weight_shape)
 
 
 def _grad_weight_gemm(x, gy, geom: Geometry, kernel) -> np.ndarray:
-    """This chunk's share of ∂L/∂F, as (G, Og, prod(kernel)·Cg)."""
+    """This chunk's share of ∂L/∂F, as (G, prod(kernel)·Cg, Og)."""
     cols = _im2col(_to_channels_last(x, geom), kernel, geom, gy.shape[2:])
-    return _matmul(_grouped_rows(gy, geom.groups).transpose(0, 2, 1), cols)
+    # im2col(X)ᵀ @ ∂L/∂O, not its transpose ∂L/∂Oᵀ @ im2col(X): with few output channels OpenBLAS
+    # threads the latter badly (measured 900 ms against 7 ms for 6 channels, 2 threads)
+    return _matmul(cols.transpose(0, 2, 1), _grouped_rows(gy, geom.groups))
 
 
 def _grad_weight_depthwise(x, gy, geom: Geometry, kernel) -> np.ndarray:
