@@ -402,15 +402,10 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) 
         dilation=geom.dilation,
         groups=g,
     )
-    if (
-        o <= 2 * c
-        and not _depthwise(w.shape, g)
-        and all(s == 1 for s in geom.stride)
-        and min(full.pad_lo + full.pad_hi) >= 0
-    ):
+    depthwise = _depthwise(w.shape, g)
+    if o <= 2 * c and not depthwise and all(s == 1 for s in geom.stride) and min(full.pad_lo + full.pad_hi) >= 0:
         return conv_forward(gy, _rot180_swapped(w, g), None, full)
     gx = np.empty(input_shape, dtype=gy.dtype)
-    depthwise = _depthwise(w.shape, g)
     weights = w.reshape(g, o // g, -1) if depthwise else _weight_matrix(w, g).transpose(0, 2, 1)
     chunk = _grad_input_depthwise if depthwise else _grad_input_gemm
     slices = _batches(n, gy.dtype, geom.padded(size), c, out, o, kernel, depthwise)
