@@ -126,10 +126,10 @@ def test_conv_transpose_matches_torch_float64(seed):
 
 @pytest.mark.parametrize("seed", range(0, 80, 3))
 def test_large_problem_paths_match_torch(seed, monkeypatch):
-    """The branches taken only for big layers (one GEMM per kernel offset in col2im, copies split
-    over threads), forced on for the small sweep configurations."""
+    """The branches taken only for big layers (copies split over threads, small GEMMs cut into
+    pieces), forced on for the small sweep configurations."""
     require_torch()
-    monkeypatch.setattr(conv_ops, "_MIN_GEMM_MACS", 0)
+    monkeypatch.setattr(conv_ops, "_BLAS_SERIAL_MACS", 7)
     monkeypatch.setattr(conv_ops, "_PARALLEL_MIN_ELEMENTS", 0)
     monkeypatch.setattr(conv_ops, "_num_threads", 3)
     _compare(_conv_case(seed))

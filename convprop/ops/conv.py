@@ -175,8 +175,6 @@ def _add_into(dst: np.ndarray, src: np.ndarray) -> None:
 # L3 size this was tuned on being 32 MB). The depthwise path is memory-bound elementwise work and
 # wants its chunks nearer the 1 MB L2 (measured 1.8x faster forward with 4 MB than unchunked).
 _GEMM_CHUNK_BYTES = 16 * 2**20
-# Multiply-adds below which a GEMM is not worth a separate BLAS call (see _grad_input_gemm).
-_MIN_GEMM_MACS = 1 << 22
 _ELEMENTWISE_CHUNK_BYTES = 4 * 2**20
 
 
@@ -265,14 +263,39 @@ def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` over the leading group axis, one 2-D BLAS call per group.
+    """``a @ b`` over the leading group axis, 2-D BLAS calls per group.
 
     NumPy's stacked (3-D) matmul ran these shapes at half the speed of the 2-D call.
     """
     out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a, b))
     for i in range(a.shape[0]):
-        np.matmul(a[i], b[i], out=out[i])
+        _gemm(a[i], b[i], out[i])
     return out
+
+
+# OpenBLAS runs a GEMM on the calling thread when M·N·K <= 65536·4 (its SMP threshold); above that
+# it hands work to its thread pool, and on a busy machine each hand-off can wait a scheduler tick
+# (measured 4-8 ms per call, 2 threads), far longer than a small GEMM takes. So GEMMs that are small
+# anyway are cut into pieces under the threshold; big ones are worth the threads. Other BLAS builds
+# merely see a few more calls.
+_BLAS_SERIAL_MACS = 65536 * 4
+_SMALL_GEMM_MACS = 1 << 24
+
+
+def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """``out = a @ b`` for 2-D arrays; small products in single-threaded pieces (see above)."""
+    (m, k), n = a.shape, b.shape[1]
+    if not _BLAS_SERIAL_MACS < m * n * k <= _SMALL_GEMM_MACS:
+        np.matmul(a, b, out=out)
+    elif m >= k:  # cut the rows
+        step = max(1, _BLAS_SERIAL_MACS // (n * k))
+        for r in range(0, m, step):
+            np.matmul(a[r : r + step], b, out=out[r : r + step])
+    else:  # cut the contraction and add the pieces
+        step = max(1, _BLAS_SERIAL_MACS // (m * n))
+        np.matmul(a[:, :step], b[:step], out=out)
+        for r in range(step, k, step):
+            out += a[:, r : r + step] @ b[r : r + step]
 
 
 def _batches(n: int, dtype, padded, c: int, out, o: int, kernel, depthwise: bool):
@@ -437,12 +460,10 @@ def _grad_input_gemm(gy, wt, geom: Geometry, kernel, gx) -> None:
     gxp = np.zeros((m, *geom.padded(gx.shape[2:]), g, cg), dtype=gy.dtype)
     # col2im one kernel offset at a time. With a GEMM per offset, each offset's block (m, *out, C) is
     # contiguous, so its += runs along whole rows of pixels·channels instead of C-long pieces, and
-    # only one block is alive at a time. Small per-offset GEMMs cost more in BLAS call overhead (a
-    # multi-threaded BLAS call can wait a scheduler tick for its threads on a busy machine) than the
-    # strided += saves, so small problems make all blocks with one GEMM.
+    # only one block is alive at a time. With very few channels those GEMMs would be slivers (Cg
+    # wide), so one GEMM makes all blocks at once (measured 2x faster for Cg = 1, 2x slower for Cg = 6).
     wt = wt.reshape(g, wt.shape[1], -1, cg)  # (G, Og, prod(kernel), Cg)
-    per_offset = rows.shape[1] * wt.shape[1] * cg >= _MIN_GEMM_MACS
-    cols = None if per_offset else _matmul(rows, wt.reshape(g, wt.shape[1], -1)).reshape(g, -1, wt.shape[2], cg)
+    cols = _matmul(rows, wt.reshape(g, wt.shape[1], -1)).reshape(g, -1, wt.shape[2], cg) if cg < 4 else None
     for i, offs in enumerate(np.ndindex(*kernel)):
         part = _matmul(rows, wt[:, :, i]) if cols is None else cols[:, :, i]
         part = np.moveaxis(part.reshape(g, m, *out, cg), 0, -2)  # (m, *out, G, Cg)
