@@ -136,7 +136,7 @@ def register(subparsers) -> None:
     e.add_argument("--data-dir", type=Path, metavar="DIR", help="look for the dataset files here first")
     e.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N images")
     e.add_argument("--batch-size", type=_positive_int, metavar="N", default=500, help="batch size (default 500)")
-    e.add_argument("--threads", type=_positive_int, metavar="N", help="threads for BLAS and the conv kernels")
+    e.add_argument("--threads", type=_positive_int, metavar="N", default=1, help="BLAS and conv threads (default 1)")
     e.add_argument("--confusion", type=Path, metavar="PNG", help="also save the confusion matrix as a PNG")
     e.set_defaults(func=run_evaluate)
 
@@ -155,7 +155,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="invert brightness first (MNIST-style data is light on dark; photos are usually dark on light)",
     )
-    r.add_argument("--threads", type=_positive_int, metavar="N", help="threads for BLAS and the conv kernels")
+    r.add_argument("--threads", type=_positive_int, metavar="N", default=1, help="BLAS and conv threads (default 1)")
     r.set_defaults(func=run_predict)
 
 
@@ -296,8 +296,7 @@ def run_evaluate(args) -> int:
     from convprop.train.predict import evaluate_checkpoint
     from convprop.train.threads import set_num_threads
 
-    if args.threads is not None:
-        set_num_threads(args.threads)
+    set_num_threads(args.threads)
     ck = _load(_checkpoint_path(args.checkpoint))
     result, classes, dataset = evaluate_checkpoint(
         ck, dataset=args.dataset, split=args.split, data_dir=args.data_dir, limit=args.limit, batch_size=args.batch_size
@@ -329,8 +328,7 @@ def run_predict(args) -> int:
     from convprop.train.predict import ImageError, load_model, predict_images
     from convprop.train.threads import set_num_threads
 
-    if args.threads is not None:
-        set_num_threads(args.threads)
+    set_num_threads(args.threads)
     ck = _load(_checkpoint_path(args.checkpoint))
     model = load_model(ck)
     try:
