@@ -17,6 +17,7 @@ Needs torch (a benchmark-only dependency).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -100,7 +101,10 @@ def main(argv=None) -> None:
 
     print(f"convprop {convprop.__version__}, numpy {np.__version__}, torch {torch.__version__}")
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    print(f"batch size {args.batch_size}, float32, SGD momentum 0.9 + weight decay, median of {args.steps} steps\n")
+    print(f"batch size {args.batch_size}, float32, SGD momentum 0.9 + weight decay, median of {args.steps} steps")
+    if hasattr(os, "getloadavg"):  # other work on the machine changes the numbers (2 threads most)
+        print("load average at start: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
+    print()
     header = f"{'model':<18} {'threads':>7} {'convprop img/s':>15} {'PyTorch img/s':>14} {'ratio':>6}"
     print(header)
     print("-" * len(header))
