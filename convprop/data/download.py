@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Collection
 from pathlib import Path
 
+from convprop._io import fsync_dir
 from convprop.data.errors import DatasetError
 
 _CHUNK = 1 << 16
@@ -130,7 +131,7 @@ def download_file(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     return dest
 
 
@@ -142,17 +143,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, http.client.IncompleteRead):
         return f"the connection closed after {len(exc.partial)} bytes, {exc.expected} more were expected"
     return str(exc) or type(exc).__name__
-
-
-def _fsync_dir(directory: Path):
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from convprop._io import fsync_dir
+
 FORMAT = "convprop-checkpoint"
 FORMAT_VERSION = 1
 _HEADER_KEY = "__header__"
@@ -149,7 +151,7 @@ def save_checkpoint(
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 
@@ -157,19 +159,6 @@ def _umask() -> int:
     mask = os.umask(0)  # the only portable way to read it is to set it
     os.umask(mask)
     return mask
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---- reading ----
