@@ -23,9 +23,10 @@ its input gradient is ``conv_forward``, and its weight gradient is ``conv_grad_w
 of input and output gradient swapped. No kernel is duplicated.
 
 Speed: the GEMM kernels make one BLAS call per group on a channels-last im2col copy (col2im makes
-one per kernel offset, so each offset's block is added back contiguously). Depthwise convolution
-(one input channel per group) would give BLAS slivers, so it multiplies and adds once per kernel
-offset instead, in worker threads (:func:`set_num_threads`). Work is chunked over the batch:
+one per kernel offset, so each offset's block is added back contiguously; small GEMMs are cut
+into pieces OpenBLAS runs without thread hand-offs). Depthwise convolution (one input channel per
+group) would give BLAS slivers, so it sums its kernel offsets with ``einsum`` over the window view
+instead, in worker threads (:func:`set_num_threads`). Work is chunked over the batch:
 cache-sized chunks where possible, and never more temporary memory than the workspace limit
 (:func:`set_workspace_limit`, environment variable ``CONVPROP_WORKSPACE_MB``, default 512 MB).
 """
@@ -309,7 +310,7 @@ def _batches(n: int, dtype, padded, c: int, out, o: int, kernel, depthwise: bool
 
 
 def _depthwise(weight_shape, groups: int) -> bool:
-    """One input channel per group: GEMMs would be (rows x K) @ (K x Og) slivers, so use multiply-add."""
+    """One input channel per group: GEMMs would be (rows x K) @ (K x Og) slivers, so use elementwise sums."""
     return groups > 1 and weight_shape[1] == 1
 
 
