@@ -22,6 +22,7 @@ from tests.helpers import require_torch
 
 torch = require_torch()
 tnn = torch.nn
+_CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
 @contextlib.contextmanager
@@ -36,7 +37,9 @@ def one_torch_thread():
 
 
 def _conv(m):
+    """Conv and ConvTranspose alike; every argument by keyword, as the two constructors order them differently."""
     cls = getattr(tnn, type(m).__name__)
+    transposed = {"output_padding": m.output_padding} if isinstance(m, _CONV_TRANSPOSE) else {}
     return cls(
         m.in_channels,
         m.out_channels,
@@ -47,21 +50,7 @@ def _conv(m):
         groups=m.groups,
         bias=m.bias is not None,
         padding_mode=m.padding_mode,
-    )
-
-
-def _conv_transpose(m):
-    cls = getattr(tnn, type(m).__name__)
-    return cls(
-        m.in_channels,
-        m.out_channels,
-        m.kernel_size,
-        stride=m.stride,
-        padding=m.padding,
-        output_padding=m.output_padding,
-        groups=m.groups,
-        bias=m.bias is not None,
-        dilation=m.dilation,
+        **transposed,
     )
 
 
@@ -81,8 +70,7 @@ def _weight(m):
 
 
 _LEAVES = {
-    **dict.fromkeys(("Conv1d", "Conv2d", "Conv3d"), _conv),
-    **dict.fromkeys(("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), _conv_transpose),
+    **dict.fromkeys(("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), _conv),
     **dict.fromkeys(
         ("MaxPool1d", "MaxPool2d", "MaxPool3d"),
         lambda m: getattr(tnn, type(m).__name__)(
