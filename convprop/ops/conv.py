@@ -97,12 +97,12 @@ _pool_size = 0
 
 
 def set_num_threads(n: int) -> None:
-    """Threads for the convolution kernels that are NumPy elementwise work (depthwise convolution).
+    """Threads for the convolution kernels' NumPy work: depthwise batch chunks, and the large
+    copies and adds between BLAS calls.
 
-    The GEMM kernels use BLAS's own threads (set those with threadpoolctl or ``OPENBLAS_NUM_THREADS``);
-    NumPy's elementwise loops are single-threaded but release the GIL, so independent batch chunks
-    run in this many Python threads. Default: the CPUs this process may use, or
-    ``CONVPROP_NUM_THREADS``.
+    GEMMs use BLAS's own threads (set those with threadpoolctl or ``OPENBLAS_NUM_THREADS``).
+    NumPy's elementwise loops are single-threaded but release the GIL, so that work is split over
+    this many Python threads. Default: the CPUs this process may use, or ``CONVPROP_NUM_THREADS``.
     """
     global _num_threads
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
