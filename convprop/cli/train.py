@@ -18,24 +18,23 @@ from convprop.cli import CLIError
 from convprop.train.config import DATASET_DEFAULTS, DATASETS, OPTIMIZERS, RUNTIME_SETTINGS, SCHEDULERS, TrainConfig
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _int(low: int, expected: str, must: str):
+    """An argparse ``type`` for integers >= ``low``; ``expected`` and ``must`` word its two error messages."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {must}, got {value}")
+        return value
+
+    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_positive_int = _int(1, "a positive integer", "a positive integer")
+_nonnegative_int = _int(0, "an integer >= 0", ">= 0")
 
 
 def _float(low: float, high: float | None = None, low_open: bool = False):
