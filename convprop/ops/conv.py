@@ -145,8 +145,11 @@ def _parallel(op, dst: np.ndarray, *srcs: np.ndarray) -> None:
     """``op(dst, *srcs)`` (an in-place NumPy copy or ufunc with ``out=dst``) split into row blocks
     over the worker threads. NumPy's copies are single-threaded but release the GIL, and they run
     between BLAS calls, when the cores are otherwise idle. Sources broadcast against ``dst``."""
+    if _num_threads == 1 or dst.size < _PARALLEL_MIN_ELEMENTS or _in_worker():
+        op(dst, *srcs)
+        return
     axis = next((a for a in range(dst.ndim - 1) if dst.shape[a] >= _num_threads), None)
-    if _num_threads == 1 or dst.size < _PARALLEL_MIN_ELEMENTS or axis is None or _in_worker():
+    if axis is None:
         op(dst, *srcs)
         return
     edges = np.linspace(0, dst.shape[axis], _num_threads + 1).astype(int)
