@@ -145,9 +145,10 @@ def _header_bytes(header):
     return np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
 
 
-def _header(path):
-    with np.load(path, allow_pickle=False) as npz:
-        return json.loads(npz["__header__"].tobytes())
+def _bump_format_version(arrays):
+    header = json.loads(arrays["__header__"].tobytes())
+    header["format_version"] = FORMAT_VERSION + 1
+    arrays["__header__"] = _header_bytes(header)
 
 
 def test_corrupted_member_bytes(tmp_path):
@@ -162,17 +163,25 @@ def test_corrupted_member_bytes(tmp_path):
         load_checkpoint(path)
 
 
-def test_bad_json_header(tmp_path):
-    path, *_ = _write(tmp_path, np.random.default_rng(7))
-    _rewrite(path, lambda a: a.__setitem__("__header__", np.frombuffer(b'{"format": "conv', dtype=np.uint8)))
-    with pytest.raises(CheckpointError, match="corrupted header"):
-        load_checkpoint(path)
-
-
-def test_missing_header(tmp_path):
-    path, *_ = _write(tmp_path, np.random.default_rng(8))
-    _rewrite(path, lambda a: a.pop("__header__"))
-    with pytest.raises(CheckpointError, match="not a convprop checkpoint"):
+@pytest.mark.parametrize(
+    ("seed", "damage", "message"),
+    [
+        pytest.param(
+            7,
+            lambda a: a.__setitem__("__header__", np.frombuffer(b'{"format": "conv', dtype=np.uint8)),
+            "corrupted header",
+            id="bad_json_header",
+        ),
+        pytest.param(8, lambda a: a.pop("__header__"), "not a convprop checkpoint", id="missing_header"),
+        pytest.param(9, _bump_format_version, "newer convprop", id="newer_format_version"),
+        pytest.param(10, lambda a: a.pop("model/0.bias"), r"missing model arrays: 0\.bias", id="missing_model_array"),
+        pytest.param(11, lambda a: a.pop("state/0"), "state/0", id="missing_state_array"),
+    ],
+)
+def test_damaged_archive(tmp_path, seed, damage, message):
+    path, *_ = _write(tmp_path, np.random.default_rng(seed))
+    _rewrite(path, damage)
+    with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
 
 
@@ -180,29 +189,6 @@ def test_foreign_npz(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, __header__=_header_bytes({"hello": 1}), x=np.zeros(3))
     with pytest.raises(CheckpointError, match="not a convprop checkpoint"):
-        load_checkpoint(path)
-
-
-def test_newer_format_version(tmp_path):
-    path, *_ = _write(tmp_path, np.random.default_rng(9))
-    header = _header(path)
-    header["format_version"] = FORMAT_VERSION + 1
-    _rewrite(path, lambda a: a.__setitem__("__header__", _header_bytes(header)))
-    with pytest.raises(CheckpointError, match="newer convprop"):
-        load_checkpoint(path)
-
-
-def test_missing_model_array(tmp_path):
-    path, *_ = _write(tmp_path, np.random.default_rng(10))
-    _rewrite(path, lambda a: a.pop("model/0.bias"))
-    with pytest.raises(CheckpointError, match=r"missing model arrays: 0\.bias"):
-        load_checkpoint(path)
-
-
-def test_missing_state_array(tmp_path):
-    path, *_ = _write(tmp_path, np.random.default_rng(11))
-    _rewrite(path, lambda a: a.pop("state/0"))
-    with pytest.raises(CheckpointError, match="state/0"):
         load_checkpoint(path)
 
 
