@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import convprop.data.datasets as datasets_mod
 from convprop.data import (
     DATASETS,
     DatasetError,
@@ -24,15 +23,6 @@ from convprop.data import (
 from convprop.data.cifar import RECORD_BYTES, write_cifar_archive
 
 REAL_FASHION = Path("/usr/share/datasets/fashion-mnist")
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CONVPROP_DATA", raising=False)
-    monkeypatch.delenv("CONVPROP_DATA_URL", raising=False)
-    monkeypatch.setattr(datasets_mod, "SYSTEM_DATA_DIR", tmp_path / "system")
-    return tmp_path
 
 
 def test_lookup_order(isolated, monkeypatch):

@@ -69,16 +69,6 @@ def server():
     s.close()
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No real data location is visible: HOME, $CONVPROP_DATA and the system directory point into tmp_path."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CONVPROP_DATA", raising=False)
-    monkeypatch.delenv("CONVPROP_DATA_URL", raising=False)
-    monkeypatch.setattr(datasets_mod, "SYSTEM_DATA_DIR", tmp_path / "system")
-    return tmp_path
-
-
 def _closed_port_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
