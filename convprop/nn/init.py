@@ -156,3 +156,17 @@ def kaiming_normal_(
     """He normal: N(0, std^2) with ``std = gain / sqrt(fan)``, ``gain = calculate_gain(nonlinearity, a)``."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
+
+
+def _reset_weight_and_bias_(weight: Tensor, bias: Tensor | None, generator: np.random.Generator | None) -> None:
+    """PyTorch's default for conv and linear layers: W ~ kaiming_uniform_(a=sqrt(5)), b ~ U(±1/sqrt(fan_in)).
+
+    With a=sqrt(5) the weight's bound is 1/sqrt(fan_in) as well; ``fan_in`` is W's (in * prod(kernel)).
+    """
+    # One generator for both draws, weight first, so a seeded layer starts like PyTorch's.
+    rng = np.random.default_rng() if generator is None else generator
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=rng)
+    if bias is not None:
+        fan_in, _ = _fans(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound, generator=rng)

@@ -8,8 +8,6 @@ with the 180°-rotated filter.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from convprop.nn import functional as F
@@ -91,12 +89,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
         """PyTorch's default: W ~ kaiming_uniform_(a=sqrt(5)) = U(±1/sqrt(fan_in)), b ~ U(±1/sqrt(fan_in))."""
-        rng = np.random.default_rng() if generator is None else generator
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound, generator=rng)
+        init._reset_weight_and_bias_(self.weight, self.bias, generator)
 
     def extra_repr(self) -> str:
         n = self._n

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from convprop.nn import functional as F
@@ -76,11 +74,8 @@ class Linear(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
-        rng = np.random.default_rng() if generator is None else generator
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound, generator=rng)
+        """PyTorch's default: W ~ kaiming_uniform_(a=sqrt(5)) = U(±1/sqrt(in_features)), b from the same."""
+        init._reset_weight_and_bias_(self.weight, self.bias, generator)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
