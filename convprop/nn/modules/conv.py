@@ -139,22 +139,28 @@ class _ConvForward(_ConvNd):
         return conv(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
-class Conv1d(_ConvForward):
-    r"""1-D convolution (cross-correlation) over an input of shape (N, C_in, L).
+# Formula, backward and arguments of Conv1d/2d/3d, which differ only in the number of spatial dimensions.
+_FORWARD_DOC_BODY = r"""    .. math::
+        \text{{out}}(N_i, C_{{out_j}}) = \text{{bias}}(C_{{out_j}}) + \sum_{{k=0}}^{{C_{{in}}-1}}
+        \text{{weight}}(C_{{out_j}}, k) \star \text{{input}}(N_i, k)
 
-    .. math::
-        \text{out}(N_i, C_{out_j}) = \text{bias}(C_{out_j}) + \sum_{k=0}^{C_{in}-1}
-        \text{weight}(C_{out_j}, k) \star \text{input}(N_i, k)
+    Backward (in ``F.conv{n}d``): ∂L/∂W = X ⋆ ∂L/∂O; ∂L/∂X = full correlation of ∂L/∂O with rot180(W).
 
     Args:
         in_channels, out_channels: channels of the input and of the output.
-        kernel_size, stride, padding, dilation: ints or 1-tuples; ``padding`` may also be ``'valid'`` or ``'same'``.
+        kernel_size, stride, padding, dilation: ints or {n}-tuples; ``padding`` may also be ``'valid'`` or ``'same'``.
         groups: blocked connections from input to output channels. Default: 1.
         bias: add a learnable bias. Default: True.
         padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``. Default: ``'zeros'``.
         dtype: dtype of the parameters. Default: float32.
         generator: ``np.random.Generator`` for the initial weights. Default: a fresh unseeded one.
+"""
 
+
+class Conv1d(_ConvForward):
+    __doc__ = f"""1-D convolution (cross-correlation) over an input of shape (N, C_in, L).
+
+{_FORWARD_DOC_BODY.format(n=1)}
     Shape:
         Input (N, C_in, L) or (C_in, L); output (N, C_out, L_out) with
         ``L_out = floor((L + 2 padding - dilation (kernel_size - 1) - 1) / stride + 1)``.
@@ -170,23 +176,9 @@ class Conv1d(_ConvForward):
 
 
 class Conv2d(_ConvForward):
-    r"""2-D convolution (cross-correlation) over an input of shape (N, C_in, H, W).
+    __doc__ = f"""2-D convolution (cross-correlation) over an input of shape (N, C_in, H, W).
 
-    .. math::
-        \text{out}(N_i, C_{out_j}) = \text{bias}(C_{out_j}) + \sum_{k=0}^{C_{in}-1}
-        \text{weight}(C_{out_j}, k) \star \text{input}(N_i, k)
-
-    Backward (in ``F.conv2d``): ∂L/∂W = X ⋆ ∂L/∂O; ∂L/∂X = full correlation of ∂L/∂O with rot180(W).
-
-    Args:
-        in_channels, out_channels: channels of the input and of the output.
-        kernel_size, stride, padding, dilation: ints or 2-tuples; ``padding`` may also be ``'valid'`` or ``'same'``.
-        groups: blocked connections from input to output channels. Default: 1.
-        bias: add a learnable bias. Default: True.
-        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``. Default: ``'zeros'``.
-        dtype: dtype of the parameters. Default: float32.
-        generator: ``np.random.Generator`` for the initial weights. Default: a fresh unseeded one.
-
+{_FORWARD_DOC_BODY.format(n=2)}
     Shape:
         Input (N, C_in, H, W) or (C_in, H, W); output (N, C_out, H_out, W_out) with
         ``H_out = floor((H + 2 padding[0] - dilation[0] (kernel_size[0] - 1) - 1) / stride[0] + 1)``, W alike.
@@ -204,21 +196,9 @@ class Conv2d(_ConvForward):
 
 
 class Conv3d(_ConvForward):
-    r"""3-D convolution (cross-correlation) over an input of shape (N, C_in, D, H, W).
+    __doc__ = f"""3-D convolution (cross-correlation) over an input of shape (N, C_in, D, H, W).
 
-    .. math::
-        \text{out}(N_i, C_{out_j}) = \text{bias}(C_{out_j}) + \sum_{k=0}^{C_{in}-1}
-        \text{weight}(C_{out_j}, k) \star \text{input}(N_i, k)
-
-    Args:
-        in_channels, out_channels: channels of the input and of the output.
-        kernel_size, stride, padding, dilation: ints or 3-tuples; ``padding`` may also be ``'valid'`` or ``'same'``.
-        groups: blocked connections from input to output channels. Default: 1.
-        bias: add a learnable bias. Default: True.
-        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``. Default: ``'zeros'``.
-        dtype: dtype of the parameters. Default: float32.
-        generator: ``np.random.Generator`` for the initial weights. Default: a fresh unseeded one.
-
+{_FORWARD_DOC_BODY.format(n=3)}
     Shape:
         Input (N, C_in, D, H, W) or (C_in, D, H, W); output (N, C_out, D_out, H_out, W_out), each size
         ``floor((size + 2 padding - dilation (kernel_size - 1) - 1) / stride + 1)``.
