@@ -194,6 +194,11 @@ def para(lang: str, key: str, **fields) -> Para:
     return Para(parts)
 
 
+def _stride_para(lang: str, key: str, cfg, dO) -> Para:
+    """The stride note of a closed form: ∂L/∂O with ``s - 1`` zeros inserted between its entries."""
+    return para(lang, key, dO=dO, s=_pair(cfg.stride), z=_pair(tuple(s - 1 for s in cfg.stride)))
+
+
 def heading(lang: str, key: str, level: int = 2) -> Heading:
     return Heading(strings.text(lang, key), level)
 
@@ -356,7 +361,7 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
     b.append(heading(lang, "h_closed_f"))
     b.append(para(lang, "closed_f", dO=dO))
     if cfg.stride != (1, 1):
-        b.append(para(lang, "closed_f_stride", dO=dO, s=_pair(cfg.stride), z=_pair(tuple(s - 1 for s in cfg.stride))))
+        b.append(_stride_para(lang, "closed_f_stride", cfg, dO))
     if cfg.padding != (0, 0):
         b.append(para(lang, "closed_f_padding", p=_pair(cfg.padding)))
     if cfg.dilation != (1, 1):
@@ -391,7 +396,7 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
     k1 = tuple(e - 1 for e in cfg.effective_kernel)
     b.append(para(lang, "closed_x", dX=dX, dO=dO, k1=_pair(k1)))
     if cfg.stride != (1, 1):
-        b.append(para(lang, "closed_x_stride", dO=dO, s=_pair(cfg.stride), z=_pair(tuple(s - 1 for s in cfg.stride))))
+        b.append(_stride_para(lang, "closed_x_stride", cfg, dO))
     if cfg.uncovered != (0, 0):
         b.append(para(lang, "closed_x_uncovered", r=_pair(cfg.uncovered)))
     if cfg.dilation != (1, 1):
