@@ -36,6 +36,11 @@ AVG_CASES = sweep(avg_config, 60, 200)
 ADAPTIVE_CASES = sweep(adaptive_config, 50, 300)
 
 
+def _twins(op: str, nd: int, kw: dict):
+    """convprop's and PyTorch's ``{op}{nd}d`` with the case's arguments bound."""
+    return partial(getattr(F, f"{op}{nd}d"), **kw), partial(getattr(TF, f"{op}{nd}d"), **kw)
+
+
 def _torch_error(fn, x) -> str | None:
     try:
         fn(torch.from_numpy(x))
@@ -48,18 +53,17 @@ def _torch_error(fn, x) -> str | None:
 def test_max_pool_matches_torch(nd, i, cfg):
     size, kw = split(cfg)
     rng = np.random.default_rng(i)
-    cp_fn = getattr(F, f"max_pool{nd}d")
-    th_fn = getattr(TF, f"max_pool{nd}d")
+    cp_fn, th_fn = _twins("max_pool", nd, kw)
     for kind in DATA:
         for dtype in (np.float64, np.float32):
             x = data(rng, input_shape(rng, size), kind, dtype)
-            if _torch_error(lambda t: th_fn(t, **kw), x):
+            if _torch_error(th_fn, x):
                 with pytest.raises(ValueError, match=f"max_pool{nd}d"):
-                    cp_fn(convprop.tensor(x), **kw)
+                    cp_fn(convprop.tensor(x))
                 return
-            compare_with_torch(lambda t: cp_fn(t, **kw), lambda t: th_fn(t, **kw), [x], seed=i)
-            values, indices = cp_fn(convprop.tensor(x), **kw, return_indices=True)
-            th_values, th_indices = th_fn(torch.from_numpy(x), **kw, return_indices=True)
+            compare_with_torch(cp_fn, th_fn, [x], seed=i)
+            values, indices = cp_fn(convprop.tensor(x), return_indices=True)
+            th_values, th_indices = th_fn(torch.from_numpy(x), return_indices=True)
             assert indices.dtype == np.int64 and not indices.requires_grad
             np.testing.assert_array_equal(indices.data, th_indices.numpy(), err_msg=f"indices differ ({kind})")
             np.testing.assert_array_equal(values.data, th_values.numpy())
@@ -69,14 +73,13 @@ def test_max_pool_matches_torch(nd, i, cfg):
 def test_avg_pool_matches_torch(nd, i, cfg):
     size, kw = split(cfg)
     rng = np.random.default_rng(i)
-    cp_fn = getattr(F, f"avg_pool{nd}d")
-    th_fn = getattr(TF, f"avg_pool{nd}d")
+    cp_fn, th_fn = _twins("avg_pool", nd, kw)
     for dtype in (np.float64, np.float32):
         x = data(rng, input_shape(rng, size), "distinct", dtype)
-        error = _torch_error(lambda t: th_fn(t, **kw), x)
+        error = _torch_error(th_fn, x)
         if error:
             try:
-                out = cp_fn(convprop.tensor(x), **kw)
+                out = cp_fn(convprop.tensor(x))
             except ValueError as e:
                 assert f"avg_pool{nd}d" in str(e)
                 return
@@ -88,21 +91,15 @@ def test_avg_pool_matches_torch(nd, i, cfg):
             expected = reference.avg_pool(batched, **{"ceil_mode": False, "count_include_pad": True, **kw})
             np.testing.assert_allclose(out.data.reshape(expected.shape), expected, rtol=1e-4, atol=1e-6)
             continue
-        compare_with_torch(lambda t: cp_fn(t, **kw), lambda t: th_fn(t, **kw), [x], seed=i)
+        compare_with_torch(cp_fn, th_fn, [x], seed=i)
 
 
 @pytest.mark.parametrize(("nd", "i", "cfg"), ADAPTIVE_CASES)
 def test_adaptive_pools_match_torch(nd, i, cfg):
     size, kw = split(cfg)
     rng = np.random.default_rng(i)
-    avg_cp, avg_th = (
-        partial(getattr(F, f"adaptive_avg_pool{nd}d"), **kw),
-        partial(getattr(TF, f"adaptive_avg_pool{nd}d"), **kw),
-    )
-    max_cp, max_th = (
-        partial(getattr(F, f"adaptive_max_pool{nd}d"), **kw),
-        partial(getattr(TF, f"adaptive_max_pool{nd}d"), **kw),
-    )
+    avg_cp, avg_th = _twins("adaptive_avg_pool", nd, kw)
+    max_cp, max_th = _twins("adaptive_max_pool", nd, kw)
     for dtype in (np.float64, np.float32):
         x = data(rng, input_shape(rng, size), "distinct", dtype)
         compare_with_torch(avg_cp, avg_th, [x], seed=i)
