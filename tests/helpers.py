@@ -17,7 +17,9 @@ import convprop
 
 def require_torch():
     """PyTorch, or skip the test with a clear reason (CI always installs it)."""
-    return pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
+    return pytest.importorskip(
+        "torch", reason="PyTorch is the test oracle: pip install torch==2.13.0", exc_type=ImportError
+    )
 
 
 def tolerances(dtype) -> dict:

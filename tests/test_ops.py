@@ -223,6 +223,15 @@ GRADCHECK_CASES = [
     ("cross_entropy", lambda a: F.cross_entropy(a, np.array([1, 0, 2]), label_smoothing=0.1), [rand(3, 4)]),
     ("bce", lambda a, t: F.binary_cross_entropy_with_logits(a, t), [rand(3, 2), rand(3, 2, seed=1, low=0, high=1)]),
     ("clip_abs_sqrt", lambda a: (a.clip(-1, 1).abs() + 1).sqrt().log().exp(), [rand(3, 4) + 0.01]),
+    ("add_sub_mul_neg", lambda a, b: -(a + b) * (a - b), [rand(2, 3), rand(3, seed=1)]),
+    ("maximum_where", lambda a, b: ops.where(a.data > 0, ops.maximum(a, b), b), [rand(3, 4), rand(3, 4, seed=1)]),
+    ("relu_leaky", lambda a: F.relu(a) + F.leaky_relu(a, 0.1), [rand(3, 4) + 0.01]),
+    ("reshape_permute", lambda a: a.reshape(3, 2, 2).permute(1, 2, 0).transpose(0, 1).flatten(), [rand(2, 6)]),
+    ("stack_expand", lambda a: convprop.stack([a, a * 2], 1).expand(2, 2, 3), [rand(1, 3)]),
+    ("sum_amax_amin", lambda a: a.sum((0,), keepdim=True) * a.amax(1).sum() + a.amin(), [rand(3, 4)]),
+    ("pad_constant_replicate", lambda a: F.pad(F.pad(a, (1, -1), value=2.0), (2, 1), "replicate"), [rand(2, 4)]),
+    ("mse_nll", lambda a, b: F.mse_loss(a, b) + F.nll_loss(a, np.array([0, 3, 1])), [rand(3, 4), rand(3, 4, seed=1)]),
+    ("dropout", lambda a: F.dropout(a, 0.4, generator=np.random.default_rng(3)), [rand(4, 5)]),
 ]
 
 
