@@ -103,3 +103,9 @@ def test_errors():
         init.uniform_(_param(3), generator=42)
     with pytest.raises(ValueError, match="a <= b"):
         init.uniform_(_param(3), 1.0, 0.0)
+
+
+def test_zero_element_layers_initialise_like_torch():
+    torch = require_torch()
+    assert nn.Linear(0, 3).weight.shape == tuple(torch.nn.Linear(0, 3).weight.shape) == (3, 0)
+    assert np.all(np.abs(nn.Linear(0, 3).bias.data) == 0)
