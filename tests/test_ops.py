@@ -84,6 +84,8 @@ UNARY_AND_BINARY = [
     ),
     ("matmul_vec", lambda a, b: a @ b, lambda t: lambda a, b: a @ b, [rand(4), rand(2, 4, 3, seed=1)]),
     ("matmul_mat_vec", lambda a, b: a @ b, lambda t: lambda a, b: a @ b, [rand(3, 4), rand(4, seed=1)]),
+    ("matmul_dot", lambda a, b: a @ b, lambda t: lambda a, b: a @ b, [rand(4), rand(4, seed=1)]),
+    ("clone_pow_neg", lambda a: a.clone().pow(2).neg(), lambda t: lambda a: a.clone().pow(2).neg(), [rand(3)]),
     ("linear", F.linear, lambda t: t.nn.functional.linear, [rand(2, 3, 4), rand(5, 4, seed=1), rand(5, seed=2)]),
     ("linear_no_bias", F.linear, lambda t: t.nn.functional.linear, [rand(6, 4), rand(5, 4, seed=1)]),
     (
@@ -301,3 +303,20 @@ def test_non_finite_values_propagate():
     assert np.isnan(y.data[0])
     y.backward(np.ones(4))
     assert x.grad.shape == (4,)
+
+
+def test_cross_entropy_ignores_masked_minus_inf_logits():
+    torch = require_torch()
+    logits = np.array([[0.0, -np.inf, 1.0], [-np.inf, 2.0, 0.5]])
+    target = np.array([0, 1])
+    compare_with_torch(
+        lambda x: F.cross_entropy(x, target),
+        lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(target)),
+        [logits],
+    )
+
+
+def test_relu_passes_the_gradient_at_nan_like_torch():
+    torch = require_torch()
+    x = np.array([np.nan, -1.0, 0.0, 2.0])
+    compare_with_torch(F.relu, torch.relu, [x], rtol=0, atol=0)

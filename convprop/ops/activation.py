@@ -9,10 +9,10 @@ from convprop.tensor import Function, Tensor
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dL/dx = dL/dy where x > 0, else 0."""
+    """y = max(x, 0);  dL/dx = dL/dy where x > 0, else 0 (NaN passes it on, as in PyTorch)."""
 
     def forward(self, x):
-        self.mask = x > 0
+        self.mask = ~(x <= 0)
         return np.maximum(x, x.dtype.type(0))  # NaN stays NaN, as in PyTorch
 
     def backward(self, g):

@@ -22,13 +22,14 @@ class MatMul(Function):
         return a @ b
 
     def backward(self, g):
-        g = g.reshape(*g.shape[:-1], 1, g.shape[-1]) if len(self.a_shape) == 1 else g
-        g = g[..., None] if len(self.b_shape) == 1 else g
+        # the gradient of the promoted product: promotion only added axes of size 1, so a reshape restores them
+        a, b = self.a, self.b
+        g = g.reshape(*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = unbroadcast(g @ np.swapaxes(self.b, -1, -2), self.a.shape).reshape(self.a_shape)
+            ga = unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape).reshape(self.a_shape)
         if self.needs_input_grad[1]:
-            gb = unbroadcast(np.swapaxes(self.a, -1, -2) @ g, self.b.shape).reshape(self.b_shape)
+            gb = unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape).reshape(self.b_shape)
         return ga, gb
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from convprop.ops.activation import log_softmax, relu
-from convprop.ops.elementwise import abs, add, exp, log, mul, sub
+from convprop.ops.elementwise import abs, add, exp, log, mul, sub, where
 from convprop.ops.reduce import mean, sum
 from convprop.tensor import Tensor
 
@@ -30,10 +30,6 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
-
-
-def _class_axis_last(x: np.ndarray) -> np.ndarray:
-    return np.moveaxis(x, 1, -1) if x.ndim > 2 else x
 
 
 def _indexed_nll(
@@ -65,7 +61,11 @@ def _indexed_nll(
     np.put_along_axis(onehot, safe[..., None], 1, axis=-1)
     coef = ((1 - smoothing) * onehot * w[safe][..., None] + (smoothing / c) * w) * keep[..., None]
     coef = np.moveaxis(coef, -1, 1) if batched else coef
-    per_item = sum(mul(logp, Tensor._wrap(-coef.astype(logp.dtype))), dim=1 if batched else 0)
+    # Only classes with a non-zero coefficient enter the sum, so a -inf logit elsewhere (a masked class)
+    # contributes nothing rather than 0 * -inf = NaN, as in PyTorch.
+    with np.errstate(invalid="ignore"):  # the 0 * -inf products computed here are discarded by `where`
+        terms = where(coef != 0, mul(logp, Tensor._wrap(-coef.astype(logp.dtype))), 0.0)
+    per_item = sum(terms, dim=1 if batched else 0)
     if reduction != "mean":
         return _reduce(per_item, reduction)
     denom = (w[safe] * keep).sum()

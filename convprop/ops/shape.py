@@ -26,6 +26,16 @@ class Reshape(Function):
         return g.reshape(self.shape)
 
 
+class Clone(Function):
+    """y = a copy of x;  dL/dx = dL/dy."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
 class Permute(Function):
     """y = x with its axes permuted;  dL/dx = dL/dy with the inverse permutation."""
 
@@ -160,6 +170,11 @@ def reshape(x: Tensor, *shape) -> Tensor:
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray) else shape
     target = _resolve_shape(shape, x)
     return x if target == x.shape else Reshape.apply(x, shape=target)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of ``x`` that stays in the graph, like ``torch.clone``."""
+    return Clone.apply(x)
 
 
 def permute(x: Tensor, *dims) -> Tensor:
