@@ -289,6 +289,18 @@ def test_bad_pool_configurations():
         derive_pool("min", 4, 2)
 
 
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool_refuses_non_finite_values(kind):
+    # max would route around a NaN (PyTorch propagates it); refusing is the honest choice for a worked example
+    values = ARTICLE_VALUES.copy()
+    values[2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"input: .*finite.* A34"):
+        derive_pool(kind, values, 2)
+    values[2, 3] = -np.inf
+    with pytest.raises(ValueError, match="finite"):
+        derive_pool(kind, values, 2)
+
+
 def test_sweep_pooling():
     rng = np.random.default_rng(5)
     for kind, size, k, s, p in itertools.islice(

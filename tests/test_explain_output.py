@@ -231,6 +231,8 @@ def test_cli_writes_files_and_animations(tmp_path, capsys):
         (["conv", "--in-channels", "3", "--groups", "2"], "divisible by groups"),
         (["maxpool", "--values", "1 2 3"], "needs 16 values"),
         (["maxpool", "--padding", "2"], "at most half"),
+        (["maxpool", "--values", "1 2 3 4; 1 2 3 4; 1 2 3 nan; 1 2 3 4"], "--values: expected finite numbers"),
+        (["avgpool", "--values", "1 2 3 4; 1 2 3 4; 1 2 3 inf; 1 2 3 4"], "--values: expected finite numbers"),
     ],
 )
 def test_cli_bad_values_give_one_line_errors(capsys, argv, message):

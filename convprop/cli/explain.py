@@ -7,6 +7,7 @@ example (3x3 input, 2x2 filter; 4x4 pooling input with 2x2 windows).
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
@@ -142,6 +143,8 @@ def _parse_values(text: str, size: tuple[int, int]):
         flat = [float(v) for v in re.split(r"[\s,;]+", text.strip()) if v]
     except ValueError:
         raise CLIError(f"--values: expected numbers separated by spaces, commas or ';', got {text!r}") from None
+    if not all(math.isfinite(v) for v in flat):
+        raise CLIError(f"--values: expected finite numbers (no nan or inf), got {text!r}")
     if len(flat) != size[0] * size[1]:
         raise CLIError(f"--values: a {size[0]}x{size[1]} input needs {size[0] * size[1]} values, got {len(flat)}")
     return np.array(flat).reshape(size)

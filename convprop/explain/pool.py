@@ -17,7 +17,7 @@ import sympy as sp
 import convprop
 import convprop.nn.functional as F
 from convprop.explain.derive import MAX_SYMBOLIC_SIZE, prove
-from convprop.explain.symbols import symbol_array
+from convprop.explain.symbols import entry_name, symbol_array
 from convprop.ops._args import ntuple, positive
 
 KINDS = ("max", "avg")
@@ -168,7 +168,8 @@ def derive_pool(kind, input, kernel_size, stride=None, padding=0, count_include_
     Args:
         kind (str): ``'max'`` or ``'avg'``.
         input (int, tuple or 2-D array): the input's size, or its values (max
-            pooling needs values, since the routing depends on them).
+            pooling needs values, since the routing depends on them); values
+            must be finite (NaN and infinity are refused).
         kernel_size, stride, padding: as in ``max_pool2d``/``avg_pool2d``
             (stride defaults to kernel_size).
         count_include_pad (bool): average pooling divides by the whole window
@@ -186,6 +187,10 @@ def derive_pool(kind, input, kernel_size, stride=None, padding=0, count_include_
     values = None
     if np.ndim(input) == 2:
         values = np.asarray(input, dtype=np.float64)
+        if not np.isfinite(values).all():
+            # NaN/inf have no place in a worked example: PyTorch's max propagates NaN, the average turns it all NaN
+            bad = ", ".join(entry_name("A", p) for p in zip(*np.nonzero(~np.isfinite(values)), strict=True))
+            raise ValueError(f"input: the values must be finite numbers, got NaN or infinity at {bad}")
         size = values.shape
     else:
         size = input
