@@ -289,3 +289,25 @@ def test_sigint_saves_checkpoint_then_resume_is_exact(tmp_path, data_dir, uninte
     result = _subprocess(["train", "--resume", str(out), "--data-dir", str(data_dir)])
     assert result.returncode == 0, result.stderr
     _assert_same_weights(uninterrupted, load_checkpoint(out / "last.npz"))
+
+
+def test_path_errors_are_one_line(tmp_path, data_dir, capsys):
+    file = tmp_path / "f"
+    file.touch()
+    assert _one_line_error(_train_args(data_dir, file), capsys, f"--out {file} is a file") == 2
+    # OSErrors from paths reach main() as one line too, whichever subcommand raises them.
+    _one_line_error(["explain", "conv", "-o", str(tmp_path)], capsys, f"{tmp_path}: is a directory")
+
+
+def test_closed_stdout_pipe_finishes_the_work_quietly(run_dir, data_dir, tmp_path):
+    """`convprop evaluate RUN | head -2`: no BrokenPipeError traceback, and the --confusion PNG is still written."""
+    png = tmp_path / "cm.png"
+    env = {**os.environ, "CONVPROP_DATA_URL": NO_NETWORK, "PYTHONPATH": str(REPO)}
+    args = ["evaluate", str(run_dir), "--data-dir", str(data_dir), "--confusion", str(png)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "convprop", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, err
+    assert err == "" and png.is_file()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from convprop import __version__
@@ -46,12 +47,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _PipeSafeStdout:
+    """``sys.stdout`` that outlives its reader: once the pipe is closed (``convprop evaluate | head -2``), output
+    goes to the null device and the command finishes its work (files it was asked to write) instead of failing.
+
+    This is what well-behaved command-line tools do on EPIPE; Python ignores SIGPIPE, so without it the next
+    print raises BrokenPipeError, and even a flush at interpreter exit prints "Exception ignored".
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())  # the text still buffered is flushed into the null device
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _describe(exc: OSError) -> str:
+    """``[Errno 21] Is a directory: '/tmp/x'`` as ``/tmp/x: is a directory``."""
+    if exc.strerror and exc.filename is not None:
+        reason = exc.strerror[0].lower() + exc.strerror[1:]
+        return f"{exc.filename}: {reason}" + (f" (and {exc.filename2})" if exc.filename2 is not None else "")
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    stdout, sys.stdout = sys.stdout, _PipeSafeStdout(sys.stdout)
     try:
         return int(args.func(args) or 0)
     except CLIError as exc:
@@ -60,9 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"convprop {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, PermissionError, RuntimeError) as exc:
+    except OSError as exc:
+        # A path the user gave cannot be used: it exists already, is a folder, is a file, is not ours to write.
+        print(f"convprop {args.command}: error: {_describe(exc)}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, RuntimeError) as exc:
         print(f"convprop {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

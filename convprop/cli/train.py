@@ -251,6 +251,8 @@ def run_train(args) -> int:
         out = args.out if args.out is not None else Path("runs") / f"{config.dataset}-{config.model}-{stamp}"
         if (out / "last.npz").exists():
             raise CLIError(f"{out} already holds a run: continue it with --resume, or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file, not a run folder")
     trainer = Trainer(config, out, data_dir=args.data_dir, progress=args.progress)
     if ck is not None:
         try:
