@@ -186,6 +186,28 @@ def test_conv_gifs_have_one_frame_per_written_cell(tmp_path):
             assert png.format == "PNG" and png.width > 100
 
 
+def test_grad_x_captions_name_cells_after_the_crop(tmp_path, monkeypatch):
+    from convprop.explain import animate
+
+    captions = []
+
+    def recording_draw(panels, ops, caption):
+        captions.append(caption)
+        return real_draw(panels, ops, caption)
+
+    real_draw = animate._draw
+    monkeypatch.setattr(animate, "_draw", recording_draw)
+    cfg = ConvConfig.make(5, 3, stride=2, padding=1)
+    animate_conv(cfg, tmp_path)
+    full = captions[-cfg.padded_size[0] * cfg.padded_size[1] :]  # grad_x's frames come last, row-major over 7x7
+    names = np.array([c.split(" = ")[0] for c in full]).reshape(cfg.padded_size)
+    assert names[3, 3] == "dX33" and names[2, 2] == "dX22"  # frame 16 is dL/dX22 of the real input
+    assert names[1, 1] == "dX11" and names[5, 5] == "dX55"
+    border = [names[0, :], names[-1, :], names[:, 0], names[:, -1]]
+    assert all(n == "cropped (padding)" for row in border for n in row)
+    assert "cropped (padding)" not in names[1:-1, 1:-1]
+
+
 def test_pool_gif_has_one_frame_per_window(tmp_path):
     for kind, values in (("max", ARTICLE_VALUES), ("avg", None)):
         cfg = pool_config(kind, 4, 3, stride=1)

@@ -3,7 +3,8 @@
 * ``forward``: the filter slides over the (padded) input X, writing O (the article's Fig 1);
 * ``grad_f``: dL/dO, with the stride's zeros inserted, slides over X, writing dL/dF;
 * ``grad_x``: the rotated filter slides over the padded, zero-inserted dL/dO, writing the full
-  dL/dX; the cells cropped by the forward padding are greyed, the kept part outlined (Fig 5);
+  dL/dX; the cells cropped by the forward padding are greyed and captioned "cropped (padding)",
+  the kept part outlined, its cells captioned by their index in X after the crop (Fig 5);
 * ``pool``: each window of A sends its dL/dB to the maximum, or evenly, and dL/dA accumulates.
 
 Every frame shows the window, the cell being written and its sum, with small integer values in
@@ -129,8 +130,16 @@ def _sum_caption(target: str, pairs: list[tuple[float, float]], total: float) ->
     return f"{target} = " + " + ".join(terms) + f" = {_num(total)}"
 
 
+def _cell_name(base: str, i: int, j: int, shape) -> str:
+    """The caption name of 0-based cell (i, j): X23, or X10,2 when an index has two digits."""
+    return f"{base}{i + 1}{j + 1}" if max(shape) < 10 else f"{base}{i + 1},{j + 1}"
+
+
 def _slide(a, a_fill, k, k_fill, out_shape, stride, dilation, titles, out_name, out_fill=None, out_box=None):
-    """One frame per output cell: the window of ``a`` under ``k``, the cell written, its sum."""
+    """One frame per output cell: the window of ``a`` under ``k``, the cell written, its sum.
+
+    ``out_name`` is a prefix (the cell is named prefix + its 1-based index) or a function of (i, j).
+    """
     (sh, sw), (dh, dw) = stride, dilation
     frames = []
     out_panel = _panel(titles[2], np.zeros(out_shape), out_fill)
@@ -146,7 +155,7 @@ def _slide(a, a_fill, k, k_fill, out_shape, stride, dilation, titles, out_name, 
         if out_fill is None or out_panel.fill[i, j] == WHITE:
             out_panel.fill[i, j] = DONE
         out_panel.current = (i, j)
-        name = f"{out_name}{i + 1}{j + 1}" if max(out_shape) < 10 else f"{out_name}{i + 1},{j + 1}"
+        name = out_name(i, j) if callable(out_name) else _cell_name(out_name, i, j, out_shape)
         frames.append(
             _draw([left, _panel(titles[1], k, k_fill), out_panel], ["⊗", "→"], _sum_caption(name, pairs, total))
         )
@@ -192,7 +201,13 @@ def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path
     box = (ph, pw, ph + x.shape[0], pw + x.shape[1]) if cfg.padding != (0, 0) else None
     titles = ("padded dL/dO", "rot180(F)", "dL/dX")
     k = ref.rot180(f)
-    frames = _slide(gp, gp_fill, k, None, cfg.padded_size, (1, 1), cfg.dilation, titles, "dX", full_fill, box)
+
+    def name(i, j):
+        # the full result covers the padded input: name cells by their place in X, after the crop
+        r, c = i - ph, j - pw
+        return _cell_name("dX", r, c, x.shape) if 0 <= r < x.shape[0] and 0 <= c < x.shape[1] else "cropped (padding)"
+
+    frames = _slide(gp, gp_fill, k, None, cfg.padded_size, (1, 1), cfg.dilation, titles, name, full_fill, box)
     written.append(("anim_grad_x", _save(frames, outdir / "grad_x.gif")))
     return written
 

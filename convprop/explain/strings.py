@@ -131,7 +131,10 @@ STRINGS = {
         "h_animations": "Animations",
         "anim_forward": "The forward pass: the filter slides over the input.",
         "anim_grad_f": "dL/dF: dL/dO slides over the input X.",
-        "anim_grad_x": "dL/dX: the rotated filter slides over the padded dL/dO (full convolution), then the crop.",
+        "anim_grad_x": (
+            "dL/dX: the rotated filter slides over the padded dL/dO (full convolution), then the crop: the greyed "
+            "cells (the forward padding, if any) are dropped, and each kept cell is captioned by its index in X."
+        ),
         "anim_pool": "The backward pass of pooling: where each window's gradient goes.",
         "title_numeric_conv": "Numeric check of a convolution layer's backward pass",
         "title_numeric_pool": "Numeric check of a pooling layer's backward pass",
@@ -295,7 +298,10 @@ STRINGS = {
         "h_animations": "رسوم متحركة",
         "anim_forward": "الـforward pass: ينزلق الـfilter فوق المدخل.",
         "anim_grad_f": "dL/dF: ينزلق dL/dO فوق المدخل X.",
-        "anim_grad_x": "dL/dX: ينزلق الـfilter المُدوَّر فوق dL/dO بعد الـpadding (full convolution)، ثم الـcrop.",
+        "anim_grad_x": (
+            "dL/dX: ينزلق الـfilter المُدوَّر فوق dL/dO بعد الـpadding (full convolution)، ثم الـcrop: تُحذف "
+            "الخلايا الرمادية (الـpadding في الـforward pass إن وُجد)، ويُكتب تحت كل خلية باقية رقمُها في X."
+        ),
         "anim_pool": "الـbackward pass في طبقة الـpooling: إلى أين يذهب الـgradient الخاص بكل نافذة.",
         "title_numeric_conv": "تحقق عددي من الـbackward pass في طبقة الـconvolution",
         "title_numeric_pool": "تحقق عددي من الـbackward pass في طبقة الـpooling",
