@@ -71,6 +71,67 @@ def test_shared_parameters_are_listed_once():
     assert [n for n, _ in net.named_modules()] == ["", "0", "1"]
 
 
+def _repeated_twins(torch):
+    """The same Linear twice and a BatchNorm1d twice, in convprop and in PyTorch (equal weights)."""
+    lin, bn = nn.Linear(2, 2, generator=np.random.default_rng(0)), nn.BatchNorm1d(2)
+    t_lin, t_bn = torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)
+    t_lin.load_state_dict({k: torch.from_numpy(v) for k, v in lin.state_dict().items()})
+    return nn.Sequential(lin, nn.ReLU(), lin, bn, bn), torch.nn.Sequential(t_lin, torch.nn.ReLU(), t_lin, t_bn, t_bn)
+
+
+def _names(pairs):
+    return [name for name, _ in pairs]
+
+
+def test_repeated_module_is_traversed_like_torch():
+    torch = require_torch()
+    net, twin = _repeated_twins(torch)
+    for dedup in (True, False):
+        assert _names(net.named_parameters(remove_duplicate=dedup)) == _names(
+            twin.named_parameters(remove_duplicate=dedup)
+        )
+        assert _names(net.named_buffers(remove_duplicate=dedup)) == _names(twin.named_buffers(remove_duplicate=dedup))
+        assert _names(net.named_modules(remove_duplicate=dedup)) == _names(twin.named_modules(remove_duplicate=dedup))
+        assert _names(net.named_parameters(prefix="m", remove_duplicate=dedup)) == _names(
+            twin.named_parameters(prefix="m", remove_duplicate=dedup)
+        )
+    assert len(list(net.parameters())) == len(list(twin.parameters())) == 4
+    assert len(list(net.buffers())) == len(list(twin.buffers())) == 3
+    assert _names(net.named_children()) == _names(twin.named_children())
+
+
+def test_repeated_module_state_dict_keeps_every_key_like_torch():
+    torch = require_torch()
+    net, twin = _repeated_twins(torch)
+    state, expected = net.state_dict(), twin.state_dict()
+    assert list(state) == list(expected)
+    assert {"0.weight", "2.weight", "3.running_mean", "4.running_mean"} <= set(state)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(state[key], value.numpy(), err_msg=key)
+    assert list(net.state_dict(prefix="m.")) == list(twin.state_dict(prefix="m."))
+
+
+def test_repeated_module_load_state_dict_like_torch():
+    torch = require_torch()
+    net, twin = _repeated_twins(torch)
+    rng = np.random.default_rng(1)
+    state = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in net.state_dict().items()}
+    assert net.load_state_dict(state) == (([], []))
+    assert twin.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}).missing_keys == []
+    # the repeated module holds the later key's value, in both libraries
+    np.testing.assert_array_equal(net[0].weight.data, state["2.weight"])
+    for key, value in twin.state_dict().items():
+        np.testing.assert_array_equal(net.state_dict()[key], value.numpy(), err_msg=key)
+
+    partial = {k: v for k, v in state.items() if k not in ("2.bias", "4.running_var")}
+    partial["2.extra"] = np.zeros(1, np.float32)
+    result = net.load_state_dict(partial, strict=False)
+    t_result = twin.load_state_dict({k: torch.from_numpy(v) for k, v in partial.items()}, strict=False)
+    assert result == (t_result.missing_keys, t_result.unexpected_keys) == (["2.bias", "4.running_var"], ["2.extra"])
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "2.bias", "4.running_var"'):
+        net.load_state_dict(partial)
+
+
 def test_attribute_assignment_rules():
     block = Block()
     block.scale = None

@@ -221,7 +221,7 @@ class Module:
 
     def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool = True):
         seen: set[int] = set()
-        owners = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        owners = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for owner_name, owner in owners:
             for name, value in getattr(owner, registry).items():
                 if value is None or (remove_duplicate and id(value) in seen):
@@ -229,16 +229,22 @@ class Module:
                 seen.add(id(value))
                 yield (f"{owner_name}.{name}" if owner_name else name), value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(dotted name, parameter)``, each shared parameter once."""
-        yield from self._named_members("_parameters", prefix, recurse)
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted name, parameter)``: each shared parameter (or module) once, under its first
+        name; with ``remove_duplicate=False`` under every name that reaches it, as in ``state_dict``."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        yield from self._named_members("_buffers", prefix, recurse)
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
+        """Yield ``(dotted name, buffer)``, deduplicated as :meth:`named_parameters` does."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, buf in self.named_buffers(recurse=recurse):
@@ -312,23 +318,17 @@ class Module:
     def state_dict(self, prefix: str = "") -> OrderedDict[str, np.ndarray]:
         """Every parameter and persistent buffer under PyTorch's dotted key, as a copied NumPy array.
 
-        Unlike PyTorch's (which aliases live storage), the arrays are copies: a
-        saved snapshot does not change when training goes on.
+        As in PyTorch, nothing is deduplicated: a module or parameter reachable under two names
+        (``Sequential(lin, act, lin)``, tied weights) is saved under both. Unlike PyTorch's (which
+        aliases live storage), the arrays are copies: a saved snapshot does not change when
+        training goes on.
         """
-        out: OrderedDict[str, np.ndarray] = OrderedDict()
-        for module_name, module in self.named_modules(prefix=prefix.rstrip(".")):
-            base = f"{module_name}." if module_name else ""
-            for name, param in module._parameters.items():
-                if param is not None:
-                    out[base + name] = param.data.copy()
-            for name, buf in module._buffers.items():
-                if buf is not None and name not in module._non_persistent_buffers:
-                    out[base + name] = buf.data.copy()
-        return out
+        return OrderedDict((key, tensor.data.copy()) for key, tensor in self._state_tensors(prefix.rstrip(".")).items())
 
-    def _state_tensors(self) -> OrderedDict[str, Tensor]:
+    def _state_tensors(self, prefix: str = "") -> OrderedDict[str, Tensor]:
+        """The tensors behind :meth:`state_dict`, keyed by every name that reaches them."""
         out: OrderedDict[str, Tensor] = OrderedDict()
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(prefix=prefix, remove_duplicate=False):
             base = f"{module_name}." if module_name else ""
             for name, tensor in (*module._parameters.items(), *module._buffers.items()):
                 if tensor is not None and name not in module._non_persistent_buffers:
@@ -337,6 +337,10 @@ class Module:
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays from ``state_dict`` into this module's parameters and buffers, keeping their dtypes.
+
+        Every key of :meth:`state_dict` is expected, so a module reachable under two names
+        (``Sequential(lin, act, lin)``) needs both; it ends up holding the later key's value,
+        as in PyTorch.
 
         Args:
             state_dict: a mapping from dotted keys (as made by :meth:`state_dict`) to arrays or Tensors.
