@@ -204,6 +204,20 @@ def test_subprocess_errors_have_no_traceback(tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+def test_resume_into_another_run_is_refused(run_dir, data_dir, tmp_path, capsys):
+    other = tmp_path / "other"
+    assert main(_train_args(data_dir, other, "--limit-train", "32", "--limit-test", "10")) == 0
+    before = (other / "last.npz").read_bytes()
+    capsys.readouterr()
+    args = ["train", "--resume", str(run_dir), "--out", str(other), "--data-dir", str(data_dir)]
+    assert _one_line_error(args, capsys, f"{other} already holds another run") == 2
+    assert (other / "last.npz").read_bytes() == before
+    # An --out without a run receives the continued copy; the source run is left as it was.
+    source = (run_dir / "last.npz").read_bytes()
+    assert main(["train", "--resume", str(run_dir), "--out", str(tmp_path / "copy"), "--data-dir", str(data_dir)]) == 0
+    assert (tmp_path / "copy" / "summary.json").is_file() and (run_dir / "last.npz").read_bytes() == source
+
+
 def test_resume_of_finished_run_changes_nothing(run_dir, data_dir, capsys):
     before = load_checkpoint(run_dir / "last.npz").model_state
     assert main(["train", "--resume", str(run_dir), "--data-dir", str(data_dir)]) == 0

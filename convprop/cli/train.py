@@ -117,7 +117,8 @@ def register(subparsers) -> None:
         nargs="?",
         const="",
         metavar="PATH",
-        help="continue a run exactly: from --out DIR, or from PATH (a run folder or a checkpoint file)",
+        help="continue a run exactly: from --out DIR, or from PATH (a run folder or a checkpoint file); "
+        "with both, the run continues in --out DIR, which must not hold another run",
     )
     p.add_argument("--data-dir", type=Path, metavar="DIR", help="look for the dataset files here first")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, help="progress bars (default: on a terminal)")
@@ -196,9 +197,13 @@ def _resume_checkpoint(args):
     path = source / LAST if source.is_dir() else source
     if not path.is_file():
         raise CLIError(f"nothing to resume: {path} does not exist")
-    ck = _load(path)
     out = args.out if args.out is not None else path.parent
-    return ck, out
+    # Continuing into another folder starts a copy of the run there; it must not overwrite a run that lives there.
+    if (out / LAST).exists() and out.resolve() != path.parent.resolve():
+        raise CLIError(
+            f"{out} already holds another run: resume into it with --resume {out}, or choose an --out without a run"
+        )
+    return _load(path), out
 
 
 def _config_from_args(args) -> TrainConfig:
