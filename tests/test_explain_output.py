@@ -263,6 +263,14 @@ def test_cli_bad_values_give_one_line_errors(capsys, argv, message):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_cli_numeric_refuses_animate(tmp_path, capsys):
+    for layer in ("conv", "maxpool", "avgpool"):
+        assert main(["explain", layer, "--numeric", "--animate", str(tmp_path / "anim")]) == 2
+        err = capsys.readouterr().err
+        assert "--animate needs the symbolic mode" in err and "--numeric" in err and err.count("\n") == 1
+    assert not (tmp_path / "anim").exists()
+
+
 def test_cli_bad_size_syntax_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["explain", "conv", "--input", "three"])

@@ -38,7 +38,9 @@ def _common(p: argparse.ArgumentParser, input_default: str, kernel_default: str)
     p.add_argument("--lang", choices=("en", "ar"), default="en", help="language of the prose (en)")
     p.add_argument("--animate", metavar="DIR", type=Path, help="also write GIF + PNG animations to DIR")
     p.add_argument("-o", "--output", metavar="FILE", type=Path, help="write to FILE instead of standard output")
-    p.add_argument("--numeric", action="store_true", help="numeric check only (any size), no symbolic derivation")
+    p.add_argument(
+        "--numeric", action="store_true", help="numeric check only (any size), no symbolic derivation or animation"
+    )
 
 
 def register(subparsers) -> None:
@@ -97,6 +99,12 @@ def _figures(figures, args):
     return out
 
 
+def _no_numeric_animation(args) -> None:
+    # the numeric mode exists for sizes too large to read, and so too large to animate frame by frame
+    if args.numeric and args.animate is not None:
+        raise CLIError("--animate needs the symbolic mode: drop --numeric (animations are drawn up to 8x8 inputs)")
+
+
 def _user_errors(fn):
     """Bad sizes and values become one clean line (CLIError), never a traceback."""
 
@@ -124,6 +132,7 @@ def run_conv(args) -> int:
         out_channels=args.out_channels,
         groups=args.groups,
     )
+    _no_numeric_animation(args)
     if args.numeric:
         cfg, check = explain.numeric_conv(**params, seed=args.seed)
         _emit(explain.render(explain.numeric_document("conv", cfg, check, args.lang), args.format), args)
@@ -159,6 +168,7 @@ def run_pool(args) -> int:
     from convprop.explain.pool import ARTICLE_VALUES
 
     count_include_pad = not getattr(args, "count_exclude_pad", False)
+    _no_numeric_animation(args)
     if args.numeric:
         cfg, check = explain.numeric_pool(
             args.kind, args.input, args.kernel, args.stride, args.padding, count_include_pad
