@@ -263,6 +263,15 @@ def test_cli_bad_values_give_one_line_errors(capsys, argv, message):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool"])
+@pytest.mark.parametrize("numeric", [[], ["--numeric"]])
+def test_cli_negative_seed_names_the_flag(capsys, layer, numeric):
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", layer, "--seed", "-3", *numeric])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--seed" in err and "non-negative integer, got '-3'" in err
+
+
 def test_cli_numeric_refuses_animate(tmp_path, capsys):
     for layer in ("conv", "maxpool", "avgpool"):
         assert main(["explain", layer, "--numeric", "--animate", str(tmp_path / "anim")]) == 2

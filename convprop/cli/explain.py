@@ -26,6 +26,17 @@ def _size(text: str) -> tuple[int, int]:
     return h, int(m[2]) if m[2] else h
 
 
+def _seed(text: str) -> int:
+    """A seed for np.random.default_rng: a non-negative integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser, input_default: str, kernel_default: str) -> None:
     p.add_argument(
         "--input", type=_size, default=_size(input_default), help=f"input size HxW (default {input_default})"
@@ -58,7 +69,7 @@ def register(subparsers) -> None:
     conv.add_argument("--in-channels", type=int, default=1)
     conv.add_argument("--out-channels", type=int, default=1)
     conv.add_argument("--groups", type=int, default=1)
-    conv.add_argument("--seed", type=int, default=0, help="seed of the numeric check's random values")
+    conv.add_argument("--seed", type=_seed, default=0, help="seed of the numeric check's random values")
     conv.set_defaults(func=run_conv)
     for kind in ("max", "avg"):
         p = sub.add_parser(f"{kind}pool", help=f"{'an' if kind == 'avg' else 'a'} {kind}_pool2d layer")
@@ -70,7 +81,7 @@ def register(subparsers) -> None:
             help="the input's values, row by row: '9 1 8 2; 3 4 5 6; ...' (max pooling default: the article's "
             "example for a 4x4 input, seed 0 otherwise)",
         )
-        values.add_argument("--seed", type=int, default=None, help="random integer values 0-9 from this seed")
+        values.add_argument("--seed", type=_seed, default=None, help="random integer values 0-9 from this seed")
         if kind == "avg":
             p.add_argument("--count-exclude-pad", action="store_true", help="do not count padding in the divisor")
         p.set_defaults(func=run_pool, kind=kind)
@@ -171,7 +182,7 @@ def run_pool(args) -> int:
     _no_numeric_animation(args)
     if args.numeric:
         cfg, check = explain.numeric_pool(
-            args.kind, args.input, args.kernel, args.stride, args.padding, count_include_pad
+            args.kind, args.input, args.kernel, args.stride, args.padding, count_include_pad, seed=args.seed or 0
         )
         _emit(explain.render(explain.numeric_document("pool", cfg, check, args.lang), args.format), args)
         return 0 if check.ok else 1
