@@ -79,6 +79,13 @@ def test_round_trip_is_exact(tmp_path):
         assert "__header__" in npz.files
 
 
+def test_header_keeps_key_order(tmp_path):
+    """Records come back with their keys in the order they were written (metrics.csv columns depend on it)."""
+    record = {"epoch": 1, "step": 5, "lr": 0.1, "train_loss": 2.0, "test_acc": 0.5}
+    path = save_checkpoint(tmp_path / "ck.npz", {"model": {"name": "tiny"}, "history": [record]}, {})
+    assert list(load_checkpoint(path).header["history"][0]) == list(record)
+
+
 def test_load_model_state_copies_weights(tmp_path):
     rng = np.random.default_rng(1)
     path, state, _, _ = _write(tmp_path, rng)

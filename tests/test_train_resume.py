@@ -10,7 +10,7 @@ import pytest
 from convprop.data import write_idx_dataset
 from convprop.train.checkpoint import load_checkpoint
 from convprop.train.config import TrainConfig
-from convprop.train.trainer import BEST, LAST, Trainer, TrainingInterrupted
+from convprop.train.trainer import BEST, LAST, METRICS_FIELDS, Trainer, TrainingInterrupted
 
 STEPS_PER_EPOCH = 10  # 240 images / batch 24
 
@@ -140,6 +140,10 @@ def test_interrupt_and_resume_is_exact(tmp_path, data_dir, reference_run, stop):
     resumed.restore(load_checkpoint(tmp_path / LAST))
     resumed.fit()
     _assert_same_run(reference_run[0], tmp_path)
+    # The history restored from the checkpoint keeps the fresh run's columns and key order.
+    fresh = (reference_run[0] / "metrics.csv").read_text().splitlines()[0]
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[0] == fresh == ",".join(METRICS_FIELDS)
+    assert all(list(h) == list(METRICS_FIELDS) for h in json.loads((tmp_path / "metrics.json").read_text()))
 
 
 def test_resume_with_batchnorm_and_dropout_is_exact(tmp_path, data_dir):

@@ -135,7 +135,8 @@ def save_checkpoint(
     for key, value in model_state.items():
         arrays[_MODEL_PREFIX + key] = np.asarray(value)
     # allow_nan=False would reject inf losses; JSON's NaN/Infinity extension is what Python reads back.
-    header_bytes = json.dumps(full_header, sort_keys=True).encode("utf-8")
+    # Keys keep the writer's order (metrics records restore with the columns in order).
+    header_bytes = json.dumps(full_header).encode("utf-8")
     arrays[_HEADER_KEY] = np.frombuffer(header_bytes, dtype=np.uint8)
 
     path.parent.mkdir(parents=True, exist_ok=True)

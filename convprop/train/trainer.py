@@ -39,6 +39,20 @@ from convprop.train.threads import set_num_threads
 
 LAST = "last.npz"
 BEST = "best.npz"
+# The columns of metrics.csv (and the key order of metrics.json records), the same in fresh and resumed runs.
+METRICS_FIELDS = (
+    "epoch",
+    "step",
+    "lr",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "train_seconds",
+    "train_cpu_seconds",
+    "eval_seconds",
+    "images_per_second",
+)
 
 
 class TrainingInterrupted(Exception):
@@ -258,7 +272,8 @@ class Trainer:
         self.epoch, self.batch, self.step = pos["epoch"], pos["batch"], pos["step"]
         self.train_loader.load_state_dict(h["loader"])
         self.running = dict(h["running"])
-        self.history = list(h["history"])
+        # Checkpoints written before headers kept their key order hold the records' keys sorted.
+        self.history = [{k: record[k] for k in METRICS_FIELDS} for record in h["history"]]
         self.best_accuracy = h["best_accuracy"]
 
     # ---- the loop ----
@@ -372,7 +387,7 @@ class Trainer:
         if not self.history:
             return
         with open(self.out_dir / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
+            writer = csv.DictWriter(f, fieldnames=METRICS_FIELDS)
             writer.writeheader()
             writer.writerows(self.history)
         (self.out_dir / "metrics.json").write_text(json.dumps(self.history, indent=2) + "\n")
