@@ -244,6 +244,16 @@ def test_cli_writes_files_and_animations(tmp_path, capsys):
     assert rc == 0 and "data:image/gif;base64," in html_out.read_text(encoding="utf-8")
 
 
+def test_cli_figure_paths_are_relative_to_the_output_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["explain", "conv", "-o", "other/x.md", "--animate", "d"]) == 0
+    md = (tmp_path / "other" / "x.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)]+\.gif)\)", md)
+    assert links == ["../d/forward.gif", "../d/grad_f.gif", "../d/grad_x.gif"]
+    assert all((tmp_path / "other" / link).exists() for link in links)
+    assert str(tmp_path) not in md
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -101,13 +102,8 @@ def _figures(figures, args):
     if args.output is None:
         return figures
     base = args.output.resolve().parent
-    out = []
-    for key, path in figures:
-        try:
-            out.append((key, str(Path(path).resolve().relative_to(base))))
-        except ValueError:
-            out.append((key, str(Path(path).resolve())))
-    return out
+    # relpath, not Path.relative_to: a folder beside the output's (../d/x.gif) is still relative
+    return [(key, Path(os.path.relpath(Path(path).resolve(), base)).as_posix()) for key, path in figures]
 
 
 def _no_numeric_animation(args) -> None:
