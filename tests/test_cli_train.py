@@ -84,6 +84,18 @@ def test_train_prints_epoch_lines(tmp_path, data_dir, capsys):
     assert "done: test accuracy" in out
 
 
+def test_adam_without_lr_gets_its_own_default_lr(tmp_path, data_dir, capsys):
+    args = ["train", "--data-dir", str(data_dir), "--model", "lenet5", "--epochs", "1", "--limit-train", "32"]
+    assert main([*args, "--limit-test", "10", "--optimizer", "adam", "--out", str(tmp_path / "adam")]) == 0
+    assert json.loads((tmp_path / "adam" / "config.json").read_text())["lr"] == 0.001
+    assert "adam lr 0.001 (onecycle schedule)" in capsys.readouterr().out
+    assert main([*args, "--limit-test", "10", "--out", str(tmp_path / "sgd")]) == 0
+    assert json.loads((tmp_path / "sgd" / "config.json").read_text())["lr"] == 0.05  # the dataset's, for SGD
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "adam 0.001" in capsys.readouterr().out
+
+
 def test_evaluate_matches_training_summary(run_dir, data_dir, tmp_path, capsys):
     png = tmp_path / "confusion.png"
     assert main(["evaluate", str(run_dir / "last.npz"), "--data-dir", str(data_dir), "--confusion", str(png)]) == 0

@@ -15,7 +15,15 @@ import time
 from pathlib import Path
 
 from convprop.cli import CLIError
-from convprop.train.config import DATASET_DEFAULTS, DATASETS, OPTIMIZERS, RUNTIME_SETTINGS, SCHEDULERS, TrainConfig
+from convprop.train.config import (
+    DATASET_DEFAULTS,
+    DATASETS,
+    OPTIMIZER_LR,
+    OPTIMIZERS,
+    RUNTIME_SETTINGS,
+    SCHEDULERS,
+    TrainConfig,
+)
 
 
 def _int(low: int, expected: str, must: str):
@@ -62,6 +70,8 @@ def _defaults_table() -> str:
             f"momentum {d['momentum']} weight decay {d['weight_decay']}, {d['scheduler']} schedule, "
             f"augment {'on' if d['augment'] else 'off'}"
         )
+    others = ", ".join(f"{name} {lr}" for name, lr in OPTIMIZER_LR.items())
+    rows.append(f"another --optimizer without --lr gets its own default lr: {others}")
     return "defaults per dataset (any flag overrides them):\n" + "\n".join(rows)
 
 
@@ -84,7 +94,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--epochs", metavar="N", type=_positive_int, help="number of epochs")
     p.add_argument("--batch-size", metavar="N", type=_positive_int, help="training batch size")
-    p.add_argument("--lr", metavar="LR", type=_float(0.0, low_open=True), help="(peak) learning rate")
+    p.add_argument(
+        "--lr",
+        metavar="LR",
+        type=_float(0.0, low_open=True),
+        help="(peak) learning rate; with onecycle the maximum "
+        "(default: the dataset's for its optimizer, else the optimizer's: see below)",
+    )
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer")
     p.add_argument(
         "--momentum", metavar="M", type=_float(0.0, 1.0), help="SGD momentum (Nesterov when > 0); Adam's beta1"

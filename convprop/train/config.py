@@ -17,6 +17,9 @@ DATASETS = ("fashion-mnist", "mnist", "cifar10")
 # builds sum in a different order with another thread count, so a resumed run keeps it unless told).
 RUNTIME_SETTINGS = ("threads", "checkpoint_every", "eval_batch_size")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+# The (peak) learning rate when --lr is not given and the optimizer is not the dataset's default one:
+# Adam's steps are normalised per parameter, so SGD's 0.05 makes it diverge; 1e-3 is its usual default.
+OPTIMIZER_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
 
 # Chosen so that a plain `convprop train` reaches the README's targets on a 2-core CPU
@@ -108,6 +111,8 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     defaults = dict(DATASET_DEFAULTS[config.dataset])
     if config.model not in (None, defaults["model"]):
         defaults.pop("width", None)  # the default width belongs to the default model
+    if config.optimizer not in (None, defaults["optimizer"]) and config.optimizer in OPTIMIZER_LR:
+        defaults["lr"] = OPTIMIZER_LR[config.optimizer]  # the dataset's lr belongs to its default optimizer
     filled = {k: (defaults[k] if v is None and k in defaults else v) for k, v in config.to_dict().items()}
     cfg = TrainConfig(**filled)
     from convprop.models import list_models
