@@ -209,6 +209,12 @@ def test_errors_are_one_line(tmp_path, data_dir, run_dir, capsys):
     _one_line_error(["train", "--model", "no-such-net", "--data-dir", str(data_dir)], capsys, "no-such-net")
 
 
+@pytest.mark.parametrize("flag", ["--lr", "--momentum", "--weight-decay", "--label-smoothing"])
+@pytest.mark.parametrize("value", ["1e309", "inf", "-inf", "nan"])
+def test_float_flags_reject_non_finite_values(flag, value, capsys):
+    _one_line_error(["train", f"{flag}={value}"], capsys, f"argument {flag}: must be a finite number, got {value}")
+
+
 def test_subprocess_errors_have_no_traceback(tmp_path):
     for args in (["train", "--epochs", "-3"], ["evaluate", str(tmp_path / "x.npz")], ["predict"]):
         result = _subprocess(args)

@@ -181,6 +181,13 @@ def test_restore_refuses_other_settings(tmp_path, data_dir, reference_run):
         trainer.restore(load_checkpoint(reference_run[0] / LAST))
 
 
+@pytest.mark.parametrize("setting", [{"lr": float("inf")}, {"lr": float("nan")}, {"weight_decay": float("inf")}])
+def test_non_finite_settings_are_refused_before_config_json(tmp_path, data_dir, setting):
+    with pytest.raises(ValueError, match="finite"):
+        _quiet(Trainer, _config(**setting), tmp_path, data_dir)
+    assert not (tmp_path / "config.json").exists()
+
+
 def test_other_seed_gives_other_weights(tmp_path, data_dir, reference_run):
     _train(tmp_path, data_dir, _config(seed=12, epochs=1))
     a = load_checkpoint(reference_run[0] / LAST).model_state

@@ -10,6 +10,7 @@ OpenBLAS through its ``openblas_set_num_threads`` entry point.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -51,8 +52,10 @@ def _float(low: float, high: float | None = None, low_open: bool = False):
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):  # float() accepts "nan", "inf" and overflows such as 1e309 to inf
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         too_low = value <= low if low_open else value < low
-        if too_low or (high is not None and not value < high) or value != value:
+        if too_low or (high is not None and not value < high):
             bound = f"> {low}" if low_open else f">= {low}"
             upper = f" and < {high}" if high is not None else ""
             raise argparse.ArgumentTypeError(f"must be {bound}{upper}, got {text}")

@@ -9,6 +9,7 @@ Fields left as ``None`` are filled from :data:`DATASET_DEFAULTS` by
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,9 +130,9 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         value = getattr(cfg, name)
         _require(name, value, lambda v: v is None or (isinstance(v, int) and v >= 1), "a positive integer")
     _require("checkpoint_every", cfg.checkpoint_every, lambda v: isinstance(v, int) and v >= 0, ">= 0 (0: off)")
-    _require("lr", cfg.lr, lambda v: v > 0, "positive")
+    _require("lr", cfg.lr, lambda v: 0 < v < math.inf, "positive and finite")
     _require("momentum", cfg.momentum, lambda v: 0 <= v < 1, "in [0, 1)")
-    _require("weight_decay", cfg.weight_decay, lambda v: v >= 0, ">= 0")
+    _require("weight_decay", cfg.weight_decay, lambda v: 0 <= v < math.inf, ">= 0 and finite")
     _require("label_smoothing", cfg.label_smoothing, lambda v: 0 <= v < 1, "in [0, 1)")
     _require("seed", cfg.seed, lambda v: isinstance(v, int) and v >= 0, "a non-negative integer")
     return cfg

@@ -303,7 +303,9 @@ class Trainer:
             TrainingInterrupted: after :meth:`request_stop` (Ctrl-C), once the checkpoint is saved.
         """
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=2) + "\n")
+        # allow_nan=False: config.json is strict JSON for any reader (resolve_config rejects non-finite values).
+        config_json = json.dumps(self.cfg.to_dict(), indent=2, allow_nan=False)
+        (self.out_dir / "config.json").write_text(config_json + "\n")
         cfg = self.cfg
         result = None
         while self.epoch < cfg.epochs:
