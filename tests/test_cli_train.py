@@ -109,6 +109,13 @@ def test_evaluate_matches_training_summary(run_dir, data_dir, tmp_path, capsys):
     assert png.is_file() and png.stat().st_size > 1000
 
 
+def test_evaluate_prints_the_confusion_file_it_wrote(run_dir, data_dir, tmp_path, capsys):
+    args = ["evaluate", str(run_dir), "--data-dir", str(data_dir), "--limit", "20"]
+    assert main([*args, "--confusion", str(tmp_path / "cm")]) == 0
+    assert capsys.readouterr().out.endswith(f"confusion matrix saved to {tmp_path / 'cm.png'}\n")
+    assert (tmp_path / "cm.png").is_file() and not (tmp_path / "cm").exists()
+
+
 def test_predict_matches_model_on_training_preprocessing(run_dir, data_dir, tmp_path, capsys):
     from PIL import Image
 

@@ -341,8 +341,9 @@ def run_evaluate(args) -> int:
     if args.confusion is not None:
         from convprop.train.plots import plot_confusion
 
-        plot_confusion(result.confusion, classes, args.confusion, title=f"{ck.model_name} on {dataset} {args.split}")
-        print(f"\nconfusion matrix saved to {args.confusion}")
+        title = f"{ck.model_name} on {dataset} {args.split}"
+        saved = plot_confusion(result.confusion, classes, args.confusion, title=title)
+        print(f"\nconfusion matrix saved to {saved}")
     return 0
 
 

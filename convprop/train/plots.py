@@ -23,8 +23,17 @@ def _figure(**kwargs):
     return fig
 
 
+def _save(fig, path: str | Path) -> Path:
+    """Write ``fig`` and return the path of the file written (``cm`` is written as ``cm.png``)."""
+    path = Path(path)
+    if not path.suffix:  # Figure.savefig would append the default format's extension: say so to the caller
+        path = path.with_name(path.name + ".png")
+    fig.savefig(path, dpi=100)
+    return path
+
+
 def plot_curves(history: Sequence[dict], path: str | Path, title: str = "") -> Path:
-    """Save train/test loss and accuracy per epoch (two panels) to ``path``.
+    """Save train/test loss and accuracy per epoch (two panels) to ``path`` (``.png`` added if it has no suffix).
 
     ``history`` is a list of per-epoch records with keys ``epoch``, ``train_loss``,
     ``train_acc``, ``test_loss``, ``test_acc`` (accuracies as fractions).
@@ -54,13 +63,11 @@ def plot_curves(history: Sequence[dict], path: str | Path, title: str = "") -> P
             ax.set_xticks(epochs if len(epochs) <= 20 else epochs[:: max(1, len(epochs) // 10)])
     if title:
         fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path)
 
 
 def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | Path, title: str = "") -> Path:
-    """Save a confusion matrix (rows: true class, columns: predicted) with counts to ``path``.
+    """Save a confusion matrix (rows: true class, columns: predicted) with counts to ``path``; returns the file.
 
     Cells are coloured by the row-normalised rate so that classes of different
     sizes are comparable; the number printed in each cell is the raw count.
@@ -84,6 +91,4 @@ def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | P
                     ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=colour, fontsize=8)
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     ax.set_title(f"{title + ': ' if title else ''}accuracy {100 * accuracy:.2f}%")
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path)
