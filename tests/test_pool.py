@@ -106,6 +106,8 @@ def test_adaptive_pools_match_torch(nd, i, cfg):
         for kind in DATA:
             x = data(rng, x.shape, kind, dtype)
             compare_with_torch(max_cp, max_th, [x], seed=i)
+            if kind == "nan":
+                compare_with_torch(avg_cp, avg_th, [x], seed=i)
             _, indices = max_cp(convprop.tensor(x), return_indices=True)
             _, th_indices = max_th(torch.from_numpy(x), return_indices=True)
             np.testing.assert_array_equal(indices.data, th_indices.numpy(), err_msg=f"indices differ ({kind})")
@@ -145,11 +147,69 @@ def test_adaptive_pools_named_sizes(size, output_size, kind):
         [np.nan_to_num(x)],
     )
     compare_with_torch(
+        lambda t: F.adaptive_avg_pool2d(t, output_size), lambda t: TF.adaptive_avg_pool2d(t, output_size), [x]
+    )
+    compare_with_torch(
         lambda t: F.adaptive_max_pool2d(t, output_size), lambda t: TF.adaptive_max_pool2d(t, output_size), [x]
     )
     _, indices = F.adaptive_max_pool2d(convprop.tensor(x), output_size, return_indices=True)
     _, th_indices = TF.adaptive_max_pool2d(torch.from_numpy(x), output_size, return_indices=True)
     np.testing.assert_array_equal(indices.data, th_indices.numpy())
+
+
+def test_adaptive_avg_pool_1d_non_finite_stays_in_its_windows():
+    x = np.arange(8.0)[None, None]
+    x[0, 0, 3] = np.nan
+    np.testing.assert_array_equal(F.adaptive_avg_pool1d(convprop.tensor(x), 4).data, [[[0.5, np.nan, 4.5, 6.5]]])
+    x[0, 0, 3] = np.inf
+    np.testing.assert_array_equal(F.adaptive_avg_pool1d(convprop.tensor(x), 5).data, [[[0.5, np.inf, np.inf, 5, 6.5]]])
+    x[0, 0, 4] = -np.inf  # windows [1, 4), [3, 5), [4, 7): inf only, both (NaN), -inf only
+    np.testing.assert_array_equal(
+        F.adaptive_avg_pool1d(convprop.tensor(x), 5).data, [[[0.5, np.inf, np.nan, -np.inf, 6.5]]]
+    )
+
+
+# sizes with overlapping windows (7 -> 3, 5 -> 4), a dividing one (8 -> 4) and an output larger than the input
+NON_FINITE_SIZES = {1: [((8,), (5,)), ((8,), (4,)), ((3,), (7,))], 2: [((7, 8), (3, 4)), ((3, 5), (5, 4))]}
+NON_FINITE_SIZES[3] = [((5, 7, 8), (4, 3, 4)), ((2, 6, 3), (3, 4, 5))]
+
+
+@pytest.mark.parametrize(("nd", "size", "output_size"), [(nd, *c) for nd, cs in NON_FINITE_SIZES.items() for c in cs])
+@pytest.mark.parametrize("values", [(np.nan,), (np.inf,), (-np.inf,), (np.inf, -np.inf), (np.nan, np.inf, -np.inf)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adaptive_avg_pool_non_finite_input_matches_torch(nd, size, output_size, values, dtype):
+    """A NaN or ±inf spoils only the windows that hold it; +inf and -inf in one window give NaN, as in PyTorch."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, *size)).astype(dtype)
+    # the values next to each other (so adjacent windows hold one, the other, or both), then one more
+    # of each at random places
+    mid = tuple(n // 2 for n in size)
+    for k, v in enumerate(values):
+        x[(0, 1, *mid[:-1], min(mid[-1] + k, size[-1] - 1))] = v
+        x[(int(rng.integers(2)), int(rng.integers(3)), *(int(rng.integers(n)) for n in size))] = v
+    out = compare_with_torch(
+        partial(getattr(F, f"adaptive_avg_pool{nd}d"), output_size=output_size),
+        partial(getattr(TF, f"adaptive_avg_pool{nd}d"), output_size=output_size),
+        [x],
+    )
+    assert np.isfinite(out.data).any() or min(output_size) == 1
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_adaptive_avg_pool_non_finite_gradient_matches_torch(nd):
+    """A NaN or ±inf in the upstream gradient reaches only the inputs of its window."""
+    size, output_size = NON_FINITE_SIZES[nd][0]
+    x = np.random.default_rng(0).standard_normal((2, 3, *size))
+    gy = np.random.default_rng(1).standard_normal((2, 3, *output_size))
+    gy[(0, 0, *(o // 2 for o in output_size))] = np.nan
+    gy[(0, 1, *(o // 2 for o in output_size))] = np.inf
+    gy[(1, 2, *(0 for _ in output_size))] = -np.inf
+    gy[(1, 2, *(1 for _ in output_size))] = np.inf
+    t, th = convprop.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    getattr(F, f"adaptive_avg_pool{nd}d")(t, output_size).backward(gy)
+    getattr(TF, f"adaptive_avg_pool{nd}d")(th, output_size).backward(torch.from_numpy(gy))
+    assert np.isfinite(th.grad.numpy()).any() and not np.isfinite(th.grad.numpy()).all()
+    np.testing.assert_allclose(t.grad, th.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_max_pool_of_all_minus_infinity_picks_the_first_input_element():

@@ -30,7 +30,8 @@ backward writes each offset's share straight into its strided slice of ∂L/∂X
 
 Adaptive pooling: window ``i`` of an axis of size L with output size S covers input positions
 ``floor(i·L/S)`` to ``ceil((i+1)·L/S) − 1``. Average pooling is separable: it multiplies each axis
-by its S x L averaging matrix A (row i holds 1/size_i on window i), and the backward pass by Aᵀ.
+by its S x L averaging matrix A (row i holds 1/size_i on window i), and the backward pass by Aᵀ;
+a NaN or ±inf, for which 0·inf = NaN would leak into every window, is kept to its own windows.
 Max pooling runs on the path above when every S divides its L (kernel = stride = L/S); otherwise
 it gathers each kernel offset with index arrays and scatter-adds the gradient by flat index.
 """
@@ -371,17 +372,40 @@ class AvgPoolNd(Function):
         return self.grid.scatter(itertools.repeat(share, self.grid.n_offsets), self.x_shape, grad_out.dtype)
 
 
-def _along(x: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
+def _matmul_along(x: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
     """``x`` times ``matrix`` along ``axis`` (negative): out[.., i, ..] = Σ_l matrix[i, l] x[.., l, ..].
 
     The last axis is multiplied from the right and every other axis from the left, so NumPy's
     batched matmul runs on the array as it lies; one big reshaped GEMM would be slower here, as
     BLAS handles a product with only a handful of output columns poorly.
     """
-    matrix = matrix.astype(x.dtype)
     if axis == -1:
         return x @ matrix.T
     return np.moveaxis(matrix @ np.moveaxis(x, axis, -2), -2, axis)
+
+
+def _along(x: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
+    """Window averages along ``axis``: ``matrix`` times ``x``, where a non-finite x[l] reaches only the
+    out[i] whose window holds it (matrix[i, l] ≠ 0), as PyTorch's window sums do.
+
+    The plain product would also add 0·inf = NaN to every other output of that axis. Every x[l] lies
+    in some window, so the product is all finite exactly when ``x`` is; only then is it the answer.
+    Otherwise the product of the finite part is patched: NaN where the window holds a NaN or both
+    infinities, else ±inf where it holds that infinity. Applied axis by axis this is exact, since a
+    partial sum is NaN or ±inf under the same rule.
+    """
+    matrix = matrix.astype(x.dtype)
+    with np.errstate(invalid="ignore"):  # 0·inf; the result is then discarded
+        out = _matmul_along(x, matrix, axis)
+    if np.isfinite(out).all():
+        return out
+    out = _matmul_along(np.where(np.isfinite(x), x, 0), matrix, axis)
+    held = _matmul_along(np.stack([np.isnan(x), x == np.inf, x == -np.inf]).astype(x.dtype), matrix != 0, axis)
+    nan, pos, neg = held > 0
+    out[pos] = np.inf
+    out[neg] = -np.inf
+    out[nan | (pos & neg)] = np.nan
+    return out
 
 
 class AdaptiveAvgPoolNd(Function):
