@@ -147,6 +147,20 @@ def test_predict_matches_model_on_training_preprocessing(run_dir, data_dir, tmp_
             assert abs(float(pct) - 100 * probs[i, j]) < 0.006
 
 
+def test_predict_scales_16_bit_images(run_dir, data_dir, tmp_path, capsys):
+    """A 16-bit PNG of an image (values * 257) is classified exactly like its 8-bit original, not clipped."""
+    from PIL import Image
+
+    image = load_dataset("fashion-mnist", "test", data_dir=data_dir).images[0, 0]
+    Image.fromarray(image).save(tmp_path / "a8.png")
+    Image.fromarray(image.astype(np.uint16) * 257).save(tmp_path / "a16.png")
+    assert Image.open(tmp_path / "a16.png").mode.startswith("I")
+    for name in ("a8", "a16"):
+        assert main(["predict", str(run_dir), str(tmp_path / f"{name}.png"), "--top-k", "10"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert len(lines) == 20 and lines[:10] == lines[10:]
+
+
 def test_subprocess_train_evaluate_predict(tmp_path, data_dir):
     result = _subprocess(_train_args(data_dir, tmp_path / "run", "--limit-train", "96", "--limit-test", "40"))
     assert result.returncode == 0, result.stderr

@@ -76,8 +76,8 @@ def evaluate_checkpoint(
 def load_image(path: str | os.PathLike, input_shape: Sequence[int], invert: bool = False) -> np.ndarray:
     """An image file as a float32 array ``(C, H, W)`` in [0, 1], converted to the model's channels and size.
 
-    One channel: Pillow's ``L`` (luma) conversion; three: ``RGB``. The image is
-    resized with bilinear filtering (Pillow's default antialiasing when shrinking).
+    One channel: Pillow's ``L`` (luma) conversion; three: ``RGB``; 16-bit grayscale is scaled to 8 bits
+    first. The image is resized with bilinear filtering (Pillow's default antialiasing when shrinking).
     """
     try:
         from PIL import Image, UnidentifiedImageError
@@ -89,6 +89,11 @@ def load_image(path: str | os.PathLike, input_shape: Sequence[int], invert: bool
         raise ImageError(f"image not found: {path}")
     try:
         with Image.open(path) as img:
+            if img.mode == "I" or img.mode.startswith("I;16"):
+                # 16-bit grayscale (PNG opens as I;16 or I): Pillow's convert() clips values to 255 instead of
+                # scaling them, so map 0..65535 onto 0..255 first (65535 / 255 = 257; exact for 8-bit * 257).
+                wide = np.asarray(img, dtype=np.float64)
+                img = Image.fromarray(np.clip(np.round(wide / 257), 0, 255).astype(np.uint8))
             img = img.convert("L" if channels == 1 else "RGB")
             if img.size != (width, height):
                 img = img.resize((width, height), Image.Resampling.BILINEAR)
