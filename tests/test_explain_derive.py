@@ -24,7 +24,7 @@ from convprop.explain import (  # noqa: E402
     numeric_pool,
     prove,
 )
-from convprop.explain.pool import ARTICLE_VALUES  # noqa: E402
+from convprop.explain.pool import ARTICLE_VALUES, winners_of  # noqa: E402
 from convprop.explain.symbols import Entry  # noqa: E402
 from tests.helpers import require_torch  # noqa: E402
 
@@ -283,10 +283,54 @@ def test_bad_configurations_raise_clear_errors(kwargs, message):
 def test_bad_pool_configurations():
     with pytest.raises(ValueError, match="needs the input's values"):
         derive_pool("max", 4, 2)
+    with pytest.raises(ValueError, match="winners="):
+        derive_pool("max", 4, 2)
     with pytest.raises(ValueError, match="at most half"):
         derive_pool("avg", 4, 2, padding=2)
     with pytest.raises(ValueError, match="kind"):
         derive_pool("min", 4, 2)
+
+
+def test_max_pool_chosen_winners():
+    d = derive_pool("max", 4, 2, winners=[[(1, 1), (0, 3)], [(2, 0), (3, 2)]])
+    b = {ij: S("dL/dB" + ij) for ij in ("11", "12", "21", "22")}
+    z = sp.S.Zero
+    expected = sp.Matrix([[z, z, z, b["12"]], [z, b["11"], z, z], [b["21"], z, z, z], [z, z, b["22"], z]])
+    assert d.dA == expected
+    assert sp.Matrix(2, 2, S("A22 A14 A31 A43")) == d.B
+    assert d.values is None and d.verified and check_pool(d).ok
+    # overlapping windows and padding: the winners are realized by a concrete input, checked against the engine
+    winners = [[(0, 0), (0, 2), (1, 4)], [(3, 0), (2, 2), (2, 4)], [(4, 1), (3, 3), (4, 4)]]
+    d = derive_pool("max", 5, 3, stride=2, padding=1, winners=winners)
+    assert [list(row) for row in d.winners.tolist()] == winners
+    assert [list(row) for row in winners_of(d.config, d.concrete).tolist()] == winners
+    assert d.dA[2, 2] == S("dL/dB22") and d.dA[0, 1] == 0 and d.verified and check_pool(d).ok
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(winners=[[(0, 0), (0, 0)], [(2, 0), (3, 2)]]), r"winners\[0\]\[1\] = \(0, 0\) is not inside its window"),
+        (dict(winners=[[(0, 0), (0, 2)]]), "expected 2x2 \\(row, col\\) pairs"),
+        (dict(winners="corner"), "expected 2x2"),
+        (dict(input=ARTICLE_VALUES, winners=[[(0, 0), (0, 2)], [(2, 0), (2, 2)]]), "instead of the input's values"),
+        (dict(kind="avg", winners=[[(0, 0), (0, 2)], [(2, 0), (2, 2)]]), "only for max pooling"),
+    ],
+)
+def test_bad_winners(kwargs, message):
+    args = dict(kind="max", input=4, kernel_size=2) | kwargs
+    with pytest.raises(ValueError, match=message):
+        derive_pool(**args)
+
+
+def test_contradictory_winners_are_refused():
+    # windows (0,0) and (0,1) share A12 and A22: one says A22 is the larger, the other A12
+    with pytest.raises(ValueError, match=r"no input has these maxima \(overlapping windows would need A12 > A22 > A12"):
+        derive_pool("max", 3, 2, stride=1, winners=[[(1, 1), (0, 1)], [(1, 1), (1, 1)]])
+    # a longer cycle, one step per window: top-left, bottom-left, bottom-right, top-right
+    with pytest.raises(ValueError, match="would need A12 > A21 > A22 > A23 > A12"):
+        derive_pool("max", 3, 2, stride=1, winners=[[(0, 1), (1, 2)], [(1, 0), (1, 1)]])
+    assert derive_pool("max", 3, 2, stride=1, winners=[[(0, 1), (0, 1)], [(1, 0), (1, 1)]]).verified
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

@@ -18,7 +18,15 @@ pytest.importorskip("sympy", reason="convprop explain needs the explain extra: p
 Image = pytest.importorskip("PIL.Image", reason="convprop explain needs Pillow: pip install convprop[explain]")
 
 from convprop.cli import main  # noqa: E402
-from convprop.explain import check_conv, conv_document, derive_conv, render  # noqa: E402
+from convprop.explain import (  # noqa: E402
+    check_conv,
+    check_pool,
+    conv_document,
+    derive_conv,
+    derive_pool,
+    pool_document,
+    render,
+)
 from convprop.explain.animate import animate_conv, animate_pool  # noqa: E402
 from convprop.explain.derive import ConvConfig  # noqa: E402
 from convprop.explain.pool import ARTICLE_VALUES, pool_config  # noqa: E402
@@ -111,6 +119,16 @@ def test_stride_padding_document_shows_zeros_and_crop():
     assert padded[1, 2] == 0 and padded[1, 1] != 0 and padded[1, 3] != 0 and not any(padded[-1])
     assert d.full_grad_input().shape == d.config.padded_size == (7, 7)
     assert d.verified
+
+
+def test_pool_document_with_chosen_winners():
+    d = derive_pool("max", 4, 2, winners=[[(1, 1), (0, 3)], [(2, 0), (3, 2)]])
+    en = render(pool_document(d, "en", check_pool(d)), "md")
+    assert r"\end{matrix}\right] \right) = A_{22}" + "\n" in en  # B11 = max(window) = A22, no number after it
+    assert "chosen rather than found from values" in en
+    assert "All agree" in en
+    ar = render(pool_document(d, "ar"), "md")
+    assert "اخترنا هنا موضع القيمة العظمى" in ar
 
 
 # ---- headless Chromium -------------------------------------------------------

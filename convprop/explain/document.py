@@ -499,7 +499,7 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
         for r, c in win:
             window[rows_.index(r), cols_.index(c)] = d.a[r, c]
         eq = [entry_of(d.gb[i, j]), EQ, *func(fname, matrix(window)), EQ, d.b[i, j]]
-        if cfg.kind == "max":
+        if cfg.kind == "max" and d.values is not None:
             eq += [EQ, _number(d.values[d.winners[i, j]])]
         eqs.append(eq)
     _capped(eqs, lang, b)
@@ -507,6 +507,8 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
     b.append(Display([[dB, EQ, matrix(d.gb)]]))
     if cfg.kind == "max":
         b.append(para(lang, "pool_max"))
+        if d.values is None:
+            b.append(para(lang, "pool_chosen"))
         b.append(para(lang, "pool_ties"))
         if d.ties:
             b.append(para(lang, "pool_ties_here", which=", ".join(entry_of(d.gb[t]).name for t in d.ties)))

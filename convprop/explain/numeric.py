@@ -212,7 +212,7 @@ def _check_pool_numbers(check: NumericCheck, cfg, a, gb, rng, samples, derived, 
 def check_pool(d: PoolDerivation, seed: int = 0) -> NumericCheck:
     """The derived ∂L/∂A for a random dL/dB (random inputs for average pooling) vs autograd and finite differences."""
     rng = np.random.default_rng(seed)
-    a = d.values if d.values is not None else rng.standard_normal(d.a.shape)
+    a = d.concrete if d.concrete is not None else rng.standard_normal(d.a.shape)
     gb = rng.standard_normal(d.gb.shape)
     subs = dict(zip([*d.a.flat, *d.gb.flat], [*a.ravel(), *gb.ravel()], strict=True))
     f = sp.lambdify(list(subs), list(d.chain.flat), modules="numpy")

@@ -3,7 +3,7 @@
 Pooling has no parameters; its backward pass only routes dL/dB back to the
 input A. Max pooling sends each window's gradient to the window's maximum (the
 first one in row-major order on ties, as PyTorch does), so it needs concrete
-values. Average pooling spreads each window's gradient evenly over the divisor.
+values, or a chosen winner per window. Average pooling spreads each window's gradient evenly over the divisor.
 Where windows overlap (stride < kernel) the contributions add.
 """
 
@@ -95,12 +95,12 @@ class PoolDerivation:
     """
 
     config: PoolConfig
-    values: np.ndarray | None  # the input's values (max pooling needs them)
+    values: np.ndarray | None  # the input's values (max pooling needs them, or chosen winners)
     a: np.ndarray
     b: np.ndarray  # B_ij: the winning entry (max) or the window mean (avg)
     gb: np.ndarray
     windows: np.ndarray  # per output: the covered input positions, row-major
-    winners: np.ndarray | None  # per output: the position of the window's first maximum
+    winners: np.ndarray | None  # per output: the position of the window's first maximum (or the chosen one)
     local: dict  # A entry -> ∂B/∂A_entry, shaped like B
     chain: np.ndarray  # ∂L/∂A from the chain rule
     closed: np.ndarray  # ∂L/∂A routed directly: to the argmax, or evenly
@@ -123,6 +123,13 @@ class PoolDerivation:
         return sp.Matrix(self.chain.tolist())
 
     @property
+    def concrete(self) -> np.ndarray | None:
+        """The input's values; for chosen winners, small integers whose windows' first maxima they are."""
+        if self.values is None and self.config.kind == "max":
+            return realize(self.config, self.winners)
+        return self.values
+
+    @property
     def ties(self) -> list[tuple[int, int]]:
         """Outputs whose window holds its maximum more than once (the first one wins, as in PyTorch)."""
         if self.values is None or self.config.kind != "max":
@@ -143,6 +150,61 @@ def winners_of(cfg: PoolConfig, values: np.ndarray) -> np.ndarray:
     return winners
 
 
+def chosen_winners(cfg: PoolConfig, winners) -> np.ndarray:
+    """Validate ``winners`` (per window, the 0-based (row, col) of the input entry that gets its gradient).
+
+    Each must lie inside its window (padding excluded), and together they must be the first maxima
+    of some input: overlapping windows cannot disagree about which of two entries is larger.
+    """
+    oh, ow = cfg.output_size
+    try:
+        rows = [[tuple(int(v) for v in p) for p in row] for row in winners]
+    except (TypeError, ValueError):
+        raise ValueError(f"winners: expected {oh}x{ow} (row, col) pairs, one per window, got {winners!r}") from None
+    if len(rows) != oh or any(len(r) != ow for r in rows) or any(len(p) != 2 for r in rows for p in r):
+        raise ValueError(f"winners: expected {oh}x{ow} (row, col) pairs, one per window, got {winners!r}")
+    out = np.empty(cfg.output_size, dtype=object)
+    for i, j in np.ndindex(oh, ow):
+        p, win = rows[i][j], cfg.window(i, j)
+        if p not in win:
+            raise ValueError(
+                f"winners[{i}][{j}] = {p} is not inside its window, which covers rows "
+                f"{min(r for r, _ in win)}-{max(r for r, _ in win)} and columns "
+                f"{min(c for _, c in win)}-{max(c for _, c in win)} (0-based, padding left out)"
+            )
+        out[i, j] = p
+    realize(cfg, out)  # raises when no input has these maxima
+    return out
+
+
+def realize(cfg: PoolConfig, winners: np.ndarray) -> np.ndarray:
+    """Small integer values whose windows' first maxima are ``winners``: a concrete input for the numeric check.
+
+    A winner must exceed every entry of its window listed before it (row-major) and be at least every
+    entry after it; making every such order strict, values exist exactly when these "larger than"
+    relations have no cycle, and a topological order gives them.
+    """
+    larger = {p: set() for p in np.ndindex(*cfg.input_size)}  # p -> entries that must be smaller than p
+    for (i, j), w in np.ndenumerate(winners):
+        larger[w].update(p for p in cfg.window(i, j) if p != w)
+    values, state = np.zeros(cfg.input_size), {}
+
+    def visit(p, path):
+        if state.get(p) == "done":
+            return values[p]
+        if state.get(p) == "active":
+            names = " > ".join(entry_name("A", q) for q in [*path[path.index(p) :], p])
+            raise ValueError(f"winners: no input has these maxima (overlapping windows would need {names})")
+        state[p] = "active"
+        values[p] = 1 + max((visit(q, [*path, p]) for q in larger[p]), default=-1)
+        state[p] = "done"
+        return values[p]
+
+    for p in larger:
+        visit(p, [])
+    return values
+
+
 def routed(cfg: PoolConfig, gb: np.ndarray, winners: np.ndarray | None) -> np.ndarray:
     """The closed form: every dL/dB_ij goes to its window's maximum, or 1/divisor of it to every entry.
 
@@ -158,7 +220,9 @@ def routed(cfg: PoolConfig, gb: np.ndarray, winners: np.ndarray | None) -> np.nd
     return out
 
 
-def derive_pool(kind, input, kernel_size, stride=None, padding=0, count_include_pad=True) -> PoolDerivation:
+def derive_pool(
+    kind, input, kernel_size, stride=None, padding=0, count_include_pad=True, winners=None
+) -> PoolDerivation:
     """Derive, and prove, the backward pass of ``max_pool2d`` or ``avg_pool2d``.
 
     Max: B_ij = max of window (i, j); ∂L/∂A_rc = Σ of the dL/dB_ij whose window's
@@ -174,6 +238,11 @@ def derive_pool(kind, input, kernel_size, stride=None, padding=0, count_include_
             (stride defaults to kernel_size).
         count_include_pad (bool): average pooling divides by the whole window
             (True, PyTorch's default) or only by its non-padding entries.
+        winners (H_out x W_out nested sequence of (row, col), optional): max
+            pooling only, instead of values: per window, the 0-based position in
+            the input of the entry that gets its gradient. Each must lie inside
+            its window, and some input must have them as its windows' first
+            maxima (overlapping windows cannot disagree); ``input`` is then the size.
 
     Shape:
         A: (H, W); B and dL/dB: (H_out, W_out), H_out = floor((H + 2p - k) / s) + 1.
@@ -183,6 +252,8 @@ def derive_pool(kind, input, kernel_size, stride=None, padding=0, count_include_
         >>> d = derive_pool("avg", 4, 2)
         >>> d.dA[0, 0]
         dL/dB11/4
+        >>> derive_pool("max", 4, 2, winners=[[(1, 1), (0, 3)], [(2, 0), (3, 2)]]).dA[1, 1]
+        dL/dB11
     """
     values = None
     if np.ndim(input) == 2:
@@ -195,13 +266,19 @@ def derive_pool(kind, input, kernel_size, stride=None, padding=0, count_include_
     else:
         size = input
     cfg = pool_config(kind, size, kernel_size, stride, padding, count_include_pad)
-    if kind == "max" and values is None:
-        raise ValueError("max pooling routes each gradient to its window's maximum, so it needs the input's values")
+    if winners is not None and (kind != "max" or values is not None):
+        raise ValueError("winners: only for max pooling, and instead of the input's values (give a size)")
+    if kind == "max" and values is None and winners is None:
+        raise ValueError(
+            "max pooling routes each gradient to its window's maximum, so it needs the input's values "
+            "or the chosen winners (winners=)"
+        )
     a = symbol_array("A", cfg.input_size, 0, False)
     gb = symbol_array("B", cfg.output_size, 0, False, grad=True)
     windows = np.empty(cfg.output_size, dtype=object)
     b = np.empty(cfg.output_size, dtype=object)
-    winners = winners_of(cfg, values) if kind == "max" else None
+    if kind == "max":
+        winners = winners_of(cfg, values) if winners is None else chosen_winners(cfg, winners)
     for i, j in np.ndindex(*cfg.output_size):
         win = windows[i, j] = cfg.window(i, j)
         b[i, j] = a[winners[i, j]] if kind == "max" else sp.Add(*(a[p] for p in win)) / cfg.divisor(i, j)

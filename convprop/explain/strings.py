@@ -157,6 +157,10 @@ STRINGS = {
             "gradient, as in PyTorch."
         ),
         "pool_ties_here": "This input has ties in the window(s) of {which}.",
+        "pool_chosen": (
+            "Here the maximum of each window was chosen rather than found from values: the result holds for every "
+            "input whose windows have their first maxima at those entries."
+        ),
         "pool_overlap": (
             "The windows overlap (stride {s} is smaller than the window {k}), so an entry that lies in several "
             "windows receives the sum of their gradients."
@@ -324,6 +328,10 @@ STRINGS = {
             "إذا تكررت القيمة العظمى في نافذة ما، يتلقى الـgradient أولُها بترتيب الصفوف (row-major)، كما في PyTorch."
         ),
         "pool_ties_here": "وفي هذا المدخل قيم عظمى متساوية في نوافذ {which}.",
+        "pool_chosen": (
+            "اخترنا هنا موضع القيمة العظمى في كل نافذة بدلًا من استخراجه من قيم المدخل، فالنتيجة صحيحة لكل مدخل "
+            "تقع القيمة العظمى الأولى في كل نافذة من نوافذه في تلك المواضع."
+        ),
         "pool_overlap": (
             "تتداخل النوافذ هنا (الـstride {s} أصغر من حجم النافذة {k})، فالعنصر الذي يقع في أكثر من نافذة "
             "يتلقى مجموع الـgradients القادمة منها."
