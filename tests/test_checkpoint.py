@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -138,6 +139,24 @@ def test_garbage_and_pickle_files(tmp_path):
     np.savez(path, __header__=np.array([{"format": "x"}], dtype=object))
     with pytest.raises(CheckpointError, match="truncated or corrupted"):
         load_checkpoint(path)
+
+
+def test_npy_and_pickle_files_are_not_checkpoints_and_pickle_is_never_suggested(tmp_path):
+    import pickle
+
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
+    np.save(tmp_path / "plain.npy", np.zeros(3))
+    (tmp_path / "state.pkl").write_bytes(pickle.dumps({"a": 1}))
+    np.savez(tmp_path / "objects.npz", a=np.array([{"a": 1}], dtype=object))
+    for name, message in [
+        ("objects.npy", "is a NumPy .npy file, not a convprop checkpoint"),
+        ("plain.npy", "is a NumPy .npy file, not a convprop checkpoint"),
+        ("state.pkl", "is not a convprop checkpoint: it holds Python objects"),
+        ("objects.npz", "is not a convprop checkpoint (or is truncated or corrupted): it holds Python objects"),
+    ]:
+        with pytest.raises(CheckpointError, match=re.escape(message)) as info:
+            load_checkpoint(tmp_path / name)
+        assert "allow_pickle" not in str(info.value) and "pickle.load" not in str(info.value), name
 
 
 def _rewrite(path, mutate):

@@ -230,6 +230,25 @@ def test_errors_are_one_line(tmp_path, data_dir, run_dir, capsys):
     _one_line_error(["train", "--model", "no-such-net", "--data-dir", str(data_dir)], capsys, "no-such-net")
 
 
+def test_non_checkpoint_files_are_one_line_and_never_suggest_pickle(tmp_path, run_dir, capsys):
+    import pickle
+
+    pickled = tmp_path / "pickled.npy"
+    pickled.write_bytes(pickle.dumps({"weights": [1, 2]}))
+    np.savez(tmp_path / "random.npz", a=np.random.default_rng(0).standard_normal(4))
+    (tmp_path / "x.png").write_bytes(b"")
+    for args, match in [
+        (["evaluate", str(pickled)], "is not a convprop checkpoint"),
+        (["predict", str(pickled), str(tmp_path / "x.png")], "is not a convprop checkpoint"),
+        (["train", "--resume", str(pickled)], "is not a convprop checkpoint"),
+        (["evaluate", str(tmp_path / "random.npz")], "not a convprop checkpoint"),
+    ]:
+        _one_line_error(args, capsys, match)
+    for args in (["evaluate", str(pickled)], ["train", "--resume", str(pickled)]):
+        main(args)
+        assert "allow_pickle" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag", ["--lr", "--momentum", "--weight-decay", "--label-smoothing"])
 @pytest.mark.parametrize("value", ["1e309", "inf", "-inf", "nan"])
 def test_float_flags_reject_non_finite_values(flag, value, capsys):

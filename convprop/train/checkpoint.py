@@ -180,11 +180,15 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None) -> C
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
+        if not zipfile.is_zipfile(path):  # np.load would return a lone .npy array, or refuse a pickle
+            raise CheckpointError(_not_an_archive(path))
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        # np.load raises ValueError for non-zip, non-npy bytes and "pickled data" refusals.
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupted?): {exc}") from None
+        if isinstance(exc, CheckpointError):
+            raise
+        # np.load raises ValueError for damaged members and for object arrays, which need pickle.
+        raise CheckpointError(_unreadable(path, exc)) from None
     if _HEADER_KEY not in arrays:
         raise CheckpointError(f"{path} has no {_HEADER_KEY} entry: not a convprop checkpoint")
     raw = arrays.pop(_HEADER_KEY)
@@ -214,6 +218,27 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None) -> C
         missing = sorted(set(expected) - set(model_state))
         raise CheckpointError(f"{path} is missing model arrays: {', '.join(missing) or '(unexpected extra arrays)'}")
     return Checkpoint(header=header, model_state=model_state, path=path)
+
+
+_PICKLE_REFUSAL = "it holds Python objects, which only pickle can load, and convprop never loads pickles"
+
+
+def _not_an_archive(path: Path) -> str:
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        return f"{path} is a NumPy .npy file, not a convprop checkpoint (an .npz archive)"
+    if magic[:1] == b"\x80":  # the PROTO opcode that starts every pickle since protocol 2
+        return f"{path} is not a convprop checkpoint: {_PICKLE_REFUSAL}"
+    return f"{path} is not a readable checkpoint (truncated or corrupted?): not an .npz archive"
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    reason = str(exc)
+    if "pickle" in reason.lower() or "object arrays" in reason.lower():
+        # NumPy's message suggests allow_pickle=True; never pass that on: unpickling a file can run any code.
+        return f"{path} is not a convprop checkpoint (or is truncated or corrupted): {_PICKLE_REFUSAL}"
+    return f"{path} is not a readable checkpoint (truncated or corrupted?): {reason}"
 
 
 def load_model_state(model, checkpoint: Checkpoint) -> None:
