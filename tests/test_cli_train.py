@@ -255,6 +255,25 @@ def test_float_flags_reject_non_finite_values(flag, value, capsys):
     _one_line_error(["train", f"{flag}={value}"], capsys, f"argument {flag}: must be a finite number, got {value}")
 
 
+def test_user_errors_exit_with_status_2(tmp_path, data_dir, run_dir, capsys):
+    """Argument, path and checkpoint errors share one exit status across train, evaluate, predict and explain."""
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a checkpoint")
+    relabelled = str(_relabel(run_dir, tmp_path, "vggsmall"))
+    (tmp_path / "x.png").write_bytes(b"")
+    for args, match in [
+        (["train", "--epochs", "0"], "must be a positive integer"),
+        (["train", "--resume", str(bad)], "truncated or corrupted"),
+        (["evaluate", str(bad)], "truncated or corrupted"),
+        (["evaluate", relabelled, "--data-dir", str(data_dir)], "does not fit model"),
+        (["predict", str(bad), str(tmp_path / "x.png")], "truncated or corrupted"),
+        (["predict", relabelled, str(tmp_path / "x.png")], "does not fit model"),
+        (["predict", str(run_dir), str(tmp_path / "x.png")], "cannot read image"),
+        (["explain", "conv", "-o", str(tmp_path)], "is a directory"),
+    ]:
+        assert _one_line_error(args, capsys, match) == 2, args
+
+
 def test_subprocess_errors_have_no_traceback(tmp_path):
     for args in (["train", "--epochs", "-3"], ["evaluate", str(tmp_path / "x.npz")], ["predict"]):
         result = _subprocess(args)

@@ -2,6 +2,12 @@
 
 Each subcommand module exposes ``register(subparsers)``, which adds its parser and
 sets ``func`` (called with the parsed namespace; it returns the exit status).
+
+Exit status, the same for every subcommand (see :data:`EXIT_STATUS`): 0 success; 2 an error
+the user can fix, printed as one line: bad arguments (argparse, :class:`CLIError`), a bad
+value or file (``ValueError``: checkpoints, images, datasets, settings) or an unusable path
+(``OSError``); 1 any other failure (``RuntimeError``, e.g. an optional extra not installed);
+130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from convprop import __version__
 # Subcommand modules, imported lazily so `convprop --help` stays fast and an
 # optional extra that is not installed only affects its own subcommand.
 _SUBCOMMANDS = ("convprop.cli.train", "convprop.cli.explain")
+
+
+EXIT_STATUS = "exit status: 0 done, 2 bad arguments or input files (one line on stderr), 1 other failures, 130 Ctrl-C"
 
 
 class CLIError(Exception):
@@ -33,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="convprop",
         description="Backpropagation in convolutional networks, transparent and fast.",
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("--version", action="version", version=f"convprop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     stdout, sys.stdout = sys.stdout, _PipeSafeStdout(sys.stdout)
     try:
         return int(args.func(args) or 0)
-    except CLIError as exc:
+    except (CLIError, ValueError) as exc:  # ValueError: CheckpointError, ImageError, DatasetError, settings
         print(f"convprop {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -108,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         # A path the user gave cannot be used: it exists already, is a folder, is a file, is not ours to write.
         print(f"convprop {args.command}: error: {_describe(exc)}", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError, RuntimeError) as exc:
+        return 2
+    except (TypeError, RuntimeError) as exc:
         print(f"convprop {args.command}: error: {exc}", file=sys.stderr)
         return 1
     finally:
