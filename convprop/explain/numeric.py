@@ -84,6 +84,18 @@ def _sample(shape, rng: np.random.Generator, limit: int | None):
     return [positions[i] for i in sorted(rng.choice(len(positions), size=limit, replace=False))]
 
 
+def _evaluate(values: dict, a: np.ndarray) -> np.ndarray:
+    """The expressions of object array ``a`` at ``values`` (symbol -> number), as floats shaped like ``a``.
+
+    Entry names such as dL/dO11 are not Python identifiers, and lambdify would then rewrite
+    every expression once per symbol (minutes for 8x8 with 4 channels); renaming them all in one
+    xreplace pass first keeps it linear in the size of the expressions.
+    """
+    plain = {s: sp.Symbol(f"v{k}", real=True) for k, s in enumerate(values)}
+    f = sp.lambdify(list(plain.values()), [e.xreplace(plain) for e in a.flat], modules="numpy")
+    return np.array(f(*values.values()), dtype=np.float64).reshape(a.shape)
+
+
 # ---- convolution -------------------------------------------------------------
 
 
@@ -132,16 +144,10 @@ def check_conv(d: ConvDerivation, seed: int = 0) -> NumericCheck:
     rng = np.random.default_rng(seed)
     x, w, go = (rng.standard_normal(a.shape) for a in (d.x, d.f, d.go))
     values = dict(zip(d.symbols, np.concatenate([x.ravel(), w.ravel(), go.ravel()]), strict=True))
-
-    def evaluate(a: np.ndarray) -> np.ndarray:
-        f = sp.lambdify(list(values), list(a.flat), modules="numpy")
-        return np.array(f(*values.values()), dtype=np.float64).reshape(a.shape)
-
     check = NumericCheck(seed)
-    out = _check_conv_numbers(
-        check, d.config, x, w, go, rng, None, evaluate(d.chain_x), evaluate(d.chain_f), "symbolic"
-    )
-    check.add("O", "symbolic", "autograd", evaluate(d.o), out)
+    derived_x, derived_f = _evaluate(values, d.chain_x), _evaluate(values, d.chain_f)
+    out = _check_conv_numbers(check, d.config, x, w, go, rng, None, derived_x, derived_f, "symbolic")
+    check.add("O", "symbolic", "autograd", _evaluate(values, d.o), out)
     return check
 
 
@@ -215,12 +221,9 @@ def check_pool(d: PoolDerivation, seed: int = 0) -> NumericCheck:
     a = d.concrete if d.concrete is not None else rng.standard_normal(d.a.shape)
     gb = rng.standard_normal(d.gb.shape)
     subs = dict(zip([*d.a.flat, *d.gb.flat], [*a.ravel(), *gb.ravel()], strict=True))
-    f = sp.lambdify(list(subs), list(d.chain.flat), modules="numpy")
-    derived = np.array(f(*subs.values()), dtype=np.float64).reshape(d.chain.shape)
     check = NumericCheck(seed)
-    out = _check_pool_numbers(check, d.config, a, gb, rng, None, derived, "symbolic", bool(d.ties))
-    fb = sp.lambdify(list(subs), list(d.b.flat), modules="numpy")
-    check.add("B", "symbolic", "autograd", np.array(fb(*subs.values()), dtype=np.float64).reshape(d.b.shape), out)
+    out = _check_pool_numbers(check, d.config, a, gb, rng, None, _evaluate(subs, d.chain), "symbolic", bool(d.ties))
+    check.add("B", "symbolic", "autograd", _evaluate(subs, d.b), out)
     return check
 
 
