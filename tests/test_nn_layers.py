@@ -287,12 +287,14 @@ def test_repr_matches_torch(module, expected):
 
 
 def test_default_initialisation_bounds_match_torch():
-    # kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)); so does the bias.
+    # kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)); so does the bias. Seeded: with an
+    # unseeded generator, 64 bias draws all stay below 0.95 of the bound 4% of the time.
+    g = np.random.default_rng(0)
     for module, fan_in in [
-        (nn.Conv2d(8, 64, 3), 8 * 9),
-        (nn.Conv2d(8, 64, 3, groups=4), 2 * 9),
-        (nn.ConvTranspose2d(8, 64, 3), 64 * 9),
-        (nn.Linear(50, 400), 50),
+        (nn.Conv2d(8, 64, 3, generator=g), 8 * 9),
+        (nn.Conv2d(8, 64, 3, groups=4, generator=g), 2 * 9),
+        (nn.ConvTranspose2d(8, 64, 3, generator=g), 64 * 9),
+        (nn.Linear(50, 400, generator=g), 50),
     ]:
         bound = 1 / np.sqrt(fan_in)
         for p in (module.weight, module.bias):
