@@ -28,10 +28,16 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def as_operands(a, b) -> tuple[Tensor, Tensor]:
     """Two Tensors; a Python or NumPy scalar takes the other operand's dtype (no silent upcast)."""
     if not isinstance(a, Tensor):
-        a = Tensor._wrap(np.asarray(a, dtype=b.dtype if np.ndim(a) == 0 or not hasattr(a, "dtype") else a.dtype))
+        a = _beside(a, b)
     elif not isinstance(b, Tensor):
-        b = Tensor._wrap(np.asarray(b, dtype=a.dtype if np.ndim(b) == 0 or not hasattr(b, "dtype") else b.dtype))
+        b = _beside(b, a)
     return a, b
+
+
+def _beside(value, tensor: Tensor) -> Tensor:
+    """``value`` as a Tensor to combine with ``tensor``: scalars and lists take its dtype, arrays keep theirs."""
+    keeps_dtype = np.ndim(value) > 0 and hasattr(value, "dtype")
+    return Tensor._wrap(np.asarray(value, dtype=value.dtype if keeps_dtype else tensor.dtype))
 
 
 def _check_broadcast(op: str, a: np.ndarray, b: np.ndarray) -> None:
