@@ -62,7 +62,14 @@ def register(subparsers) -> None:
         description="Derive the backward pass of a convolution or pooling layer symbolically, prove it, "
         "check it numerically against convprop's autograd, and write it up (English or Arabic).",
     )
-    sub = parser.add_subparsers(dest="layer", metavar="LAYER", required=True)
+    parser.add_argument(
+        "--site",
+        metavar="DIR",
+        type=Path,
+        help="write the gallery instead: an index and an interactive page per configuration, English and Arabic",
+    )
+    parser.set_defaults(func=run_site)
+    sub = parser.add_subparsers(dest="layer", metavar="LAYER")
     conv = sub.add_parser("conv", help="a conv2d layer")
     _common(conv, "3x3", "2x2")
     conv.add_argument("--stride", type=_size, default=(1, 1), help="stride (default 1)")
@@ -70,7 +77,18 @@ def register(subparsers) -> None:
     conv.add_argument("--in-channels", type=int, default=1)
     conv.add_argument("--out-channels", type=int, default=1)
     conv.add_argument("--groups", type=int, default=1)
-    conv.add_argument("--seed", type=_seed, default=0, help="seed of the numeric check's random values")
+    conv.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the numeric check's random values and the page's starting numbers",
+    )
+    conv.add_argument(
+        "--values",
+        help="the interactive page's starting numbers, any of X, F and dO, each row by row: "
+        "'X: 1 2 3; 4 5 6; 7 8 9  F: 1 0; 0 -1  dO: 1 2; 3 4' (with channels, all channels in order; "
+        "the rest are drawn from --seed)",
+    )
     conv.set_defaults(func=run_conv)
     for kind in ("max", "avg"):
         p = sub.add_parser(f"{kind}pool", help=f"{'an' if kind == 'avg' else 'a'} {kind}_pool2d layer")
@@ -83,6 +101,7 @@ def register(subparsers) -> None:
             "example for a 4x4 input, seed 0 otherwise)",
         )
         values.add_argument("--seed", type=_seed, default=None, help="random integer values 0-9 from this seed")
+        p.add_argument("--ceil-mode", action="store_true", help="round the output size up, as ceil_mode=True")
         if kind == "avg":
             p.add_argument("--count-exclude-pad", action="store_true", help="do not count padding in the divisor")
         p.set_defaults(func=run_pool, kind=kind)
@@ -116,6 +135,8 @@ def _user_errors(fn):
     """Bad sizes and values become one clean line (CLIError), never a traceback."""
 
     def wrapped(args):
+        if args.site is not None and args.layer is not None:
+            raise CLIError(f"--site writes the whole gallery: give it without a LAYER (got {args.layer!r})")
         try:
             return fn(args)
         except (ValueError, TypeError) as exc:
@@ -144,23 +165,46 @@ def run_conv(args) -> int:
         cfg, check = explain.numeric_conv(**params, seed=args.seed)
         _emit(explain.render(explain.numeric_document("conv", cfg, check, args.lang), args.format), args)
         return 0 if check.ok else 1
+    values = _parse_conv_values(args.values) if args.values is not None else None
     d = explain.derive_conv(**params)
     check = explain.check_conv(d, seed=args.seed)
     figures = animate_conv(d.config, args.animate, seed=args.seed) if args.animate else []
-    doc = explain.conv_document(d, args.lang, check, _figures(figures, args) if args.format != "html" else figures)
+    figures = _figures(figures, args) if args.format != "html" else figures
+    doc = explain.conv_document(d, args.lang, check, figures, values=values, seed=args.seed)
     _emit(explain.render(doc, args.format), args)
     return 0 if d.verified and check.ok else 1
+
+
+def _numbers(text: str, flag: str = "--values") -> list[float]:
+    try:
+        flat = [float(v) for v in re.split(r"[\s,;]+", text.strip()) if v]
+    except ValueError:
+        raise CLIError(f"{flag}: expected numbers separated by spaces, commas or ';', got {text!r}") from None
+    if not all(math.isfinite(v) for v in flat):
+        raise CLIError(f"{flag}: expected finite numbers (no nan or inf), got {text!r}")
+    return flat
+
+
+_TENSOR = re.compile(r"\b(X|F|dO)\s*[:=]")
+
+
+def _parse_conv_values(text: str) -> dict:
+    """'X: 1 2; 3 4  F: 1  dO: ...' -> {"X": [1, 2, 3, 4], "F": [1], ...}; shapes are checked by the library."""
+    parts = _TENSOR.split(text)
+    if parts[0].strip() or len(parts) < 3:
+        raise CLIError(f"--values: expected 'X: ...', 'F: ...' and/or 'dO: ...' (rows split by ';'), got {text!r}")
+    values = {}
+    for name, numbers in zip(parts[1::2], parts[2::2], strict=True):
+        if name in values:
+            raise CLIError(f"--values: {name} is given twice")
+        values[name] = _numbers(numbers, f"--values {name}")
+    return values
 
 
 def _parse_values(text: str, size: tuple[int, int]):
     import numpy as np
 
-    try:
-        flat = [float(v) for v in re.split(r"[\s,;]+", text.strip()) if v]
-    except ValueError:
-        raise CLIError(f"--values: expected numbers separated by spaces, commas or ';', got {text!r}") from None
-    if not all(math.isfinite(v) for v in flat):
-        raise CLIError(f"--values: expected finite numbers (no nan or inf), got {text!r}")
+    flat = _numbers(text)
     if len(flat) != size[0] * size[1]:
         raise CLIError(f"--values: a {size[0]}x{size[1]} input needs {size[0] * size[1]} values, got {len(flat)}")
     return np.array(flat).reshape(size)
@@ -178,7 +222,14 @@ def run_pool(args) -> int:
     _no_numeric_animation(args)
     if args.numeric:
         cfg, check = explain.numeric_pool(
-            args.kind, args.input, args.kernel, args.stride, args.padding, count_include_pad, seed=args.seed or 0
+            args.kind,
+            args.input,
+            args.kernel,
+            args.stride,
+            args.padding,
+            count_include_pad,
+            seed=args.seed or 0,
+            ceil_mode=args.ceil_mode,
         )
         _emit(explain.render(explain.numeric_document("pool", cfg, check, args.lang), args.format), args)
         return 0 if check.ok else 1
@@ -193,10 +244,29 @@ def run_pool(args) -> int:
     else:
         values = None
     d = explain.derive_pool(
-        args.kind, args.input if values is None else values, args.kernel, args.stride, args.padding, count_include_pad
+        args.kind,
+        args.input if values is None else values,
+        args.kernel,
+        args.stride,
+        args.padding,
+        count_include_pad,
+        ceil_mode=args.ceil_mode,
     )
     check = explain.check_pool(d, seed=args.seed or 0)
     figures = animate_pool(d.config, args.animate, d.values, seed=args.seed or 0) if args.animate else []
-    doc = explain.pool_document(d, args.lang, check, _figures(figures, args) if args.format != "html" else figures)
+    figures = _figures(figures, args) if args.format != "html" else figures
+    doc = explain.pool_document(d, args.lang, check, figures, seed=args.seed or 0)
     _emit(explain.render(doc, args.format), args)
     return 0 if d.verified and check.ok else 1
+
+
+@_user_errors
+def run_site(args) -> int:
+    """``convprop explain --site DIR``: the gallery; a LAYER or nothing at all is a usage error."""
+    if args.site is None:
+        raise CLIError("choose a LAYER (conv, maxpool, avgpool), or write the gallery with --site DIR")
+    from convprop.explain.gallery import write_site
+
+    pages = write_site(args.site)
+    print(f"wrote {len(pages)} pages to {args.site} (open {args.site / 'index.html'})", file=sys.stderr)
+    return 0

@@ -16,6 +16,7 @@ import sympy as sp
 
 from convprop.explain import strings
 from convprop.explain.derive import ConvConfig, ConvDerivation, crop, used_padded_input
+from convprop.explain.lesson import conv_lesson, pool_lesson
 from convprop.explain.numeric import EPS, NumericCheck
 from convprop.explain.pool import PoolConfig, PoolDerivation
 from convprop.explain.symbols import entry_of, gradient_of
@@ -70,10 +71,28 @@ class Figure:
 
 
 @dataclass
+class Nav:
+    """Links between pages (the gallery's picker); only the HTML page shows it."""
+
+    label: str
+    links: list  # (text, href, is_current)
+    other_language: tuple | None = None  # (text, href) of this page in the other language
+
+
+@dataclass
+class Widget:
+    """An interactive figure of the HTML page (``lesson.py``), placed beside the step it illustrates."""
+
+    name: str  # the lesson widget's id: forward, grad_f, grad_x, pool
+    caption: str
+
+
+@dataclass
 class Document:
     lang: str
     title: str
     blocks: list = field(default_factory=list)
+    lesson: dict | None = None  # the interactive page's data (lesson.py); other formats ignore it
 
     @property
     def direction(self) -> str:
@@ -203,6 +222,10 @@ def heading(lang: str, key: str, level: int = 2) -> Heading:
     return Heading(strings.text(lang, key), level)
 
 
+def widget(lang: str, name: str) -> Widget:
+    return Widget(name, strings.PAGE[lang]["widget_" + name])
+
+
 def _capped(rows: list, lang: str, blocks: list) -> None:
     blocks.append(Display(rows[:MAX_EQUATIONS]))
     if len(rows) > MAX_EQUATIONS:
@@ -303,12 +326,18 @@ def _chain_rows(d: ConvDerivation, local: dict, entries: np.ndarray, written: bo
     return rows
 
 
-def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | None = None, figures=()) -> Document:
-    """The whole explanation of one conv derivation, in ``lang``; ``figures`` are (caption key, path) pairs."""
+def conv_document(
+    d: ConvDerivation, lang: str = "en", check: NumericCheck | None = None, figures=(), values=None, seed: int = 0
+) -> Document:
+    """The whole explanation of one conv derivation, in ``lang``; ``figures`` are (caption key, path) pairs.
+
+    ``values`` ({"X": ..., "F": ..., "dO": ...}, any subset) are the interactive page's starting numbers; the
+    others are small integers drawn from ``seed``.
+    """
     cfg, multi = d.config, not d.config.single_channel
     X, F, O = name("X"), name("F"), name("O")
     dO, dF, dX = partial("L", O), partial("L", F), partial("L", X)
-    doc = Document(lang, strings.text(lang, "title_conv"))
+    doc = Document(lang, strings.text(lang, "title_conv"), lesson=conv_lesson(d, values, seed))
     b = doc.blocks
     b.append(_config_para(cfg, lang))
 
@@ -323,6 +352,7 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
     b.append(para(lang, "forward_entries"))
     forward = [[entry_of(g), EQ, product_sum(t)] for g, t in zip(d.go.flat, d.forward_terms.flat, strict=True)]
     _capped(forward, lang, b)
+    b.append(widget(lang, "forward"))
 
     # why, and the local gradients / chain rule for F
     b.append(heading(lang, "h_why"))
@@ -379,6 +409,7 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
             rows.append([lhs, EQ, xb, CORR, gb])
     b.append(Display(rows))
     b.append(Display(_channel_matrices("F", d.chain_f, 2, multi, grad=True)))
+    b.append(widget(lang, "grad_f"))
 
     # local gradients and chain rule for X
     b.append(heading(lang, "h_local_x"))
@@ -427,6 +458,7 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
             rows.append([lhs, EQ, *terms])
     b.append(Display(rows))
     b.append(Display(_channel_matrices("X", d.chain_x, 1, multi, grad=True)))
+    b.append(widget(lang, "grad_x"))
 
     b.append(heading(lang, "h_transposed"))
     b.append(para(lang, "transposed", dO=dO))
@@ -468,11 +500,14 @@ def conv_document(d: ConvDerivation, lang: str = "en", check: NumericCheck | Non
 # ---- pooling -----------------------------------------------------------------
 
 
-def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | None = None, figures=()) -> Document:
+def pool_document(
+    d: PoolDerivation, lang: str = "en", check: NumericCheck | None = None, figures=(), seed: int = 0
+) -> Document:
+    """The whole explanation of one pooling derivation; ``seed`` draws the page's starting ∂L/∂B (and A if unset)."""
     cfg: PoolConfig = d.config
     A, B = name("A"), name("B")
     dA, dB = partial("L", A), partial("L", B)
-    doc = Document(lang, strings.text(lang, f"title_pool_{cfg.kind}"))
+    doc = Document(lang, strings.text(lang, f"title_pool_{cfg.kind}"), lesson=pool_lesson(d, seed))
     b = doc.blocks
     b.append(
         para(
@@ -517,6 +552,8 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
         if cfg.padding != (0, 0):
             key = "pool_avg_incl" if cfg.count_include_pad else "pool_avg_excl"
             b.append(para(lang, key, div=cfg.kernel_size[0] * cfg.kernel_size[1]))
+    if cfg.ceil_mode:
+        b.append(para(lang, "pool_ceil"))
     if any(s < k for s, k in zip(cfg.stride, cfg.kernel_size, strict=True)):
         b.append(para(lang, "pool_overlap", s=_pair(cfg.stride), k=_pair(cfg.kernel_size)))
     aij = Tok("A_{ij}", "<msub><mi>A</mi><mi>ij</mi></msub>", "Aij")
@@ -543,6 +580,7 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
         b.append(Display([[dA, EQ, sp.Rational(1, div), matrix(d.chain).applyfunc(lambda e: sp.expand(e * div))]]))
     else:
         b.append(Display([[dA, EQ, matrix(d.chain)]]))
+    b.append(widget(lang, "pool"))
     b.append(heading(lang, "h_proof"))
     b.append(para(lang, "proof_pool_ok" if d.verified else "proof_fail", n=d.chain.size, which="dL/dA"))
     if check is not None:

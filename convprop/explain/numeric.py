@@ -184,8 +184,15 @@ def _pool_engine(cfg: PoolConfig, a: np.ndarray, gb: np.ndarray):
     def run(a_, grad):
         t = convprop.tensor(a_[None, None], requires_grad=grad, dtype=np.float64)
         if cfg.kind == "max":
-            return t, F.max_pool2d(t, cfg.kernel_size, cfg.stride, cfg.padding)
-        return t, F.avg_pool2d(t, cfg.kernel_size, cfg.stride, cfg.padding, count_include_pad=cfg.count_include_pad)
+            return t, F.max_pool2d(t, cfg.kernel_size, cfg.stride, cfg.padding, ceil_mode=cfg.ceil_mode)
+        return t, F.avg_pool2d(
+            t,
+            cfg.kernel_size,
+            cfg.stride,
+            cfg.padding,
+            ceil_mode=cfg.ceil_mode,
+            count_include_pad=cfg.count_include_pad,
+        )
 
     t, out = run(a, True)
     out.backward(gb[None, None])
@@ -228,10 +235,10 @@ def check_pool(d: PoolDerivation, seed: int = 0) -> NumericCheck:
 
 
 def numeric_pool(
-    kind, input_size, kernel_size, stride=None, padding=0, count_include_pad=True, seed=0, samples=24
+    kind, input_size, kernel_size, stride=None, padding=0, count_include_pad=True, seed=0, samples=24, ceil_mode=False
 ) -> tuple[PoolConfig, NumericCheck]:
     """Pooling's routing on random numbers vs autograd vs (sampled) finite differences, for any size."""
-    cfg = pool_config(kind, input_size, kernel_size, stride, padding, count_include_pad, symbolic=False)
+    cfg = pool_config(kind, input_size, kernel_size, stride, padding, count_include_pad, False, ceil_mode)
     rng = np.random.default_rng(seed)
     a, gb = rng.standard_normal(cfg.input_size), rng.standard_normal(cfg.output_size)
     check = NumericCheck(seed)

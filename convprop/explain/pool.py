@@ -35,6 +35,7 @@ class PoolConfig:
     padding: tuple[int, int]
     output_size: tuple[int, int]
     count_include_pad: bool = True
+    ceil_mode: bool = False
 
     def window(self, i: int, j: int) -> list[tuple[int, int]]:
         """Input positions (0-based, padding left out) covered by output (i, j), in row-major order."""
@@ -47,11 +48,22 @@ class PoolConfig:
         ]
 
     def divisor(self, i: int, j: int) -> int:
-        """Average pooling's divisor: the whole window, or only its non-padding entries."""
-        return self.kernel_size[0] * self.kernel_size[1] if self.count_include_pad else len(self.window(i, j))
+        """Average pooling's divisor: the window inside the padded input, or only its non-padding entries.
+
+        With ``ceil_mode`` the last window may run past the padded input; as in PyTorch, that part never counts.
+        """
+        if not self.count_include_pad:
+            return len(self.window(i, j))
+        size = 1
+        for start, k, n, p in zip((i * self.stride[0], j * self.stride[1]), self.kernel_size, self.input_size,
+                                  self.padding, strict=True):  # fmt: skip
+            size *= min(start + k, n + 2 * p) - start
+        return size
 
 
-def pool_config(kind, input_size, kernel_size, stride=None, padding=0, count_include_pad=True, symbolic=True):
+def pool_config(
+    kind, input_size, kernel_size, stride=None, padding=0, count_include_pad=True, symbolic=True, ceil_mode=False
+):
     """Validated pooling hyper-parameters; ``symbolic`` also enforces the readable-size limit.
 
     The layer itself (``max_pool2d``/``avg_pool2d`` on zeros of the input's size) validates the
@@ -64,9 +76,11 @@ def pool_config(kind, input_size, kernel_size, stride=None, padding=0, count_inc
     x = convprop.tensor(np.zeros((1, *size)))
     with convprop.no_grad():
         if kind == "max":
-            out = F.max_pool2d(x, kernel_size, stride, padding)
+            out = F.max_pool2d(x, kernel_size, stride, padding, ceil_mode=ceil_mode)
         else:
-            out = F.avg_pool2d(x, kernel_size, stride, padding, count_include_pad=count_include_pad)
+            out = F.avg_pool2d(
+                x, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad
+            )
     kernel = ntuple(kernel_size, 2, "kernel_size", op)
     cfg = PoolConfig(
         kind,
@@ -76,6 +90,7 @@ def pool_config(kind, input_size, kernel_size, stride=None, padding=0, count_inc
         ntuple(padding, 2, "padding", op),
         tuple(out.shape[-2:]),
         bool(count_include_pad),
+        bool(ceil_mode),
     )
     if symbolic and max(cfg.input_size) > MAX_SYMBOLIC_SIZE:
         h, w = cfg.input_size
@@ -221,7 +236,7 @@ def routed(cfg: PoolConfig, gb: np.ndarray, winners: np.ndarray | None) -> np.nd
 
 
 def derive_pool(
-    kind, input, kernel_size, stride=None, padding=0, count_include_pad=True, winners=None
+    kind, input, kernel_size, stride=None, padding=0, count_include_pad=True, winners=None, ceil_mode=False
 ) -> PoolDerivation:
     """Derive, and prove, the backward pass of ``max_pool2d`` or ``avg_pool2d``.
 
@@ -238,6 +253,8 @@ def derive_pool(
             (stride defaults to kernel_size).
         count_include_pad (bool): average pooling divides by the whole window
             (True, PyTorch's default) or only by its non-padding entries.
+        ceil_mode (bool): as in PyTorch, round the output size up: a last, partial
+            window is kept when it starts inside the input or its left padding.
         winners (H_out x W_out nested sequence of (row, col), optional): max
             pooling only, instead of values: per window, the 0-based position in
             the input of the entry that gets its gradient. Each must lie inside
@@ -265,7 +282,7 @@ def derive_pool(
         size = values.shape
     else:
         size = input
-    cfg = pool_config(kind, size, kernel_size, stride, padding, count_include_pad)
+    cfg = pool_config(kind, size, kernel_size, stride, padding, count_include_pad, ceil_mode=ceil_mode)
     if winners is not None and (kind != "max" or values is not None):
         raise ValueError("winners: only for max pooling, and instead of the input's values (give a size)")
     if kind == "max" and values is None and winners is None:

@@ -2,8 +2,10 @@
 
 * ``md``: GitHub Markdown with ``$...$`` / ``$$...$$`` LaTeX; Arabic prose in ``<div dir="rtl">``.
 * ``latex``: a standalone document (English: pdflatex; Arabic: xelatex with polyglossia).
-* ``html``: one self-contained page; math as presentation MathML (no JavaScript, no network),
-  images embedded as data URIs; Arabic pages are ``dir="rtl"`` with every equation ``dir="ltr"``.
+* ``html``: one self-contained interactive lesson (no network): the document's math as presentation MathML,
+  readable with JavaScript off, plus live figures (``lesson.py`` data, ``assets/lesson.js``) beside the steps
+  they illustrate; images embedded as data URIs; Arabic pages are ``dir="rtl"`` with every equation and
+  figure ``dir="ltr"``.
 * ``text``: the terminal; equations drawn by SymPy's Unicode pretty printer.
 """
 
@@ -11,14 +13,17 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import mimetypes
 import textwrap
+from importlib import resources
 from pathlib import Path
 
 import sympy as sp
 from sympy.printing.mathml import MathMLPresentationPrinter
 
-from convprop.explain.document import Brace, Display, Document, Figure, Heading, Para, Table, Tok
+from convprop.explain import strings
+from convprop.explain.document import Brace, Display, Document, Figure, Heading, Nav, Para, Table, Tok, Widget
 
 FORMATS = ("md", "latex", "html", "text")
 
@@ -217,6 +222,36 @@ def _data_uri(path: str) -> str:
 
 _NUM = ' class="num"'  # the table's numbers column: monospace, left to right
 
+#: A displayed block whose MathML is longer than this is folded behind a toggle (the figures show the same
+#: numbers live, and the page stays short): about a dozen 3x3 matrices, or two 6x6 ones.
+COLLAPSE_MATHML_CHARS = 12_000
+
+
+def _asset(name: str) -> str:
+    return resources.files("convprop.explain").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _lesson_script(doc: Document) -> str:
+    """The lesson data as JSON (every ``<`` escaped, so no text in it can end or re-open a script) and the script."""
+    data = dict(doc.lesson, ui=strings.PAGE[doc.lang])
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+    return (
+        f'<script type="application/json" id="convprop-lesson">{text}</script>\n<script>{_asset("lesson.js")}</script>'
+    )
+
+
+def _nav(nav: Nav) -> str:
+    current_page = ' aria-current="page"'
+    items = "".join(
+        f'<li><a href="{html.escape(href)}"{current_page if current else ""}>{html.escape(text)}</a></li>'
+        for text, href, current in nav.links
+    )
+    other = ""
+    if nav.other_language is not None:
+        text, href = nav.other_language
+        other = f'<p class="other-language"><a href="{html.escape(href)}">{html.escape(text)}</a></p>'
+    return f'<nav class="picker" aria-label="{html.escape(nav.label)}"><ul>{items}</ul>{other}</nav>'
+
 
 def to_html(doc: Document) -> str:
     def inline(f) -> str:
@@ -225,7 +260,8 @@ def to_html(doc: Document) -> str:
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{doc.lang}" dir="{doc.direction}">',
-        f'<head><meta charset="utf-8"><title>{html.escape(doc.title)}</title><style>{_CSS}</style></head>',
+        '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(doc.title)}</title><style>{_CSS}{_asset('lesson.css')}</style></head>",
         "<body>",
         f"<h1>{html.escape(doc.title)}</h1>",
     ]
@@ -236,7 +272,20 @@ def to_html(doc: Document) -> str:
             out.append(f"<p>{_prose(b.parts, inline, html.escape)}</p>")
         elif isinstance(b, Display):
             rows = "".join(f'<math display="block" dir="ltr">{mathml(row)}</math>' for row in b.rows)
-            out.append(f'<div class="eq" dir="ltr">{rows}</div>')
+            block = f'<div class="eq" dir="ltr">{rows}</div>'
+            if len(rows) > COLLAPSE_MATHML_CHARS:
+                label = html.escape(strings.PAGE[doc.lang]["show_matrices"])
+                block = f'<details class="matrices"><summary>{label}</summary>{block}</details>'
+            out.append(block)
+        elif isinstance(b, Nav):
+            out.append(_nav(b))
+        elif isinstance(b, Widget):
+            if doc.lesson is not None:
+                out.append(
+                    f'<section class="widget" data-widget="{b.name}" dir="ltr" aria-label="{html.escape(b.caption)}">'
+                    f'<p class="nojs">{html.escape(strings.PAGE[doc.lang]["nojs"])}</p></section>'
+                    f'<p class="widget-caption">{html.escape(b.caption)}</p>'
+                )
         elif isinstance(b, Table):
             head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
             body = "".join(
@@ -251,6 +300,8 @@ def to_html(doc: Document) -> str:
                 f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.caption)}">'
                 f"<figcaption>{html.escape(b.caption)}</figcaption></figure>"
             )
+    if doc.lesson is not None:
+        out.append(_lesson_script(doc))
     out.append("</body>\n</html>")
     return "\n".join(out) + "\n"
 

@@ -177,6 +177,10 @@ STRINGS = {
         "pool_local": "The local gradients, one matrix the size of B per input entry ({n} of them shown):",
         "pool_chain": "The chain rule, as for the convolution layer:",
         "pool_result": "The result:",
+        "pool_ceil": (
+            "With ceil_mode=True the output size is rounded up, so the last window may hang over the edge of the "
+            "input; only its part inside the (padded) input counts."
+        ),
         "verified": "verified",
         "not_verified": "NOT verified",
     },
@@ -348,6 +352,10 @@ STRINGS = {
         "pool_local": "والـlocal gradients مصفوفة بحجم B لكل عنصر من عناصر المدخل (نعرض {n} منها):",
         "pool_chain": "وبالـchain rule، كما في طبقة الـconvolution:",
         "pool_result": "فتكون النتيجة:",
+        "pool_ceil": (
+            "مع ceil_mode=True يُقرَّب حجم الناتج إلى الأعلى، فقد تتجاوز النافذة الأخيرة حافة المدخل، ولا يُحتسب "
+            "منها إلا جزؤها الواقع داخل المدخل (مع الـpadding)."
+        ),
         "verified": "تم التحقق",
         "not_verified": "لم يتم التحقق",
     },
@@ -359,3 +367,160 @@ def text(lang: str, key: str) -> str:
     if lang not in STRINGS:
         raise ValueError(f"language must be one of {LANGUAGES}, got {lang!r}")
     return STRINGS[lang][key]
+
+
+#: The interactive page's controls, legends and captions (``page.py``, ``assets/lesson.js``).
+PAGE = {
+    "en": {
+        "show_matrices": "Show the full matrices",
+        "nojs": "This figure is interactive and needs JavaScript; the equations around it are complete without it.",
+        "widget_forward": (
+            "Try it: the filter slides over the input, and each position writes one entry of O. Step through the "
+            "positions, hover any entry of O, or type your own numbers into X and F."
+        ),
+        "widget_grad_f": (
+            "Try it: ∂L/∂O, with the stride's zeros inserted, slides over X, and each position writes one entry of "
+            "∂L/∂F. Hover an entry of ∂L/∂F to see the products it adds up."
+        ),
+        "widget_grad_x": (
+            "Try it: the rotated filter slides over the padded ∂L/∂O (the full convolution), each position writes "
+            "one cell of the full result, and the crop keeps ∂L/∂X. Hover an entry of ∂L/∂X to see where its "
+            "terms come from."
+        ),
+        "widget_pool": (
+            "Try it: each window sends its result forward and its gradient back. Type new values into A or ∂L/∂B "
+            "and watch the routing change."
+        ),
+        "prev": "‹ Previous",
+        "next": "Next ›",
+        "play": "▶ Play",
+        "pause": "❚❚ Pause",
+        "prev_label": "previous position",
+        "next_label": "next position",
+        "play_label": "play or pause the steps",
+        "slider_label": "position of the window",
+        "position": "position {k} of {n}",
+        "zero_pad": "a zero of the padding",
+        "zero_inserted": "a zero inserted by the stride",
+        "zero_hole": "a gap of the dilated filter",
+        "legend_pad": "padding zero",
+        "legend_inserted": "zero inserted by the stride",
+        "legend_hole": "gap of the dilation",
+        "legend_cropped": "cropped (forward padding)",
+        "cropped": "(cropped: this cell lies in the forward padding)",
+        "cropped_cell": "cropped cell",
+        "inserted_products": "(+ {n} products with inserted zeros, each 0)",
+        "no_window_max": "(the maximum of no window)",
+        "no_window": "(in no window)",
+        "each_gets": "each of its {n} entries receives",
+        "help_conv": (
+            "Hover or focus a result cell to light up the cells its sum adds up and to see its equation; hover a "
+            "term of the equation to light up its two factors. Arrow keys step, Home and End jump."
+        ),
+        "help_pool": (
+            "Hover or focus an entry of B or ∂L/∂A to light up the entries it comes from. Arrow keys step, Home "
+            "and End jump."
+        ),
+    },
+    "ar": {
+        "show_matrices": "اعرض المصفوفات كاملة",
+        "nojs": "هذا الشكل تفاعلي ويحتاج إلى JavaScript، والمعادلات المحيطة به كاملة من دونه.",
+        "widget_forward": (
+            "جرّب بنفسك: ينزلق الـfilter فوق المدخل، وكل موضع يكتب عنصرًا واحدًا من O. تنقّل بين المواضع، أو مرّر "
+            "المؤشر فوق أي عنصر من O، أو اكتب أرقامك في X وF."
+        ),
+        "widget_grad_f": (
+            "جرّب بنفسك: ينزلق ∂L/∂O، بعد إدراج أصفار الـstride، فوق X، وكل موضع يكتب عنصرًا من ∂L/∂F. مرّر "
+            "المؤشر فوق عنصر من ∂L/∂F لترى حواصل الضرب التي يجمعها."
+        ),
+        "widget_grad_x": (
+            "جرّب بنفسك: ينزلق الـfilter المدوَّر فوق ∂L/∂O المحشوّ (الـfull convolution)، وكل موضع يكتب خلية من "
+            "النتيجة الكاملة، ثم يُبقي القصّ (crop) على ∂L/∂X. مرّر المؤشر فوق عنصر من ∂L/∂X لترى مصدر حدوده."
+        ),
+        "widget_pool": (
+            "جرّب بنفسك: كل نافذة ترسل نتيجتها إلى الأمام والـgradient الخاص بها إلى الخلف. اكتب قيمًا جديدة في A "
+            "أو ∂L/∂B وراقب تغيّر التوجيه."
+        ),
+        "prev": "← السابق",
+        "next": "التالي →",
+        "play": "▶ تشغيل",
+        "pause": "❚❚ إيقاف مؤقت",
+        "prev_label": "الموضع السابق",
+        "next_label": "الموضع التالي",
+        "play_label": "تشغيل الخطوات أو إيقافها",
+        "slider_label": "موضع النافذة",
+        "position": "الموضع {k} من {n}",
+        "zero_pad": "صفر من الـpadding",
+        "zero_inserted": "صفر أدرجه الـstride",
+        "zero_hole": "فجوة في الـfilter الممدَّد (dilation)",
+        "legend_pad": "صفر الـpadding",
+        "legend_inserted": "صفر أدرجه الـstride",
+        "legend_hole": "فجوة الـdilation",
+        "legend_cropped": "مقصوص (padding الأمامي)",
+        "cropped": "(مقصوصة: تقع هذه الخلية في الـpadding الأمامي)",
+        "cropped_cell": "خلية مقصوصة",
+        "inserted_products": "(و{n} حاصل ضرب بأصفار مُدرَجة، كلٌّ منها 0)",
+        "no_window_max": "(ليس القيمة العظمى لأي نافذة)",
+        "no_window": "(لا تغطيه أي نافذة)",
+        "each_gets": "كل عنصر من عناصرها الـ{n} يتلقى",
+        "help_conv": (
+            "مرّر المؤشر فوق خلية ناتجة أو انتقل إليها بلوحة المفاتيح لتضيء الخلايا التي يجمعها مجموعها وتظهر "
+            "معادلتها؛ ومرّر فوق حدّ من المعادلة ليضيء عاملاه. مفاتيح الأسهم تتنقل خطوة خطوة، وHome وEnd إلى الطرفين."
+        ),
+        "help_pool": (
+            "مرّر المؤشر فوق عنصر من B أو ∂L/∂A، أو انتقل إليه بلوحة المفاتيح، لتضيء العناصر التي جاء منها. مفاتيح "
+            "الأسهم تتنقل خطوة خطوة، وHome وEnd إلى الطرفين."
+        ),
+    },
+}
+
+
+#: The gallery (``gallery.py``): page titles by slug, the index and the picker.
+GALLERY = {
+    "en": {
+        "title": "convprop: backpropagation through conv and pooling layers, step by step",
+        "intro": (
+            "Each page derives one layer's backward pass, proves it entry by entry, checks it numerically, and "
+            "lets you step through, hover and edit every figure."
+        ),
+        "picker": "Lessons",
+        "index": "All lessons",
+        "other_language": "العربية",
+        "conv-article": "Conv: the article's example (3×3 input, 2×2 filter)",
+        "conv-stride2": "Conv: stride 2",
+        "conv-padding": "Conv: padding 1",
+        "conv-stride2-padding1": "Conv: stride 2 and padding 1",
+        "conv-dilation": "Conv: dilation 2",
+        "conv-groups": "Conv: 2 channels in 2 groups",
+        "conv-asymmetric": "Conv: asymmetric kernel, stride and padding",
+        "conv1d": "Conv1d",
+        "conv-transpose": "Transposed convolution",
+        "maxpool-ties": "Max pooling with ties",
+        "maxpool-overlap": "Max pooling with overlapping windows",
+        "avgpool-exclude-pad": "Average pooling, padding not counted",
+        "avgpool-ceil": "Average pooling with ceil_mode",
+    },
+    "ar": {
+        "title": "convprop: الـbackpropagation عبر طبقات الـconvolution والـpooling خطوة خطوة",
+        "intro": (
+            "كل صفحة تشتق الـbackward pass لطبقة واحدة، وتبرهنه عنصرًا عنصرًا، وتتحقق منه عدديًا، وتتيح لك التنقل "
+            "في كل شكل والتمرير فوقه وتعديله."
+        ),
+        "picker": "الدروس",
+        "index": "كل الدروس",
+        "other_language": "English",
+        "conv-article": "Conv: مثال المقال (مدخل 3×3 وfilter بحجم 2×2)",
+        "conv-stride2": "Conv: stride 2",
+        "conv-padding": "Conv: padding 1",
+        "conv-stride2-padding1": "Conv: stride 2 وpadding 1",
+        "conv-dilation": "Conv: dilation 2",
+        "conv-groups": "Conv: قناتان في مجموعتين (groups)",
+        "conv-asymmetric": "Conv: kernel وstride وpadding غير متناظرة",
+        "conv1d": "Conv1d",
+        "conv-transpose": "الـtransposed convolution",
+        "maxpool-ties": "Max pooling مع قيم عظمى متساوية",
+        "maxpool-overlap": "Max pooling بنوافذ متداخلة",
+        "avgpool-exclude-pad": "Average pooling لا يُحتسب فيه الـpadding",
+        "avgpool-ceil": "Average pooling مع ceil_mode",
+    },
+}

@@ -110,3 +110,8 @@ def entry_of(grad: Entry) -> Entry:
     """The entry S of a gradient dL/dS (``dL/dO11`` -> ``O11``)."""
     assert grad.is_gradient, f"{grad.name} is not a loss gradient"
     return Entry(grad.name[len("dL/d") :], real=True)
+
+
+def unicode_name(sym: Entry) -> str:
+    """The entry as the page writes it: ``X₁₂``, ``F(2,1)₁₂``, ``∂L/∂O₁₃``."""
+    return str(sym._pretty(None))
