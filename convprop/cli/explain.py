@@ -38,14 +38,20 @@ def _seed(text: str) -> int:
     return value
 
 
-def _common(p: argparse.ArgumentParser, input_default: str, kernel_default: str) -> None:
+def _length(text: str) -> int:
+    """A conv1d size: one positive integer."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected one integer N (a conv1d length), got {text!r}")
+    return int(text)
+
+
+def _common(p: argparse.ArgumentParser, input_default: str, kernel_default: str, size=_size) -> None:
+    shape = "N" if size is _length else "HxW"
     p.add_argument(
-        "--input", type=_size, default=_size(input_default), help=f"input size HxW (default {input_default})"
+        "--input", type=size, default=size(input_default), help=f"input size {shape} (default {input_default})"
     )
-    p.add_argument(
-        "--kernel", type=_size, default=_size(kernel_default), help=f"kernel size (default {kernel_default})"
-    )
-    p.add_argument("--padding", type=_size, default=(0, 0), help="zero padding per side (default 0)")
+    p.add_argument("--kernel", type=size, default=size(kernel_default), help=f"kernel size (default {kernel_default})")
+    p.add_argument("--padding", type=size, default=size("0"), help="zero padding per side (default 0)")
     p.add_argument("--format", choices=("md", "html", "latex", "text"), default="md", help="output format (md)")
     p.add_argument("--lang", choices=("en", "ar"), default="en", help="language of the prose (en)")
     p.add_argument("--animate", metavar="DIR", type=Path, help="also write GIF + PNG animations to DIR")
@@ -70,26 +76,39 @@ def register(subparsers) -> None:
     )
     parser.set_defaults(func=run_site)
     sub = parser.add_subparsers(dest="layer", metavar="LAYER")
-    conv = sub.add_parser("conv", help="a conv2d layer")
-    _common(conv, "3x3", "2x2")
-    conv.add_argument("--stride", type=_size, default=(1, 1), help="stride (default 1)")
-    conv.add_argument("--dilation", type=_size, default=(1, 1), help="filter dilation (default 1)")
-    conv.add_argument("--in-channels", type=int, default=1)
-    conv.add_argument("--out-channels", type=int, default=1)
-    conv.add_argument("--groups", type=int, default=1)
-    conv.add_argument(
-        "--seed",
-        type=_seed,
-        default=0,
-        help="seed of the numeric check's random values and the page's starting numbers",
+    layers = (
+        ("conv", 2, _size, ("3x3", "2x2"), "a conv2d layer"),
+        ("conv1d", 1, _length, ("5", "3"), "a conv1d layer"),
+        (
+            "conv_transpose",
+            2,
+            _size,
+            ("2x2", "3x3"),
+            "a conv_transpose2d layer (the backward pass of a conv, run forward)",
+        ),
     )
-    conv.add_argument(
-        "--values",
-        help="the interactive page's starting numbers, any of X, F and dO, each row by row: "
-        "'X: 1 2 3; 4 5 6; 7 8 9  F: 1 0; 0 -1  dO: 1 2; 3 4' (with channels, all channels in order; "
-        "the rest are drawn from --seed)",
-    )
-    conv.set_defaults(func=run_conv)
+    for layer, ndim, size, defaults, about in layers:
+        conv = sub.add_parser(layer, help=about)
+        _common(conv, *defaults, size=size)
+        if layer == "conv_transpose":
+            conv.add_argument(
+                "--output-padding", type=size, default=size("0"), help="extra rows/columns at the bottom/right (0)"
+            )
+        conv.add_argument("--stride", type=size, default=size("1"), help="stride (default 1)")
+        conv.add_argument("--dilation", type=size, default=size("1"), help="filter dilation (default 1)")
+        conv.add_argument("--in-channels", type=int, default=1)
+        conv.add_argument("--out-channels", type=int, default=1)
+        conv.add_argument("--groups", type=int, default=1)
+        conv.add_argument(
+            "--seed", type=_seed, default=0, help="seed of the numeric check's values and the page's starting numbers"
+        )
+        conv.add_argument(
+            "--values",
+            help="the interactive page's starting numbers, any of X, F and dO, each row by row: "
+            "'X: 1 2 3; 4 5 6; 7 8 9  F: 1 0; 0 -1  dO: 1 2; 3 4' (with channels, all channels in order; "
+            "the rest are drawn from --seed)",
+        )
+        conv.set_defaults(func=run_conv, ndim=ndim, transposed=layer == "conv_transpose")
     for kind in ("max", "avg"):
         p = sub.add_parser(f"{kind}pool", help=f"{'an' if kind == 'avg' else 'a'} {kind}_pool2d layer")
         _common(p, "4x4", "2")
@@ -161,17 +180,31 @@ def run_conv(args) -> int:
         groups=args.groups,
     )
     _no_numeric_animation(args)
+    if args.transposed:
+        return _transposed(args, params)
     if args.numeric:
-        cfg, check = explain.numeric_conv(**params, seed=args.seed)
+        cfg, check = explain.numeric_conv(**params, seed=args.seed, ndim=args.ndim)
         _emit(explain.render(explain.numeric_document("conv", cfg, check, args.lang), args.format), args)
         return 0 if check.ok else 1
     values = _parse_conv_values(args.values) if args.values is not None else None
-    d = explain.derive_conv(**params)
+    d = (explain.derive_conv if args.ndim == 2 else explain.derive_conv1d)(**params)
     check = explain.check_conv(d, seed=args.seed)
     figures = animate_conv(d.config, args.animate, seed=args.seed) if args.animate else []
     figures = _figures(figures, args) if args.format != "html" else figures
     doc = explain.conv_document(d, args.lang, check, figures, values=values, seed=args.seed)
     _emit(explain.render(doc, args.format), args)
+    return 0 if d.verified and check.ok else 1
+
+
+def _transposed(args, params) -> int:
+    from convprop import explain
+
+    if args.numeric or args.animate is not None:
+        raise CLIError("conv_transpose has the symbolic lesson only: drop --numeric and --animate")
+    d = explain.derive_conv_transpose(**params, output_padding=args.output_padding)
+    check = explain.check_conv_transpose(d, seed=args.seed)
+    values = _parse_conv_values(args.values) if args.values is not None else None
+    _emit(explain.render(explain.conv_transpose_document(d, args.lang, check, values, args.seed), args.format), args)
     return 0 if d.verified and check.ok else 1
 
 

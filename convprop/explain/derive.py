@@ -33,7 +33,11 @@ MAX_SYMBOLIC_CHANNELS = 4
 
 @dataclass(frozen=True)
 class ConvConfig:
-    """A conv2d layer's hyper-parameters for one unbatched input, validated as ``conv2d`` does."""
+    """A conv2d (or conv1d) layer's hyper-parameters for one unbatched input, validated as the layer does.
+
+    A conv1d layer (``ndim=1``) is held as a conv2d of one row: height 1, kernel height 1, stride 1 and no
+    padding along it, so every formula below serves both; only names and labels drop the row index.
+    """
 
     input_size: tuple[int, int]
     kernel_size: tuple[int, int]
@@ -43,23 +47,43 @@ class ConvConfig:
     in_channels: int = 1
     out_channels: int = 1
     groups: int = 1
+    ndim: int = 2
 
     @classmethod
-    def make(cls, input_size, kernel_size, stride=1, padding=0, dilation=1, in_channels=1, out_channels=1, groups=1):
-        """Validate with ``conv2d`` itself, on zeros of the configuration's shapes: one copy of the rules,
-        and the engine's own error messages (kernel larger than the padded input, groups, ...)."""
-        op = "conv2d"
-        size, kernel = positive(input_size, 2, "input_size", op), positive(kernel_size, 2, "kernel_size", op)
+    def make(
+        cls, input_size, kernel_size, stride=1, padding=0, dilation=1, in_channels=1, out_channels=1, groups=1, ndim=2
+    ):
+        """Validate with ``conv2d``/``conv1d`` itself, on zeros of the configuration's shapes: one copy of the
+        rules, and the engine's own error messages (kernel larger than the padded input, groups, ...)."""
+        if ndim not in (1, 2):
+            raise ValueError(f"ndim must be 1 (conv1d) or 2 (conv2d), got {ndim!r}")
+        op = f"conv{ndim}d"
+        size, kernel = positive(input_size, ndim, "input_size", op), positive(kernel_size, ndim, "kernel_size", op)
         cin, cout, groups = (
             positive(v, 1, n, op)[0]
             for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"), (groups, "groups"))
         )
         x = convprop.tensor(np.zeros((cin, *size)))
         w = convprop.tensor(np.zeros((cout, cin // groups, *kernel)))
+        conv = F.conv2d if ndim == 2 else F.conv1d
         with convprop.no_grad():
-            F.conv2d(x, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
-        return cls(size, kernel, ntuple(stride, 2, "stride", op), ntuple(padding, 2, "padding", op),
-                   ntuple(dilation, 2, "dilation", op), cin, cout, groups)  # fmt: skip
+            conv(x, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
+        stride, padding, dilation = (
+            ntuple(v, ndim, n, op) for v, n in ((stride, "stride"), (padding, "padding"), (dilation, "dilation"))
+        )
+        if ndim == 1:  # one row: nothing happens along the height
+            size, kernel, stride, padding, dilation = (
+                (1, *size),
+                (1, *kernel),
+                (1, *stride),
+                (0, *padding),
+                (1, *dilation),
+            )
+        return cls(size, kernel, stride, padding, dilation, cin, cout, groups, ndim)
+
+    def shown(self, pair: tuple[int, int]) -> tuple[int, ...]:
+        """A size or hyper-parameter as the layer takes it: both axes for conv2d, the row's length for conv1d."""
+        return pair if self.ndim == 2 else pair[1:]
 
     @property
     def geometry(self) -> Geometry:
@@ -325,6 +349,23 @@ def _chain_rule(o: np.ndarray, go: np.ndarray, wrt: np.ndarray):
     return local, grad
 
 
+def derive_conv1d(
+    input_size, kernel_size, stride=1, padding=0, dilation=1, in_channels=1, out_channels=1, groups=1
+) -> ConvDerivation:
+    """Derive, and prove, the backward pass of ``conv1d``: :func:`derive_conv` on one row.
+
+    The entries are named by their position alone (X3, F2, dL/dO1) and the matrices are rows.
+
+    Example::
+
+        >>> d = derive_conv1d(4, 2, stride=2)
+        >>> d.dX
+        Matrix([[F1*dL/dO1, F2*dL/dO1, F1*dL/dO2, F2*dL/dO2]])
+    """
+    cfg = ConvConfig.make(input_size, kernel_size, stride, padding, dilation, in_channels, out_channels, groups, 1)
+    return _derive(cfg)
+
+
 def derive_conv(
     input_size, kernel_size, stride=1, padding=0, dilation=1, in_channels=1, out_channels=1, groups=1
 ) -> ConvDerivation:
@@ -356,11 +397,15 @@ def derive_conv(
         True
     """
     cfg = ConvConfig.make(input_size, kernel_size, stride, padding, dilation, in_channels, out_channels, groups)
+    return _derive(cfg)
+
+
+def _derive(cfg: ConvConfig) -> ConvDerivation:
     cfg.check_symbolic_size()
-    multi = not cfg.single_channel
-    x = symbol_array("X", (cfg.in_channels, *cfg.input_size), 1, multi)
-    f = symbol_array("F", (cfg.out_channels, cfg.group_in, *cfg.kernel_size), 2, multi)
-    go = symbol_array("O", (cfg.out_channels, *cfg.output_size), 1, multi, grad=True)
+    multi, row = not cfg.single_channel, cfg.ndim == 2
+    x = symbol_array("X", (cfg.in_channels, *cfg.input_size), 1, multi, row=row)
+    f = symbol_array("F", (cfg.out_channels, cfg.group_in, *cfg.kernel_size), 2, multi, row=row)
+    go = symbol_array("O", (cfg.out_channels, *cfg.output_size), 1, multi, grad=True, row=row)
     o, terms = _forward(cfg, x, f)
     local_f, chain_f = _chain_rule(o, go, f)
     local_x, chain_x = _chain_rule(o, go, x)

@@ -192,7 +192,8 @@ def size(shape) -> str:
 
 
 def _pair(t) -> str:
-    return str(t[0]) if t[0] == t[1] else f"({t[0]}, {t[1]})"
+    """A hyper-parameter as PyTorch prints it: 2 when every axis agrees, (1, 2) otherwise."""
+    return str(t[0]) if len(set(t)) == 1 else "(" + ", ".join(str(v) for v in t) + ")"
 
 
 # ---- prose -------------------------------------------------------------------
@@ -281,15 +282,15 @@ def _config_para(cfg: ConvConfig, lang: str) -> Para:
         X=name("X"),
         F=name("F"),
         O=name("O"),
-        size=size(cfg.input_size),
-        ksize=size(cfg.kernel_size),
-        stride=_pair(cfg.stride),
-        padding=_pair(cfg.padding),
-        dilation=_pair(cfg.dilation),
+        size=size(cfg.shown(cfg.input_size)),
+        ksize=size(cfg.shown(cfg.kernel_size)),
+        stride=_pair(cfg.shown(cfg.stride)),
+        padding=_pair(cfg.shown(cfg.padding)),
+        dilation=_pair(cfg.shown(cfg.dilation)),
         cin=cfg.in_channels,
         cout=cfg.out_channels,
         groups=cfg.groups,
-        osize=size(cfg.output_size),
+        osize=size(cfg.shown(cfg.output_size)),
         formula=formula,
     )
 
@@ -462,16 +463,16 @@ def conv_document(
 
     b.append(heading(lang, "h_transposed"))
     b.append(para(lang, "transposed", dO=dO))
-    # (value, PyTorch's default): only the arguments that differ from conv_transpose2d's defaults are written
+    # (value, PyTorch's default): only the arguments that differ from conv_transpose's defaults are written
     kw = {
-        "stride": (cfg.stride, (1, 1)),
-        "padding": (cfg.padding, (0, 0)),
-        "output_padding": (cfg.uncovered, (0, 0)),
-        "groups": ((cfg.groups,) * 2, (1, 1)),
-        "dilation": (cfg.dilation, (1, 1)),
+        "stride": (cfg.stride, 1),
+        "padding": (cfg.padding, 0),
+        "output_padding": (cfg.uncovered, 0),
+        "groups": ((cfg.groups,) * 2, 1),
+        "dilation": (cfg.dilation, 1),
     }
-    args = [word(f"{k}={_pair(v)}") for k, (v, default) in kw.items() if v != default]
-    b.append(Display([[dX, EQ, *func("conv_transpose2d", dO, F, *args)]]))
+    args = [word(f"{k}={_pair(cfg.shown(v))}") for k, (v, default) in kw.items() if set(cfg.shown(v)) != {default}]
+    b.append(Display([[dX, EQ, *func(f"conv_transpose{cfg.ndim}d", dO, F, *args)]]))
 
     # proof and numeric check
     b.append(heading(lang, "h_proof"))

@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from convprop.explain import strings
-from convprop.explain.derive import derive_conv
+from convprop.explain.derive import derive_conv, derive_conv1d
 from convprop.explain.document import Document, Nav, Para, conv_document, pool_document
-from convprop.explain.numeric import check_conv, check_pool
+from convprop.explain.numeric import check_conv, check_conv_transpose, check_pool
 from convprop.explain.pool import derive_pool
 from convprop.explain.render import render
+from convprop.explain.transpose import derive_conv_transpose
+from convprop.explain.transposed_document import conv_transpose_document
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Lesson:
     """One page of the gallery: a layer and its arguments (those of ``derive_conv`` or ``derive_pool``)."""
 
     slug: str
-    layer: str  # conv, maxpool, avgpool
+    layer: str  # conv, conv1d, conv_transpose, maxpool, avgpool
     params: dict = field(default_factory=dict)
 
     def title(self, lang: str) -> str:
@@ -33,10 +35,14 @@ class Lesson:
 
     def document(self, lang: str) -> Document:
         """Derive, prove and check this configuration; raise when anything fails to verify."""
-        if self.layer == "conv":
-            d = derive_conv(**self.params)
+        if self.layer in ("conv", "conv1d"):
+            d = (derive_conv if self.layer == "conv" else derive_conv1d)(**self.params)
             check = check_conv(d)
             doc = conv_document(d, lang, check)
+        elif self.layer == "conv_transpose":
+            d = derive_conv_transpose(**self.params)
+            check = check_conv_transpose(d)
+            doc = conv_transpose_document(d, lang, check)
         else:
             d = derive_pool(self.layer[:3], **self.params)
             check = check_pool(d)
@@ -60,6 +66,12 @@ GALLERY = (
     ),
     Lesson(
         "conv-asymmetric", "conv", {"input_size": (4, 5), "kernel_size": (2, 3), "stride": (1, 2), "padding": (1, 0)}
+    ),
+    Lesson("conv1d", "conv1d", {"input_size": 6, "kernel_size": 3, "stride": 2, "padding": 1}),
+    Lesson(
+        "conv-transpose",
+        "conv_transpose",
+        {"input_size": 2, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
     ),
     Lesson("maxpool-ties", "maxpool", {"input": TIES, "kernel_size": 2}),
     Lesson(

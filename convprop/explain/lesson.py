@@ -22,10 +22,12 @@ the full ∂L/∂X before the crop ``{"full": frame}`` (also carrying ``t``/``i`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import sympy as sp
 
-from convprop.explain.derive import ConvDerivation
+from convprop.explain.derive import ConvConfig, ConvDerivation
 from convprop.explain.pool import PoolDerivation
 from convprop.explain.symbols import Entry, unicode_name
 
@@ -38,16 +40,17 @@ def _ref(t: str, shape, pos) -> dict:
     return {"t": t, "i": int(np.ravel_multi_index(pos, shape))}
 
 
-def _labels(shape, channel_axes: int, multi: bool) -> list[str]:
-    """The contract's data-index: 1-based, comma-separated; channel axes only when there are several channels."""
-    skip = 0 if multi else channel_axes
-    return [",".join(str(i + 1) for i in pos[skip:]) for pos in np.ndindex(*shape)]
+def _labels(shape, channel_axes: int, multi: bool, row: bool = True) -> list[str]:
+    """The contract's data-index: 1-based, comma-separated; channel axes only when there are several channels,
+    and no row index for a one-row (conv1d) array."""
+    keep = [k for k in range(len(shape)) if (multi or k >= channel_axes) and (row or k != channel_axes)]
+    return [",".join(str(pos[k] + 1) for k in keep) for pos in np.ndindex(*shape)]
 
 
-def _tensor(symbols: np.ndarray, channel_axes: int, multi: bool, values=None, names=None) -> dict:
+def _tensor(symbols: np.ndarray, channel_axes: int, multi: bool, values=None, names=None, row=True) -> dict:
     out = {
         "shape": list(symbols.shape),
-        "labels": _labels(symbols.shape, channel_axes, multi),
+        "labels": _labels(symbols.shape, channel_axes, multi, row),
         "names": names if names is not None else [unicode_name(s) for s in symbols.flat],
     }
     if values is not None:
@@ -125,34 +128,70 @@ class _Grids:
         return {"id": name, "grids": self.grids, "frames": frames, "legend": legend, **extra}
 
 
-def _padded_x(cfg, c: int) -> np.ndarray:
-    """Channel c of X inside its forward padding (all of it, including rows no window reaches)."""
-    (h, w), (ph, pw) = cfg.input_size, cfg.padding
+#: The matrices' names in the grids' captions.
+LABELS = {"X": "X", "F": "F", "dO": "∂L/∂O", "O": "O", "dF": "∂L/∂F", "dX": "∂L/∂X"}
+#: A convolution's steps are drawn with each tensor in its own role...
+CONV_ROLES = {t: t for t in LABELS}
+#: ...and a transposed convolution's with its tensors in the roles of its associated convolution
+#: (transpose.py): its X is the conv's ∂L/∂O, its O the conv's ∂L/∂X, its ∂L/∂O the conv's X.
+TRANSPOSED_ROLES = {"X": "dO", "F": "F", "dO": "X", "O": "dX", "dF": "dF", "dX": "O"}
+
+
+@dataclass(frozen=True)
+class _View:
+    """A convolution seen through ``roles``: which tensor of the lesson plays each part of the conv's formulas."""
+
+    config: ConvConfig
+    roles: dict
+
+    def t(self, role: str) -> str:
+        return self.roles[role]
+
+    def label(self, role: str, chan: tuple) -> str:
+        base = LABELS[self.roles[role]]
+        return f"{base}({','.join(str(c + 1) for c in chan)})" if not self.config.single_channel else base
+
+    @property
+    def x_shape(self):
+        return (self.config.in_channels, *self.config.input_size)
+
+    @property
+    def f_shape(self):
+        return (self.config.out_channels, self.config.group_in, *self.config.kernel_size)
+
+    @property
+    def o_shape(self):
+        return (self.config.out_channels, *self.config.output_size)
+
+
+def _padded_x(v: _View, c: int) -> np.ndarray:
+    """Channel c of the conv's input inside its forward padding (all of it, including rows no window reaches)."""
+    (h, w), (ph, pw) = v.config.input_size, v.config.padding
     cells = np.full((h + 2 * ph, w + 2 * pw), PAD, dtype=object)
     for r, s in np.ndindex(h, w):
-        cells[r + ph, s + pw] = _ref("X", (cfg.in_channels, h, w), (c, r, s))
+        cells[r + ph, s + pw] = _ref(v.t("X"), v.x_shape, (c, r, s))
     return cells
 
 
-def _dilated_filter(cfg, o: int, c: int, rotate: bool) -> np.ndarray:
+def _dilated_filter(v: _View, o: int, c: int, rotate: bool) -> np.ndarray:
     """F[o, c] with d-1 holes between its taps (dilation), optionally rotated by 180°."""
+    cfg = v.config
     (kh, kw), (dh, dw), (eh, ew) = cfg.kernel_size, cfg.dilation, cfg.effective_kernel
     cells = np.full((eh, ew), HOLE, dtype=object)
-    shape = (cfg.out_channels, cfg.group_in, kh, kw)
-    for u, v in np.ndindex(kh, kw):
-        r, s = (eh - 1 - u * dh, ew - 1 - v * dw) if rotate else (u * dh, v * dw)
-        cells[r, s] = _ref("F", shape, (o, c, u, v))
+    for u, w in np.ndindex(kh, kw):
+        r, s = (eh - 1 - u * dh, ew - 1 - w * dw) if rotate else (u * dh, w * dw)
+        cells[r, s] = _ref(v.t("F"), v.f_shape, (o, c, u, w))
     return cells
 
 
-def _dilated_grad_output(cfg, o: int, border: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))):
+def _dilated_grad_output(v: _View, o: int, border: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))):
     """∂L/∂O[o] with s-1 zeros inserted between its entries, inside ``border`` zeros ((top, bottom), (left, right))."""
-    (oh, ow), (sh, sw) = cfg.output_size, cfg.stride
+    (oh, ow), (sh, sw) = v.config.output_size, v.config.stride
     (t, b), (left, right) = border
     cells = np.full(((oh - 1) * sh + 1 + t + b, (ow - 1) * sw + 1 + left + right), PAD, dtype=object)
     cells[t : t + (oh - 1) * sh + 1, left : left + (ow - 1) * sw + 1] = [[INSERTED]]
     for i, j in np.ndindex(oh, ow):
-        cells[t + i * sh, left + j * sw] = _ref("dO", (cfg.out_channels, oh, ow), (o, i, j))
+        cells[t + i * sh, left + j * sw] = _ref(v.t("dO"), v.o_shape, (o, i, j))
     return cells
 
 
@@ -165,78 +204,76 @@ def _slice(t: str, shape, lead: tuple) -> np.ndarray:
     return cells
 
 
-def _channel_label(base: str, chan: tuple, multi: bool) -> str:
-    return f"{base}({','.join(str(c + 1) for c in chan)})" if multi else base
-
-
-def _forward_widget(d: ConvDerivation) -> dict:
+def _forward_widget(v: _View, name: str) -> dict:
     """O = X ⋆ F: the (dilated) filter slides over the padded input, s cells at a time."""
-    cfg, multi = d.config, not d.config.single_channel
+    cfg = v.config
     g = _Grids()
-    xg = [g.add(_channel_label("X", (c,), multi), _padded_x(cfg, c), "input") for c in range(cfg.in_channels)]
-    fg = {(o, c): g.add(_channel_label("F", (o, c), multi), _dilated_filter(cfg, o, c, False), "input",
-                        "⊗" if o == c == 0 else "")
+    xg = [g.add(v.label("X", (c,)), _padded_x(v, c), "input") for c in range(cfg.in_channels)]
+    fg = {(o, c): g.add(v.label("F", (o, c)), _dilated_filter(v, o, c, False), "input", "⊗" if o == c == 0 else "")
           for o in range(cfg.out_channels) for c in range(cfg.group_in)}  # fmt: skip
-    og = [g.add(_channel_label("O", (o,), multi), _slice("O", d.o.shape, (o,)), "result", "=" if o == 0 else "")
+    og = [g.add(v.label("O", (o,)), _slice(v.t("O"), v.o_shape, (o,)), "result", "=" if o == 0 else "")
           for o in range(cfg.out_channels)]  # fmt: skip
     (kh, kw), (sh, sw), (dh, dw) = cfg.kernel_size, cfg.stride, cfg.dilation
     frames = []
-    for o, i, j in np.ndindex(*d.o.shape):
+    for o, i, j in np.ndindex(*v.o_shape):
         cells, terms = [], []
         for c in range(cfg.group_in):
             ci = cfg.input_channel(o, c)
-            xcells = _padded_x(cfg, ci)
-            for u, v in np.ndindex(kh, kw):
-                r, s = i * sh + u * dh, j * sw + v * dw
+            xcells = _padded_x(v, ci)
+            for u, w in np.ndindex(kh, kw):
+                r, s = i * sh + u * dh, j * sw + w * dw
                 cells += [
                     [xg[ci], int(r * xcells.shape[1] + s)],
-                    [fg[o, c], int(u * dh * cfg.effective_kernel[1] + v * dw)],
+                    [fg[o, c], int(u * dh * cfg.effective_kernel[1] + w * dw)],
                 ]
-                terms.append([xcells[r, s], _ref("F", d.f.shape, (o, c, u, v))])
-        target = [og[o], int(i * d.o.shape[2] + j)]
-        frames.append({"cells": cells, "target": target, "lhs": _ref("O", d.o.shape, (o, i, j)), "terms": terms})
-    return g.widget("forward", frames)
+                terms.append([xcells[r, s], _ref(v.t("F"), v.f_shape, (o, c, u, w))])
+        target = [og[o], int(i * v.o_shape[2] + j)]
+        lhs = _ref(v.t("O"), v.o_shape, (o, i, j))
+        frames.append({"cells": cells, "target": target, "lhs": lhs, "terms": terms})
+    return g.widget(name, frames)
 
 
-def _grad_f_widget(d: ConvDerivation) -> dict:
+def _grad_f_widget(v: _View, name: str) -> dict:
     """∂L/∂F = X ⋆ dilate_s(∂L/∂O): the zero-inserted ∂L/∂O slides over the padded X, d cells at a time."""
-    cfg, multi = d.config, not d.config.single_channel
+    cfg = v.config
     g = _Grids()
-    xg = [g.add(_channel_label("X", (c,), multi), _padded_x(cfg, c), "input") for c in range(cfg.in_channels)]
-    gg = [g.add(_channel_label("∂L/∂O", (o,), multi), _dilated_grad_output(cfg, o), "input", "⊗" if o == 0 else "")
+    xg = [g.add(v.label("X", (c,)), _padded_x(v, c), "input") for c in range(cfg.in_channels)]
+    gg = [g.add(v.label("dO", (o,)), _dilated_grad_output(v, o), "input", "⊗" if o == 0 else "")
           for o in range(cfg.out_channels)]  # fmt: skip
-    fg = {(o, c): g.add(_channel_label("∂L/∂F", (o, c), multi), _slice("dF", d.f.shape, (o, c)), "result",
+    fg = {(o, c): g.add(v.label("dF", (o, c)), _slice(v.t("dF"), v.f_shape, (o, c)), "result",
                         "=" if o == c == 0 else "")
           for o in range(cfg.out_channels) for c in range(cfg.group_in)}  # fmt: skip
     dh, dw = cfg.dilation
     frames = []
-    for o, c, u, v in np.ndindex(*d.f.shape):
+    for o, c, u, w in np.ndindex(*v.f_shape):
         ci = cfg.input_channel(o, c)
-        xcells, gcells = _padded_x(cfg, ci), _dilated_grad_output(cfg, o)
+        xcells, gcells = _padded_x(v, ci), _dilated_grad_output(v, o)
         cells, terms, zeros = [], [], 0
         for a, b in np.ndindex(*gcells.shape):
-            r, s = u * dh + a, v * dw + b
+            r, s = u * dh + a, w * dw + b
             cells += [[xg[ci], int(r * xcells.shape[1] + s)], [gg[o], int(a * gcells.shape[1] + b)]]
             if gcells[a, b] is INSERTED:
                 zeros += 1  # X · 0: counted, not listed (they would swamp the real products)
             else:
                 terms.append([xcells[r, s], gcells[a, b]])
-        target = [fg[o, c], int(u * cfg.kernel_size[1] + v)]
-        frames.append({"cells": cells, "target": target, "lhs": _ref("dF", d.f.shape, (o, c, u, v)),
+        target = [fg[o, c], int(u * cfg.kernel_size[1] + w)]
+        frames.append({"cells": cells, "target": target, "lhs": _ref(v.t("dF"), v.f_shape, (o, c, u, w)),
                        "terms": terms, "inserted": zeros})  # fmt: skip
-    return g.widget("grad_f", frames)
+    return g.widget(name, frames)
 
 
-def _grad_x_widget(d: ConvDerivation) -> dict:
+def _grad_x_widget(v: _View, name: str) -> dict:
     """∂L/∂X = crop_p(pad(dilate_s(∂L/∂O)) ⋆ rot180(dilate_d(F))): the full correlation, then the crop."""
-    cfg, multi = d.config, not d.config.single_channel
+    cfg = v.config
     (eh, ew), (rh, rw), (ph, pw) = cfg.effective_kernel, cfg.uncovered, cfg.padding
     border = ((eh - 1, eh - 1 + rh), (ew - 1, ew - 1 + rw))
     g = _Grids()
-    padded = [_dilated_grad_output(cfg, o, border) for o in range(cfg.out_channels)]
-    gg = [g.add(_channel_label("∂L/∂O", (o,), multi), padded[o], "input") for o in range(cfg.out_channels)]
-    rotated = {(o, c): _dilated_filter(cfg, o, c, True) for o in range(cfg.out_channels) for c in range(cfg.group_in)}
-    fg = {key: g.add(_channel_label("rot180 F", key, multi), cells, "input", "⊗" if key == (0, 0) else "")
+    padded = [_dilated_grad_output(v, o, border) for o in range(cfg.out_channels)]
+    gg = [g.add(v.label("dO", (o,)), padded[o], "input") for o in range(cfg.out_channels)]
+    rotated = {(o, c): _dilated_filter(v, o, c, True) for o in range(cfg.out_channels) for c in range(cfg.group_in)}
+    rot = "rot180 " + LABELS[v.t("F")]
+    fg = {key: g.add(f"{rot}({key[0] + 1},{key[1] + 1})" if not cfg.single_channel else rot, cells, "input",
+                     "⊗" if key == (0, 0) else "")
           for key, cells in rotated.items()}  # fmt: skip
     fh, fw = cfg.padded_size
     h, w = cfg.input_size
@@ -257,11 +294,12 @@ def _grad_x_widget(d: ConvDerivation) -> dict:
             frame = {"cells": cells, "terms": terms}
             full[r, s] = {"full": len(frames)}
             if ph <= r < ph + h and pw <= s < pw + w:
-                frame["lhs"] = _ref("dX", d.x.shape, (c, r - ph, s - pw))
+                frame["lhs"] = _ref(v.t("dX"), v.x_shape, (c, r - ph, s - pw))
                 full[r, s].update(frame["lhs"])
             frames.append(frame)
-        full_grids.append((g.add(_channel_label("full", (c,), multi), full, "full", "=" if c == 0 else ""), full))
-    xg = [g.add(_channel_label("∂L/∂X", (c,), multi), _slice("dX", d.x.shape, (c,)), "result",
+        label = f"full({c + 1})" if not cfg.single_channel else "full"
+        full_grids.append((g.add(label, full, "full", "=" if c == 0 else ""), full))
+    xg = [g.add(v.label("dX", (c,)), _slice(v.t("dX"), v.x_shape, (c,)), "result",
                 ("crop →" if cfg.padding != (0, 0) else "=") if c == 0 else "")
           for c in range(cfg.in_channels)]  # fmt: skip
     for c, (grid, full) in enumerate(full_grids):
@@ -270,35 +308,59 @@ def _grad_x_widget(d: ConvDerivation) -> dict:
             frame["target"] = [grid, int(r * fw + s)]
             if "lhs" in frame:
                 frame["also"] = [xg[c], int((r - ph) * w + s - pw)]
-    return g.widget("grad_x", frames)
+    return g.widget(name, frames)
+
+
+def _conv_tensors(d, values: dict, multi: bool, row: bool = True) -> dict:
+    """The six matrices of a conv or transposed-conv lesson; X, F and ∂L/∂O editable, from ``values``."""
+    o_names = [unicode_name(Entry(s.name[len("dL/d"):])) for s in d.go.flat]  # fmt: skip
+    tensors = {
+        "X": _tensor(d.x, 1, multi, values["X"], row=row),
+        "F": _tensor(d.f, 2, multi, values["F"], row=row),
+        "dO": _tensor(d.go, 1, multi, values["dO"], row=row),
+        "O": _tensor(d.go, 1, multi, names=o_names, row=row),
+        "dF": _tensor(d.f, 2, multi, names=_gradient_names(d.f), row=row),
+        "dX": _tensor(d.x, 1, multi, names=_gradient_names(d.x), row=row),
+    }
+    for t in ("X", "F", "dO"):
+        tensors[t]["editable"] = True
+    return tensors
+
+
+def _sums(d, v: _View) -> dict:
+    """Every result entry's products, read off the proved expressions (O's from the forward pass's terms), each
+    pair in the order the steps of ``v`` write it."""
+    where = {}
+    for t, arr in (("X", d.x), ("F", d.f), ("dO", d.go)):
+        for pos in np.ndindex(*arr.shape):
+            where[arr[pos]] = _ref(t, arr.shape, pos)
+    return {
+        "O": [[[where[a], where[b]] for a, b in pairs] for pairs in d.forward_terms.flat],
+        "dF": [_products(e, where, v.t("X")) for e in d.chain_f.flat],
+        "dX": [_products(e, where, "dO") for e in d.chain_x.flat],
+    }
 
 
 def conv_lesson(d: ConvDerivation, values: dict | None = None, seed: int = 0) -> dict:
     """The interactive page's data for one conv derivation (see the module docstring)."""
     multi = not d.config.single_channel
-    v = conv_values(d, values, seed)
-    where = {}
-    for t, arr in (("X", d.x), ("F", d.f), ("dO", d.go)):
-        for pos in np.ndindex(*arr.shape):
-            where[arr[pos]] = _ref(t, arr.shape, pos)
-    o_names = [unicode_name(Entry(s.name[len("dL/d"):])) for s in d.go.flat]  # fmt: skip
-    tensors = {
-        "X": _tensor(d.x, 1, multi, v["X"]),
-        "F": _tensor(d.f, 2, multi, v["F"]),
-        "dO": _tensor(d.go, 1, multi, v["dO"]),
-        "O": _tensor(d.o, 1, multi, names=o_names),
-        "dF": _tensor(d.f, 2, multi, names=_gradient_names(d.f)),
-        "dX": _tensor(d.x, 1, multi, names=_gradient_names(d.x)),
-    }
-    for t in ("X", "F", "dO"):
-        tensors[t]["editable"] = True
-    sums = {
-        "O": [[[where[a], where[b]] for a, b in pairs] for pairs in d.forward_terms.flat],
-        "dF": [_products(e, where, "X") for e in d.chain_f.flat],
-        "dX": [_products(e, where, "dO") for e in d.chain_x.flat],
-    }
-    widgets = [_forward_widget(d), _grad_f_widget(d), _grad_x_widget(d)]
-    return {"kind": "conv", "tensors": tensors, "sums": sums, "widgets": widgets}
+    tensors = _conv_tensors(d, conv_values(d, values, seed), multi, row=d.config.ndim == 2)
+    v = _View(d.config, CONV_ROLES)
+    widgets = [_forward_widget(v, "forward"), _grad_f_widget(v, "grad_f"), _grad_x_widget(v, "grad_x")]
+    return {"kind": "conv", "tensors": tensors, "sums": _sums(d, v), "widgets": widgets}
+
+
+def conv_transpose_lesson(d, values: dict | None = None, seed: int = 0) -> dict:
+    """The page's data for a transposed convolution: its associated convolution's steps, tensors in new roles.
+
+    Its forward pass is drawn as that convolution's ∂L/∂X (the full correlation with the rotated filter), its
+    ∂L/∂X as that convolution's forward pass, and its ∂L/∂F as that convolution's filter gradient.
+    """
+    multi = not d.config.single_channel
+    tensors = _conv_tensors(d, conv_values(d, values, seed), multi)
+    v = _View(d.config.conv, TRANSPOSED_ROLES)
+    widgets = [_grad_x_widget(v, "forward"), _forward_widget(v, "grad_x"), _grad_f_widget(v, "grad_f")]
+    return {"kind": "conv", "tensors": tensors, "sums": _sums(d, v), "widgets": widgets}
 
 
 # ---- pooling -----------------------------------------------------------------

@@ -162,9 +162,10 @@ def numeric_conv(
     groups=1,
     seed=0,
     samples=24,
+    ndim=2,
 ) -> tuple[ConvConfig, NumericCheck]:
     """The closed forms on random numbers vs autograd vs (sampled) finite differences, for any size."""
-    cfg = ConvConfig.make(input_size, kernel_size, stride, padding, dilation, in_channels, out_channels, groups)
+    cfg = ConvConfig.make(input_size, kernel_size, stride, padding, dilation, in_channels, out_channels, groups, ndim)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((cfg.in_channels, *cfg.input_size))
     w = rng.standard_normal((cfg.out_channels, cfg.group_in, *cfg.kernel_size))
@@ -245,3 +246,36 @@ def numeric_pool(
     derived = routed(cfg, gb, winners_of(cfg, a) if kind == "max" else None)
     _check_pool_numbers(check, cfg, a, gb, rng, samples, derived, "closed form", ties=False)
     return cfg, check
+
+
+# ---- transposed convolution --------------------------------------------------
+
+
+def check_conv_transpose(d, seed: int = 0) -> NumericCheck:
+    """A :class:`~convprop.explain.transpose.ConvTransposeDerivation` on random values vs ``conv_transpose2d``'s
+    autograd and finite differences of L = Σ O · dL/dO."""
+    F = _functional()
+    cfg = d.config
+    rng = np.random.default_rng(seed)
+    x, w, go = (rng.standard_normal(a.shape) for a in (d.x, d.f, d.go))
+    values = dict(zip(d.symbols, np.concatenate([x.ravel(), w.ravel(), go.ravel()]), strict=True))
+    kw = dict(stride=cfg.stride, padding=cfg.padding, output_padding=cfg.output_padding, groups=cfg.groups,
+              dilation=cfg.dilation)  # fmt: skip
+    xt, wt = _tensor(x), convprop.tensor(w, requires_grad=True, dtype=np.float64)
+    out = F.conv_transpose2d(xt, wt, **kw)
+    out.backward(go[None])
+
+    def loss(x_, w_):
+        with convprop.no_grad():
+            o = F.conv_transpose2d(_tensor(x_, False), convprop.tensor(w_, dtype=np.float64), **kw)
+        return float(np.sum(o.data[0] * go))
+
+    check = NumericCheck(seed)
+    check.add("O", "symbolic", "autograd", _evaluate(values, d.o), out.data[0])
+    check.add("dL/dX", "symbolic", "autograd", _evaluate(values, d.chain_x), xt.grad[0])
+    check.add("dL/dF", "symbolic", "autograd", _evaluate(values, d.chain_f), wt.grad)
+    px, pf = list(np.ndindex(*x.shape)), list(np.ndindex(*w.shape))
+    fd_x, fd_f = _finite_differences(loss, [x, w], 0, px), _finite_differences(loss, [x, w], 1, pf)
+    check.add("dL/dX", "autograd", "finite differences", [xt.grad[0][p] for p in px], fd_x, "fd")
+    check.add("dL/dF", "autograd", "finite differences", [wt.grad[p] for p in pf], fd_f, "fd")
+    return check

@@ -177,6 +177,45 @@ STRINGS = {
         "pool_local": "The local gradients, one matrix the size of B per input entry ({n} of them shown):",
         "pool_chain": "The chain rule, as for the convolution layer:",
         "pool_result": "The result:",
+        "title_transposed": "Backpropagation through a transposed convolution layer",
+        "config_transposed": (
+            "Input {X} of size {size}, filter {F} of size {ksize}, stride {stride}, padding {padding}, "
+            "output_padding {op}, dilation {dilation}, {cin} input and {cout} output channels, groups {groups}. "
+            "The output {O} has size {osize}: each side is {formula}."
+        ),
+        "h_t_forward": "The forward pass: a convolution's backward pass, run forward",
+        "t_scatter": (
+            "Every entry of {X} scatters a copy of the filter, scaled by that entry, into the output; copies start "
+            "{s} cells apart, add up where they overlap, and the padding is cut off the edges. Written out entry by "
+            "entry:"
+        ),
+        "t_full": (
+            "That is exactly the full convolution that gives a convolution layer's input gradient {dX}: {X} with the "
+            "stride's zeros inserted between its entries and padded, correlated with the rotated filter, then "
+            "cropped by the padding:"
+        ),
+        "h_t_grad_x": "The input gradient is an ordinary convolution",
+        "t_grad_x": (
+            "By the chain rule, the gradient of each input entry is the Frobenius inner product of {dO} with that "
+            "entry's local gradient. An X entry reached exactly the output cells its filter copy covered, so its "
+            "gradient adds up {dO} over that window times the filter: the forward pass of a convolution, with the "
+            "same stride, padding and dilation, run on {dO}."
+        ),
+        "h_t_grad_f": "The filter gradient",
+        "t_grad_f": (
+            "Each filter entry met every entry of {X} once, at the output cell its copy put it in; so the filter "
+            "gradient correlates {dO} (padded as in the forward pass) with {X}, whose entries now stand {s} cells "
+            "apart (the stride's zeros inserted). With dilation {d}, every d-th entry of the result is kept."
+        ),
+        "proof_t_ok": (
+            "SymPy expanded both sides of all three equations: the {no} entries of O against the full convolution, "
+            "the {nx} entries of dL/dX against the convolution of dL/dO, and the {nf} entries of dL/dF against its "
+            "correlation with X: every difference is 0. Verified."
+        ),
+        "summary_t": (
+            "A transposed convolution and a convolution trade places: the forward pass of one is the input "
+            "gradient of the other."
+        ),
         "pool_ceil": (
             "With ceil_mode=True the output size is rounded up, so the last window may hang over the edge of the "
             "input; only its part inside the (padded) input counts."
@@ -352,6 +391,43 @@ STRINGS = {
         "pool_local": "والـlocal gradients مصفوفة بحجم B لكل عنصر من عناصر المدخل (نعرض {n} منها):",
         "pool_chain": "وبالـchain rule، كما في طبقة الـconvolution:",
         "pool_result": "فتكون النتيجة:",
+        "title_transposed": "الـbackpropagation عبر طبقة transposed convolution",
+        "config_transposed": (
+            "المدخل {X} بحجم {size}، والـfilter {F} بحجم {ksize}، والـstride {stride}، والـpadding {padding}، "
+            "والـoutput_padding {op}، والـdilation {dilation}، و{cin} قناة دخل و{cout} قناة خرج، والـgroups {groups}. "
+            "حجم الناتج {O} هو {osize}: كل بُعد منه يساوي {formula}."
+        ),
+        "h_t_forward": "الـforward pass: الـbackward pass لطبقة convolution يجري إلى الأمام",
+        "t_scatter": (
+            "كل عنصر من {X} ينثر نسخة من الـfilter مضروبة فيه داخل الناتج؛ تبدأ النسخ على بعد {s} خلية بعضها من "
+            "بعض، وتُجمع حيث تتداخل، ثم يُقص الـpadding من الأطراف. وبكتابة الناتج عنصرًا عنصرًا:"
+        ),
+        "t_full": (
+            "وهذا بالضبط الـfull convolution الذي يعطي الـgradient بالنسبة لمدخل طبقة الـconvolution، {dX}: نُدرج "
+            "أصفار الـstride بين عناصر {X} ونحشوه، ثم نحسب الـcorrelation مع الـfilter المدوَّر، ثم نقص الـpadding:"
+        ),
+        "h_t_grad_x": "الـgradient بالنسبة للمدخل convolution عادي",
+        "t_grad_x": (
+            "بالـchain rule، الـgradient لكل عنصر من المدخل هو الـFrobenius inner product بين {dO} والـlocal gradient "
+            "لذلك العنصر. وعنصر X لم يصل إلا إلى خلايا الناتج التي غطّتها نسخة الـfilter الخاصة به، فيجمع "
+            "الـgradient الخاص به {dO} على تلك النافذة مضروبًا في الـfilter: أي الـforward pass لطبقة convolution "
+            "بالـstride والـpadding والـdilation أنفسها، مطبَّقًا على {dO}."
+        ),
+        "h_t_grad_f": "الـgradient بالنسبة للـfilter",
+        "t_grad_f": (
+            "التقى كل عنصر من الـfilter بكل عنصر من {X} مرة واحدة، في خلية الناتج التي وضعته فيها نسخته؛ لذلك "
+            "يحسب الـgradient بالنسبة للـfilter الـcorrelation بين {dO} (محشوًّا كما في الـforward pass) و{X} الذي "
+            "تفصل بين عناصره الآن {s} خلية (بعد إدراج أصفار الـstride). ومع dilation قيمته {d} نُبقي عنصرًا من كل d "
+            "عناصر من النتيجة."
+        ),
+        "proof_t_ok": (
+            "وسّعت SymPy طرفي المعادلات الثلاث: عناصر O الـ{no} مقابل الـfull convolution، وعناصر dL/dX الـ{nx} مقابل "
+            "الـconvolution لـdL/dO، وعناصر dL/dF الـ{nf} مقابل الـcorrelation مع X: كل فرق يساوي 0. تم التحقق."
+        ),
+        "summary_t": (
+            "الـtransposed convolution والـconvolution يتبادلان الأدوار: الـforward pass لأحدهما هو الـgradient "
+            "بالنسبة لمدخل الآخر."
+        ),
         "pool_ceil": (
             "مع ceil_mode=True يُقرَّب حجم الناتج إلى الأعلى، فقد تتجاوز النافذة الأخيرة حافة المدخل، ولا يُحتسب "
             "منها إلا جزؤها الواقع داخل المدخل (مع الـpadding)."
@@ -390,6 +466,18 @@ PAGE = {
         "widget_pool": (
             "Try it: each window sends its result forward and its gradient back. Type new values into A or ∂L/∂B "
             "and watch the routing change."
+        ),
+        "widget_t_forward": (
+            "Try it: X, with the stride's zeros inserted and padded, under the rotated filter: each position writes "
+            "one cell of the full result, and the crop keeps O. Hover an entry of O to see the products it adds up."
+        ),
+        "widget_t_grad_x": (
+            "Try it: the filter slides over the padded ∂L/∂O, s cells at a time, and each position writes one entry "
+            "of ∂L/∂X: an ordinary convolution."
+        ),
+        "widget_t_grad_f": (
+            "Try it: X, with the stride's zeros inserted, slides over the padded ∂L/∂O, and each position writes "
+            "one entry of ∂L/∂F."
         ),
         "prev": "‹ Previous",
         "next": "Next ›",
@@ -440,6 +528,17 @@ PAGE = {
         "widget_pool": (
             "جرّب بنفسك: كل نافذة ترسل نتيجتها إلى الأمام والـgradient الخاص بها إلى الخلف. اكتب قيمًا جديدة في A "
             "أو ∂L/∂B وراقب تغيّر التوجيه."
+        ),
+        "widget_t_forward": (
+            "جرّب بنفسك: X بعد إدراج أصفار الـstride وحشوه، تحت الـfilter المدوَّر: كل موضع يكتب خلية من النتيجة "
+            "الكاملة، ثم يُبقي القص على O. مرّر المؤشر فوق عنصر من O لترى حواصل الضرب التي يجمعها."
+        ),
+        "widget_t_grad_x": (
+            "جرّب بنفسك: ينزلق الـfilter فوق ∂L/∂O المحشوّ، s خلية في كل مرة، وكل موضع يكتب عنصرًا من ∂L/∂X: "
+            "convolution عادي."
+        ),
+        "widget_t_grad_f": (
+            "جرّب بنفسك: ينزلق X، بعد إدراج أصفار الـstride، فوق ∂L/∂O المحشوّ، وكل موضع يكتب عنصرًا من ∂L/∂F."
         ),
         "prev": "← السابق",
         "next": "التالي →",

@@ -88,15 +88,18 @@ def entry_name(base: str, idx: tuple[int, ...], channels: tuple[int, ...] = (), 
     return f"{'dL/d' if grad else ''}{base}{chan}{index_label(idx)}"
 
 
-def symbol_array(base: str, shape: tuple[int, ...], n_channel_axes: int, show_channels: bool, grad: bool = False):
+def symbol_array(
+    base: str, shape: tuple[int, ...], n_channel_axes: int, show_channels: bool, grad: bool = False, row: bool = True
+):
     """An object array of :class:`Entry` symbols; the first ``n_channel_axes`` axes are channels.
 
     Channel indices appear in the names only when ``show_channels`` (one channel
-    keeps the article's plain X11 names).
+    keeps the article's plain X11 names); ``row=False`` leaves out the row index
+    of a one-row array (conv1d's X3, F2).
     """
     out = np.empty(shape, dtype=object)
     for pos in np.ndindex(*shape):
-        chans, idx = pos[:n_channel_axes], pos[n_channel_axes:]
+        chans, idx = pos[:n_channel_axes], pos[n_channel_axes + (0 if row else 1) :]
         out[pos] = Entry(entry_name(base, idx, chans if show_channels else (), grad), real=True)
     return out
 
