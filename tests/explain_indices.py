@@ -19,7 +19,7 @@ def label(pos, multi: bool, channel_axes: int) -> str:
 class Conv:
     """conv2d of one unbatched input: X (cin, h, w), F (cout, cin/groups, kh, kw), O and dO (cout, oh, ow)."""
 
-    def __init__(self, size, kernel, stride=1, padding=0, dilation=1, cin=1, cout=1, groups=1):
+    def __init__(self, size, kernel, stride=1, padding=0, dilation=1, cin=1, cout=1, groups=1, row=True):
         pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
         self.h, self.w = pair(size)
         self.kh, self.kw = pair(kernel)
@@ -29,6 +29,7 @@ class Conv:
         self.oh = (self.h + 2 * self.p[0] - self.d[0] * (self.kh - 1) - 1) // self.s[0] + 1
         self.ow = (self.w + 2 * self.p[1] - self.d[1] * (self.kw - 1) - 1) // self.s[1] + 1
         self.multi = cin > 1 or cout > 1
+        self.row = row  # False: a conv1d held as one row, whose labels leave the row index out
 
     def taps(self):
         """Every (output entry, filter entry, input entry) triple that one product of the layer joins."""
@@ -41,7 +42,22 @@ class Conv:
                 yield (o, i, j), (o, c, u, v), ((o // self.gout) * self.gin + c, r, q)
 
     def _l(self, t, pos):
-        return t, label(pos, self.multi, 2 if t in ("F", "dF") else 1)
+        axes = 2 if t in ("F", "dF") else 1
+        if not self.row:
+            pos = pos[:axes] + pos[axes + 1 :]
+        return t, label(pos, self.multi, axes)
+
+    def transposed(self) -> dict:
+        """The contributors of the transposed convolution whose associated convolution this is: the conv's
+        ∂L/∂O plays the transposed layer's X, the conv's ∂L/∂X its O, the conv's X its ∂L/∂O."""
+        out = {}
+        for opos, fpos, xpos in self.taps():
+            out.setdefault(self._l("O", xpos), set()).update({self._l("X", opos), self._l("F", fpos)})
+            out.setdefault(self._l("dF", fpos), set()).update({self._l("dO", xpos), self._l("X", opos)})
+            out.setdefault(self._l("dX", opos), set()).update({self._l("dO", xpos), self._l("F", fpos)})
+        for pos in np.ndindex(self.cin, self.h, self.w):
+            out.setdefault(self._l("O", pos), set())
+        return out
 
     def contributors(self) -> dict:
         """(result tensor, data-index) -> the set of (tensor, data-index) in its sum of products."""

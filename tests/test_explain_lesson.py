@@ -15,8 +15,16 @@ pytest.importorskip("sympy", reason="convprop explain needs the explain extra: p
 
 import convprop
 import convprop.nn.functional as F
-from convprop.explain import conv_document, derive_conv, derive_pool, pool_document, render
-from convprop.explain.lesson import conv_lesson, conv_values, pool_lesson
+from convprop.explain import (
+    conv_document,
+    derive_conv,
+    derive_conv1d,
+    derive_conv_transpose,
+    derive_pool,
+    pool_document,
+    render,
+)
+from convprop.explain.lesson import conv_lesson, conv_transpose_lesson, conv_values, pool_lesson
 from tests.explain_indices import Conv, pool_contributors
 
 CONFIGS = {
@@ -175,3 +183,53 @@ def test_other_formats_ignore_the_widgets():
     doc = pool_document(d)
     for fmt in ("md", "latex", "text"):
         assert "convprop-lesson" not in render(doc, fmt) and "data-widget" not in render(doc, fmt)
+
+
+def test_conv1d_lesson_names_entries_by_position_alone():
+    d = derive_conv1d(6, 3, stride=2, padding=1)
+    lesson = conv_lesson(d)
+    assert lesson["tensors"]["X"]["labels"] == ["1", "2", "3", "4", "5", "6"]
+    assert lesson["tensors"]["X"]["names"][:2] == ["X₁", "X₂"]
+    oracle = Conv((1, 6), (1, 3), stride=(1, 2), padding=(0, 1), row=False)
+    got = {
+        (t, lesson["tensors"][t]["labels"][i]): {_label(lesson, r) for pair in terms for r in pair}
+        for t, sums in lesson["sums"].items()
+        for i, terms in enumerate(sums)
+    }
+    assert got == oracle.contributors()
+
+
+TRANSPOSED = [
+    {"input_size": 2, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+    {"input_size": 3, "kernel_size": 2, "dilation": 2},
+    {"input_size": (2, 3), "kernel_size": (2, 2), "stride": (2, 1), "in_channels": 2, "out_channels": 4, "groups": 2},
+]
+
+
+@pytest.mark.parametrize("kw", TRANSPOSED)
+def test_transposed_lesson_is_the_associated_conv_with_roles_swapped(kw):
+    d = derive_conv_transpose(**kw)
+    lesson = conv_transpose_lesson(d, seed=2)
+    c = d.config.conv
+    oracle = Conv(c.input_size, c.kernel_size, c.stride, c.padding, c.dilation, c.in_channels, c.out_channels, c.groups)
+    got = {
+        (t, lesson["tensors"][t]["labels"][i]): {_label(lesson, r) for pair in terms for r in pair}
+        for t, sums in lesson["sums"].items()
+        for i, terms in enumerate(sums)
+    }
+    assert got == oracle.transposed()
+    sums = {t: [sorted(tuple(_label(lesson, r) for r in p) for p in s) for s in ss] for t, ss in lesson["sums"].items()}
+    widgets = {w["id"]: w for w in lesson["widgets"]}
+    for name, t in (("forward", "O"), ("grad_x", "dX"), ("grad_f", "dF")):
+        for f in widgets[name]["frames"]:
+            if "lhs" in f:
+                assert f["lhs"]["t"] == t and _terms(lesson, f["terms"]) == sums[t][f["lhs"]["i"]]
+    results, values = _evaluate(lesson)
+    cfg = d.config
+    x = convprop.tensor(values["X"].reshape(1, *d.x.shape), requires_grad=True)
+    w = convprop.tensor(values["F"].reshape(d.f.shape), requires_grad=True)
+    out = F.conv_transpose2d(x, w, None, cfg.stride, cfg.padding, cfg.output_padding, cfg.groups, cfg.dilation)
+    out.backward(values["dO"].reshape(out.shape))
+    np.testing.assert_allclose(results["O"], out.data.ravel(), atol=1e-12)
+    np.testing.assert_allclose(results["dX"], x.grad.ravel(), atol=1e-12)
+    np.testing.assert_allclose(results["dF"], w.grad.ravel(), atol=1e-12)

@@ -23,7 +23,17 @@ if CHROMIUM is None:
 
 import convprop  # noqa: E402
 import convprop.nn.functional as F  # noqa: E402
-from convprop.explain import check_conv, check_pool, conv_document, derive_conv, derive_pool, pool_document  # noqa: E402
+from convprop.explain import (  # noqa: E402
+    check_conv,
+    check_pool,
+    conv_document,
+    conv_transpose_document,
+    derive_conv,
+    derive_conv1d,
+    derive_conv_transpose,
+    derive_pool,
+    pool_document,
+)
 from convprop.explain import render as render_doc  # noqa: E402
 from tests.explain_indices import Conv, pool_contributors  # noqa: E402
 
@@ -312,5 +322,26 @@ def test_pool_page_hover_edit_and_routing(browser, tmp_path, kind, values, kerne
             assert got_b[f"{i + 1},{j + 1}"] == pytest.approx(v)
         for (i, j), v in np.ndenumerate(t.grad[0, 0]):
             assert got_da[f"{i + 1},{j + 1}"] == pytest.approx(v)
+    assert page.errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("layer", ["conv1d", "conv_transpose"])
+def test_conv1d_and_transposed_pages_follow_the_contract(browser, tmp_path, layer):
+    if layer == "conv1d":
+        d = derive_conv1d(6, 3, stride=2, padding=1)
+        doc, expected = conv_document(d), Conv((1, 6), (1, 3), (1, 2), (0, 1), row=False).contributors()
+    else:
+        d = derive_conv_transpose(2, 3, stride=2, padding=1, output_padding=1)
+        c = d.config.conv
+        doc, expected = conv_transpose_document(d), Conv(c.input_size, c.kernel_size, c.stride, c.padding).transposed()
+    path = tmp_path / f"{layer}.html"
+    path.write_text(render_doc(doc, "html"), encoding="utf-8")
+    page = Page(browser, path)
+    cells = _result_cells(page, ("O", "dF", "dX"))
+    assert set(cells) == set(expected)
+    for key, cell in cells.items():
+        cell.hover()
+        assert {tuple(a) for a in cell.evaluate(SEEN)[0]} == expected[key] | {key}, key
     assert page.errors == []
     page.close()

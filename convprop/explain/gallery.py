@@ -33,23 +33,28 @@ class Lesson:
     def title(self, lang: str) -> str:
         return strings.GALLERY[lang][self.slug]
 
-    def document(self, lang: str) -> Document:
-        """Derive, prove and check this configuration; raise when anything fails to verify."""
+    def derive(self):
+        """Derive, prove and check this configuration: (derivation, numeric check); raise unless both verify."""
         if self.layer in ("conv", "conv1d"):
             d = (derive_conv if self.layer == "conv" else derive_conv1d)(**self.params)
             check = check_conv(d)
-            doc = conv_document(d, lang, check)
         elif self.layer == "conv_transpose":
             d = derive_conv_transpose(**self.params)
             check = check_conv_transpose(d)
-            doc = conv_transpose_document(d, lang, check)
         else:
             d = derive_pool(self.layer[:3], **self.params)
             check = check_pool(d)
-            doc = pool_document(d, lang, check)
         if not (d.verified and check.ok):
             raise RuntimeError(f"gallery page {self.slug!r} did not verify: the derivation or its numbers disagree")
-        return doc
+        return d, check
+
+    def document(self, derived, lang: str) -> Document:
+        d, check = derived
+        if self.layer in ("conv", "conv1d"):
+            return conv_document(d, lang, check)
+        if self.layer == "conv_transpose":
+            return conv_transpose_document(d, lang, check)
+        return pool_document(d, lang, check)
 
 
 #: Ties: windows (1, 1), (1, 2) and (2, 1) hold their maximum twice; the first one in row-major order wins.
@@ -108,9 +113,10 @@ def write_site(folder, lessons=GALLERY, langs=strings.LANGUAGES) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    derived = {lesson.slug: lesson.derive() for lesson in lessons}
     for lang in langs:
         for lesson in lessons:
-            doc = lesson.document(lang)
+            doc = lesson.document(derived[lesson.slug], lang)
             doc.blocks.insert(0, _nav(lesson.slug, lang, lessons))
             path = folder / page_name(lesson.slug, lang)
             path.write_text(render(doc, "html"), encoding="utf-8")
