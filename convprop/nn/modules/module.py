@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from convprop.tensor import Tensor
+from convprop.tensor import Tensor, module_scope
 
 
 class Parameter(Tensor):
@@ -83,7 +83,8 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        with module_scope(self):
+            return self.forward(*args, **kwargs)
 
     # ---- registration -----------------------------------------------------
     def _registry(self, name: str) -> OrderedDict:
