@@ -132,6 +132,9 @@ def test_edges_carry_the_gradient_norms_after_backward():
     into = {(graph.nodes_by_id[e.src].module, graph.nodes_by_id[e.dst].module): e.grad_norm for e in graph.edges}
     assert into[("1", "2")] == pytest.approx(np.linalg.norm(c @ w2), rel=1e-12)
     assert into[("0", "1")] == pytest.approx(np.linalg.norm(c @ w2 * y * (1 - y)), rel=1e-12)
+    received = {n.module: n.grad_norm for n in graph.ops if n.module}
+    assert received["2"] == pytest.approx(np.linalg.norm(c), rel=1e-12)  # each op records the ‖∂L/∂y‖ it got
+    assert received["1"] == pytest.approx(np.linalg.norm(c @ w2), rel=1e-12)
     dot = graph.source
     assert "#2b83ba" in dot and "#d7191c" in dot  # smallest norm blue, largest red
 

@@ -30,7 +30,10 @@ _LOW, _HIGH = (0x2B, 0x83, 0xBA), (0xD7, 0x19, 0x1C)
 
 @dataclass
 class Node:
-    """One node: an operation (``kind="op"``) or a leaf that requires a gradient (``kind="leaf"``)."""
+    """One node: an operation (``kind="op"``) or a leaf that requires a gradient (``kind="leaf"``).
+
+    After backward, an operation's ``grad_norm`` is ‖∂L/∂y‖ of its output y, the gradient it received.
+    """
 
     id: str
     kind: str
@@ -40,6 +43,7 @@ class Node:
     formula: str = ""
     module: str | None = None
     parents: list[str] = field(default_factory=list)
+    grad_norm: float | None = None
 
 
 @dataclass
@@ -49,6 +53,10 @@ class Edge:
     src: str
     dst: str
     grad_norm: float | None = None
+
+
+def _norm(g) -> float:
+    return float(np.linalg.norm(np.asarray(g, dtype=np.float64)))
 
 
 def _op_name(fn: Function) -> str:
@@ -149,25 +157,27 @@ class Graph:
                 self.edges.extend(Edge(p, node.id) for p in parents)
             self.nodes.append(node)
         self.output = self.nodes[-1].id
+        nodes = self.nodes_by_id
         for node_id, fn in self._fns.items():
-            self._observe(node_id, fn)
+            self._observe(nodes[node_id], fn)
 
-    def _observe(self, node_id: str, fn: Function) -> None:
-        """Record the norms of the gradients ``fn`` sends back to its inputs, when backward runs.
+    def _observe(self, node: Node, fn: Function) -> None:
+        """Record the norms of the gradient ``fn`` receives and of those it sends back, when backward runs.
 
         The wrapper is set on this one Function object only; backward frees the object's state
         (and with it the wrapper) afterwards, so nothing stays behind.
         """
         inner = fn.backward
-        edges = [e for e in self.edges if e.dst == node_id]
+        edges = [e for e in self.edges if e.dst == node.id]
         wanted = [i for i, p in enumerate(fn.parents) if p.requires_grad]
 
         def backward(grad_out):
+            node.grad_norm = _norm(grad_out)
             grads = inner(grad_out)
             as_tuple = grads if isinstance(grads, tuple) else (grads,)
             for edge, i in zip(edges, wanted, strict=True):
                 g = as_tuple[i] if i < len(as_tuple) else None
-                edge.grad_norm = None if g is None else float(np.linalg.norm(np.asarray(g, dtype=np.float64)))
+                edge.grad_norm = None if g is None else _norm(g)
             return grads
 
         fn.backward = backward
