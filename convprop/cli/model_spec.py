@@ -97,10 +97,14 @@ def _load_class(path: Path, class_name: str):
 
 def run_forward(spec: str, shape: tuple[int, ...], fn):
     """``fn()``, with any error the model raises for this input reported as one line."""
+    from convprop.viz.graph import GraphTooLarge
+
     try:
         return fn()
     except CLIError:
         raise
+    except GraphTooLarge as exc:
+        raise CLIError(f"{spec} is too large to draw: {exc}") from None
     except MemoryError:
         raise CLIError(f"input shape {shape_text(shape)} needs more memory than there is") from None
     except Exception as exc:

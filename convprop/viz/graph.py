@@ -24,6 +24,11 @@ from convprop.tensor import Function, Tensor
 
 MAX_NODES = 2000
 
+
+class GraphTooLarge(ValueError):
+    """The graph has more nodes than ``max_nodes``: too many to draw readably."""
+
+
 # Gradient-norm colours, from the smallest norm of a graph to the largest.
 _LOW, _HIGH = (0x2B, 0x83, 0xBA), (0xD7, 0x19, 0x1C)
 
@@ -124,7 +129,7 @@ class Graph:
                 continue
             seen.add(key)
             if len(seen) > max_nodes:
-                raise ValueError(
+                raise GraphTooLarge(
                     f"draw_graph: the graph has more than max_nodes={max_nodes} nodes, too many to draw readably; "
                     "draw a smaller model or one block of it"
                 )
