@@ -58,3 +58,17 @@ class NeedsArguments(nn.Module):
 
 class NotAModule:
     pass
+
+
+class TooLargeToDraw(nn.Module):
+    """A linear layer followed by 2,100 tanh operations: more nodes than draw_graph draws."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4, generator=np.random.default_rng(0))
+
+    def forward(self, x):
+        x = self.fc(x.flatten(1))
+        for _ in range(2100):
+            x = x.tanh()
+        return x

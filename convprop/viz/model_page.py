@@ -101,6 +101,12 @@ def _e(text) -> str:
     return html.escape(str(text))
 
 
+def _t(lang: str, key: str, **fields) -> str:
+    """The escaped string ``key`` with its fields set left to right (formulas and names inside Arabic prose)."""
+    template = html.escape(strings.text(lang, key), quote=False)
+    return template.format(**{k: f'<bdi dir="ltr">{_e(v)}</bdi>' for k, v in fields.items()})
+
+
 def _layer_table(summary: Summary, lessons: dict[str, str], lang: str) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in strings.text(lang, "columns"))
     rows = []
@@ -122,22 +128,24 @@ def _step_html(k: int, step: Step, lessons: dict[str, str], lang: str) -> str:
     formulas = "".join(
         f'<li dir="ltr"><b>{_e(op.name)}</b>: <code>{_e(op.formula or "-")}</code></li>' for op in step.ops
     )
-    items = [t(lang, "receives", shape=_shape(step.received.shape), norm=_norm(step.received.grad_norm))]
+    received = step.received
+    items = [_t(lang, "receives", grad="∂L/∂y", shape=_shape(received.shape), norm=_norm(received.grad_norm))]
     items += [
-        t(lang, "computes_param", name=name, shape=_shape(shape), norm=_norm(norm)) for name, shape, norm in step.params
+        _t(lang, "computes_param", grad=f"∂L/∂{name}", name=name, shape=_shape(shape), norm=_norm(norm))
+        for name, shape, norm in step.params
     ]
     items += [
-        t(lang, "computes_input", shape=_shape(shape), norm=_norm(norm), to=source or t(lang, "input"))
+        _t(lang, "computes_input", grad="∂L/∂x", shape=_shape(shape), norm=_norm(norm), to=source or t(lang, "input"))
         for shape, norm, source in step.inputs
     ]
     if not step.inputs:
-        items.append(t(lang, "no_input_grad"))
+        items.append(_t(lang, "no_input_grad"))
     lesson = lessons.get(step.module or "")
     link = f'<p>{_e(t(lang, "see_lesson"))} <a href="{_e(lesson)}">{_e(t(lang, "lesson"))}</a></p>' if lesson else ""
     return (
         f'<section class="step" data-step="{k}" data-layer="{_e(step.module or "")}">'
         f"<h3>{_e(title)}</h3><ul class=formulas>{formulas}</ul>"
-        f"<ul>{''.join(f'<li>{_e(item)}</li>' for item in items)}</ul>{link}</section>"
+        f"<ul>{''.join(f'<li>{item}</li>' for item in items)}</ul>{link}</section>"
     )
 
 
@@ -151,12 +159,15 @@ def _check_html(checks: list[ParameterCheck], batch: int, eps: float, rtol: floa
         for c in checks
     )
     failed = [c.name for c in checks if not c.ok]
-    verdict = t(lang, "check_bad", names=", ".join(failed)) if failed else t(lang, "check_ok", n=len(checks))
+    verdict = _t(lang, "check_bad", names=", ".join(failed)) if failed else _t(lang, "check_ok", n=len(checks))
     return (
-        f"<p>{_e(t(lang, 'check', batch=batch, eps=eps, rtol=rtol))}</p>"
+        f"<p>{_t(lang, 'check', batch=batch, eps=eps, rtol=rtol, dot='⟨∂L/∂P, V⟩', difference=_DIFFERENCE)}</p>"
         f'<table class="check" dir="ltr"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
-        f'<p data-role="gradcheck" class="{"verdict-bad" if failed else "verdict-ok"}">{_e(verdict)}</p>'
+        f'<p data-role="gradcheck" class="{"verdict-bad" if failed else "verdict-ok"}">{verdict}</p>'
     )
+
+
+_DIFFERENCE = "(L(P + εV) − L(P − εV)) / 2ε"
 
 
 def _inline_svg(svg: str) -> str:
@@ -222,7 +233,7 @@ def model_page(
     t = strings.text
     steps = backward_steps(graph)
     title = t(lang, "title", model=title_name)
-    intro = t(
+    intro = _t(
         lang,
         "intro",
         model=title_name,
@@ -232,18 +243,18 @@ def model_page(
     )
     body = [
         f"<h1>{_e(title)}</h1>",
-        f"<p>{_e(intro)}</p>",
+        f"<p>{intro}</p>",
         f"<h2>{_e(t(lang, 'h_layers'))}</h2>",
         _layer_table(summary, lessons, lang),
         f"<h2>{_e(t(lang, 'h_backward'))}</h2>",
-        f"<p>{_e(t(lang, 'backward'))}</p>",
+        f"<p>{_t(lang, 'backward', start='∂L/∂L = 1', update='W ← W − η ∂L/∂W')}</p>",
         '<div class="stepper">'
         f'<button type="button" data-role="prev">{_e(t(lang, "prev"))}</button>'
         f'<span data-role="counter" data-template="{_e(t(lang, "counter"))}"></span>'
         f'<button type="button" data-role="next">{_e(t(lang, "next"))}</button></div>',
         *(_step_html(k, step, lessons, lang) for k, step in enumerate(steps)),
         f"<h2>{_e(t(lang, 'h_graph'))}</h2>",
-        f"<p>{_e(t(lang, 'graph', batch=batch))}</p>",
+        f"<p>{_t(lang, 'graph', batch=batch)}</p>",
         f'<div class="graph">{_inline_svg(svg)}</div>',
         f"<h2>{_e(t(lang, 'h_check'))}</h2>",
         _check_html(checks, batch, eps, rtol, lang),

@@ -1,6 +1,7 @@
 """Every prose string of the model lesson (`convprop explain model`), per language, in one place.
 
-Fields in braces are filled in by ``model_page.py``. Arabic follows the explainer's layer
+Fields in braces are filled in by ``model_page.py``; formulas are fields too, so that an
+Arabic page can set them left to right. Arabic follows the explainer's layer
 lessons: Modern Standard Arabic prose with the technical terms kept in Latin script. The
 gradient check's success line contains the word "verified" in both languages (the page's
 testing contract); its failure line never does.
@@ -30,10 +31,10 @@ STRINGS = {
         ),
         "h_backward": "The backward pass, layer by layer",
         "backward": (
-            "Backpropagation starts at the loss with ∂L/∂L = 1 and visits the layers in reverse order. Each layer "
+            "Backpropagation starts at the loss with {start} and visits the layers in reverse order. Each layer "
             "receives the gradient of the loss with respect to its output and multiplies it by its local gradients "
             "(its formula below). From it, a layer with parameters computes two gradients: one for each parameter, "
-            "with which the optimizer updates the layer (W ← W − η ∂L/∂W), and one for its input, which it passes "
+            "with which the optimizer updates the layer ({update}), and one for its input, which it passes "
             "back to the layer before."
         ),
         "prev": "← previous",
@@ -41,16 +42,16 @@ STRINGS = {
         "counter": "step {i} of {n}",
         "loss": "the loss",
         "input": "the input",
-        "receives": "receives ∂L/∂y, the gradient of the loss with respect to its output: shape {shape}, norm {norm}",
-        "computes_param": "computes ∂L/∂{name} (shape {shape}, norm {norm}): the optimizer updates {name} with it",
-        "computes_input": "computes ∂L/∂x (shape {shape}, norm {norm}) and passes it back to {to}",
+        "receives": "receives {grad}, the gradient of the loss with respect to its output: shape {shape}, norm {norm}",
+        "computes_param": "computes {grad} (shape {shape}, norm {norm}): the optimizer updates {name} with it",
+        "computes_input": "computes {grad} (shape {shape}, norm {norm}) and passes it back to {to}",
         "no_input_grad": "its input (the data) needs no gradient: backpropagation ends here",
         "see_lesson": "The derivation of this layer's two gradients, step by step:",
         "h_check": "Gradient check",
         "check": (
             "The whole network in float64 on a batch of {batch} random inputs: for each parameter P, the backward "
-            "pass's ⟨∂L/∂P, V⟩ along a random unit direction V against the central difference "
-            "(L(P + εV) − L(P − εV)) / 2ε with ε = {eps}. A check passes when the two agree to a relative {rtol}."
+            "pass's {dot} along a random unit direction V against the central difference "
+            "{difference} with ε = {eps}. A check passes when the two agree to a relative {rtol}."
         ),
         "check_columns": ("parameter", "shape", "backward pass", "central difference", "result"),
         "agrees": "agrees",
@@ -75,9 +76,9 @@ STRINGS = {
         ),
         "h_backward": "الانتشار العكسي طبقةً طبقة",
         "backward": (
-            "يبدأ الانتشار العكسي عند دالة الخسارة بـ ∂L/∂L = 1 ويمر على الطبقات بترتيب معكوس. تستقبل كل طبقة "
+            "يبدأ الانتشار العكسي عند دالة الخسارة بـ {start} ويمر على الطبقات بترتيب معكوس. تستقبل كل طبقة "
             "تدرج الخسارة بالنسبة إلى مخرجها وتضربه في تدرجاتها المحلية (صيغتها أدناه). ومنه تحسب الطبقة ذات "
-            "المعاملات تدرجين: تدرجًا لكل معامل يحدّث به المُحسِّن (optimizer) الطبقة (W ← W − η ∂L/∂W)، وتدرجًا "
+            "المعاملات تدرجين: تدرجًا لكل معامل يحدّث به المُحسِّن (optimizer) الطبقة ({update})، وتدرجًا "
             "لمدخلها تمرره إلى الطبقة السابقة."
         ),
         "prev": "→ السابق",
@@ -85,15 +86,15 @@ STRINGS = {
         "counter": "الخطوة {i} من {n}",
         "loss": "دالة الخسارة",
         "input": "المدخل",
-        "receives": "تستقبل ∂L/∂y، تدرج الخسارة بالنسبة إلى مخرجها: الشكل {shape}، المعيار {norm}",
-        "computes_param": "تحسب ∂L/∂{name} (الشكل {shape}، المعيار {norm}): به يحدّث المُحسِّن {name}",
-        "computes_input": "تحسب ∂L/∂x (الشكل {shape}، المعيار {norm}) وتمرره إلى {to}",
+        "receives": "تستقبل {grad}، تدرج الخسارة بالنسبة إلى مخرجها: الشكل {shape}، المعيار {norm}",
+        "computes_param": "تحسب {grad} (الشكل {shape}، المعيار {norm}): به يحدّث المُحسِّن {name}",
+        "computes_input": "تحسب {grad} (الشكل {shape}، المعيار {norm}) وتمرره إلى {to}",
         "no_input_grad": "مدخلها (البيانات) لا يحتاج إلى تدرج: هنا ينتهي الانتشار العكسي",
         "see_lesson": "اشتقاق تدرجَي هذه الطبقة خطوةً خطوة:",
         "h_check": "فحص التدرجات",
         "check": (
-            "الشبكة كاملة بدقة float64 على دفعة من {batch} مدخلات عشوائية: لكل معامل P نقارن ⟨∂L/∂P, V⟩ "
-            "المحسوب بالانتشار العكسي على اتجاه عشوائي V طوله 1 بالفرق المركزي (L(P + εV) − L(P − εV)) / 2ε "
+            "الشبكة كاملة بدقة float64 على دفعة من {batch} مدخلات عشوائية: لكل معامل P نقارن {dot} "
+            "المحسوب بالانتشار العكسي على اتجاه عشوائي V طوله 1 بالفرق المركزي {difference} "
             "حيث ε = {eps}. ينجح الفحص إذا اتفقا بخطأ نسبي لا يتجاوز {rtol}."
         ),
         "check_columns": ("المعامل", "الشكل", "الانتشار العكسي", "الفرق المركزي", "النتيجة"),
