@@ -106,6 +106,7 @@ class Graph:
         if not output.requires_grad:
             raise ValueError("draw_graph: output does not require grad, so no graph was recorded for it")
         self.color_by_grad = bool(color_by_grad)
+        self._svg: tuple[str, str] | None = None  # (DOT text, its SVG)
         self.nodes: list[Node] = []
         self.edges: list[Edge] = []
         module_names, tensor_names = _module_names(params)
@@ -314,7 +315,14 @@ class Graph:
 
     # ---- rendering --------------------------------------------------------
     def svg(self) -> str:
-        """The graph as SVG text, laid out by Graphviz's ``dot``."""
+        """The graph as SVG text, laid out by Graphviz's ``dot`` (once per DOT text: Jupyter asks twice)."""
+        source = self.source
+        if self._svg is None or self._svg[0] != source:
+            self._svg = (source, self._render(source))
+        return self._svg[1]
+
+    @staticmethod
+    def _render(source: str) -> str:
         try:
             import graphviz
         except ModuleNotFoundError:
@@ -322,7 +330,7 @@ class Graph:
                 "drawing the graph needs the graphviz Python package: pip install 'convprop[viz]'"
             ) from None
         try:
-            return graphviz.Source(self.source, engine="dot").pipe(format="svg", encoding="utf-8")
+            return graphviz.Source(source, engine="dot").pipe(format="svg", encoding="utf-8")
         except graphviz.ExecutableNotFound:
             raise RuntimeError(
                 "drawing the graph needs Graphviz's dot program: apt-get install graphviz (or your system's package)"
