@@ -21,7 +21,7 @@ from convprop import __version__
 
 # Subcommand modules, imported lazily so `convprop --help` stays fast and an
 # optional extra that is not installed only affects its own subcommand.
-_SUBCOMMANDS = ("convprop.cli.train", "convprop.cli.explain")
+_SUBCOMMANDS = ("convprop.cli.train", "convprop.cli.explain", "convprop.cli.summary")
 
 
 EXIT_STATUS = "exit status: 0 done, 2 bad arguments or input files (one line on stderr), 1 other failures, 130 Ctrl-C"

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from convprop.cli import CLIError
+from convprop.cli.explain_model import register_model
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+))?\s*$")
 
@@ -124,6 +125,7 @@ def register(subparsers) -> None:
         if kind == "avg":
             p.add_argument("--count-exclude-pad", action="store_true", help="do not count padding in the divisor")
         p.set_defaults(func=run_pool, kind=kind)
+    register_model(sub)
 
 
 def _emit(text: str, args) -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from convprop import nn
-from convprop.tensor import Tensor, no_grad
+from convprop.nn.summary import summary
 
 
 def he_init(model: nn.Module, generator: np.random.Generator) -> None:
@@ -35,43 +35,10 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Multiply-accumulates of one forward pass of a single sample of shape ``input_shape`` (C, H, W).
 
     Counts convolutions, transposed convolutions and linear layers (the other layers are
-    a few percent at most); a FLOP count is about twice this. Runs one forward pass.
+    a few percent at most); a FLOP count is about twice this. Runs one forward pass: the
+    total of :func:`convprop.nn.summary.summary`, where the convention is stated.
     """
-    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-    transposed = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-    total = 0
-    originals = {}
-
-    def counting(module):
-        forward = type(module).forward
-
-        def wrapped(x, *args, **kwargs):
-            nonlocal total
-            out = forward(module, x, *args, **kwargs)
-            if isinstance(module, nn.Linear):
-                total += out.numel() // out.shape[-1] * module.in_features * module.out_features
-            elif isinstance(module, transposed):
-                total += x.numel() * module.weight[0].numel()
-            else:
-                total += out.numel() * module.weight[0].numel()
-            return out
-
-        return wrapped
-
-    for m in model.modules():
-        if isinstance(m, (*convs, *transposed, nn.Linear)):
-            originals[id(m)] = m
-            object.__setattr__(m, "forward", counting(m))
-    was_training = model.training
-    try:
-        model.eval()
-        with no_grad():
-            model(Tensor(np.zeros((1, *input_shape), dtype=np.float32)))
-    finally:
-        for m in originals.values():
-            del m.__dict__["forward"]
-        model.train(was_training)
-    return total
+    return summary(model, input_shape).total_macs
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:

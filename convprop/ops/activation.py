@@ -11,6 +11,8 @@ from convprop.tensor import Function, Tensor
 class ReLU(Function):
     """y = max(x, 0);  dL/dx = dL/dy where x > 0, else 0 (NaN passes it on, as in PyTorch)."""
 
+    formula = "dL/dx = dL/dy where x > 0, else 0"
+
     def forward(self, x):
         self.mask = ~(x <= 0)
         return np.maximum(x, x.dtype.type(0))  # NaN stays NaN, as in PyTorch
@@ -22,6 +24,8 @@ class ReLU(Function):
 class LeakyReLU(Function):
     """y = x if x > 0 else a·x;  dL/dx = dL/dy · (1 if x > 0 else a)."""
 
+    formula = "dL/dx = dL/dy · (1 if x > 0 else a)"
+
     def forward(self, x, negative_slope=0.01):
         self.slope = np.where(x > 0, 1, negative_slope).astype(x.dtype)
         return x * self.slope
@@ -32,6 +36,8 @@ class LeakyReLU(Function):
 
 class Sigmoid(Function):
     """y = 1 / (1 + e⁻ˣ);  dL/dx = dL/dy · y(1 - y)."""
+
+    formula = "dL/dx = dL/dy · y(1 - y)"
 
     def forward(self, x):
         # exp of a non-positive number only, so it never overflows
@@ -46,6 +52,8 @@ class Sigmoid(Function):
 class Tanh(Function):
     """y = tanh x;  dL/dx = dL/dy · (1 - y²)."""
 
+    formula = "dL/dx = dL/dy · (1 - y²)"
+
     def forward(self, x):
         self.y = np.tanh(x)
         return self.y
@@ -56,6 +64,8 @@ class Tanh(Function):
 
 class Softmax(Function):
     """yᵢ = e^{xᵢ - max x} / Σⱼ e^{xⱼ - max x};  dL/dx = y ⊙ (dL/dy - Σ dL/dy ⊙ y)."""
+
+    formula = "dL/dx = y ⊙ (dL/dy - Σ dL/dy ⊙ y)"
 
     def forward(self, x, dim=-1):
         self.dim = dim
@@ -70,6 +80,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """yᵢ = xᵢ - m - ln Σⱼ e^{xⱼ - m} (m = max x, for stability);  dL/dx = dL/dy - softmax(x) · Σ dL/dy."""
+
+    formula = "dL/dx = dL/dy - softmax(x) · Σ dL/dy"
 
     def forward(self, x, dim=-1):
         self.dim = dim

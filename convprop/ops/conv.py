@@ -508,6 +508,8 @@ class ConvNd(Function):
                 ∂L/∂b = ∂L/∂O summed over batch and space
     """
 
+    formula = "∂L/∂X = full correlation of ∂L/∂O with rot180(F); ∂L/∂F = X ⋆ ∂L/∂O, summed over the batch"
+
     def forward(self, x, w, *bias, geom: Geometry, unbatched: bool):
         x = x[None] if unbatched else x
         self.x, self.w, self.geom, self.unbatched, self.has_bias = x, w, geom, unbatched, bool(bias)
@@ -537,6 +539,8 @@ class ConvTransposeNd(Function):
                 ∂L/∂F = ∂L/∂Y ⋆ X, summed over the batch           (:func:`conv_grad_weight`, roles swapped)
                 ∂L/∂b = ∂L/∂Y summed over batch and space
     """
+
+    formula = "∂L/∂X = ∂L/∂Y ⋆ F; ∂L/∂F = ∂L/∂Y ⋆ X, summed over the batch"
 
     def forward(self, x, w, *bias, geom: Geometry, out_size: tuple[int, ...], unbatched: bool):
         x = x[None] if unbatched else x

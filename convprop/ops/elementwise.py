@@ -61,6 +61,8 @@ class _Binary(Function):
 class Add(_Binary):
     """y = a + b;  dL/da = dL/dy,  dL/db = dL/dy (each summed to its input's shape)."""
 
+    formula = "dL/da = dL/dy,  dL/db = dL/dy"
+
     op = "add"
 
     def compute(self, a, b):
@@ -76,6 +78,8 @@ class Add(_Binary):
 class Sub(_Binary):
     """y = a - b;  dL/da = dL/dy,  dL/db = -dL/dy."""
 
+    formula = "dL/da = dL/dy,  dL/db = -dL/dy"
+
     op = "sub"
 
     def compute(self, a, b):
@@ -90,6 +94,8 @@ class Sub(_Binary):
 
 class Mul(_Binary):
     """y = a * b;  dL/da = dL/dy * b,  dL/db = dL/dy * a."""
+
+    formula = "dL/da = dL/dy * b,  dL/db = dL/dy * a"
 
     op = "mul"
 
@@ -107,6 +113,8 @@ class Mul(_Binary):
 class Div(_Binary):
     """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * a / b²."""
 
+    formula = "dL/da = dL/dy / b,  dL/db = -dL/dy * a / b²"
+
     op = "div"
 
     def compute(self, a, b):
@@ -123,6 +131,8 @@ class Div(_Binary):
 
 class Pow(_Binary):
     """y = a ** b;  dL/da = dL/dy * b * a^(b-1),  dL/db = dL/dy * y * ln(a)."""
+
+    formula = "dL/da = dL/dy * b * a^(b-1),  dL/db = dL/dy * y * ln(a)"
 
     op = "pow"
 
@@ -146,6 +156,8 @@ class Pow(_Binary):
 class Maximum(_Binary):
     """y = max(a, b);  the gradient goes to the larger input, split evenly on ties (as PyTorch)."""
 
+    formula = "the gradient goes to the larger input, split evenly on ties"
+
     op = "maximum"
 
     def compute(self, a, b):
@@ -163,6 +175,8 @@ class Maximum(_Binary):
 class Neg(Function):
     """y = -x;  dL/dx = -dL/dy."""
 
+    formula = "dL/dx = -dL/dy"
+
     def forward(self, x):
         return -x
 
@@ -172,6 +186,8 @@ class Neg(Function):
 
 class Exp(Function):
     """y = eˣ;  dL/dx = dL/dy * y."""
+
+    formula = "dL/dx = dL/dy * y"
 
     def forward(self, x):
         self.y = np.exp(x)
@@ -183,6 +199,8 @@ class Exp(Function):
 
 class Log(Function):
     """y = ln x;  dL/dx = dL/dy / x."""
+
+    formula = "dL/dx = dL/dy / x"
 
     def forward(self, x):
         self.x = x
@@ -197,6 +215,8 @@ class Log(Function):
 class Sqrt(Function):
     """y = √x;  dL/dx = dL/dy / (2y)."""
 
+    formula = "dL/dx = dL/dy / (2y)"
+
     def forward(self, x):
         with np.errstate(invalid="ignore"):
             self.y = np.sqrt(x)
@@ -210,6 +230,8 @@ class Sqrt(Function):
 class Abs(Function):
     """y = |x|;  dL/dx = dL/dy * sign(x) (0 at x = 0, as PyTorch)."""
 
+    formula = "dL/dx = dL/dy * sign(x)"
+
     def forward(self, x):
         self.sign = np.sign(x)
         return np.abs(x)
@@ -220,6 +242,8 @@ class Abs(Function):
 
 class Clip(Function):
     """y = min(max(x, lo), hi);  dL/dx = dL/dy where lo <= x <= hi, else 0."""
+
+    formula = "dL/dx = dL/dy where lo <= x <= hi, else 0"
 
     def forward(self, x, lo=None, hi=None):
         self.inside = np.ones(x.shape, dtype=bool)
@@ -236,6 +260,8 @@ class Clip(Function):
 class Where(Function):
     """y = cond ? a : b;  dL/da = dL/dy where cond, dL/db = dL/dy elsewhere."""
 
+    formula = "dL/da = dL/dy where cond, dL/db = dL/dy elsewhere"
+
     def forward(self, a, b, cond=None):
         self.cond, self.a_shape, self.b_shape = cond, a.shape, b.shape
         return np.where(cond, a, b)
@@ -250,6 +276,8 @@ class Where(Function):
 
 class Cast(Function):
     """y = x converted to another float dtype;  dL/dx = dL/dy converted back."""
+
+    formula = "dL/dx = dL/dy converted back"
 
     def forward(self, x, dtype=None):
         self.dtype = x.dtype

@@ -100,6 +100,8 @@ class Unfold(Function):
     dL/dcols (``fold``), summing where windows overlap and dropping the padding.
     """
 
+    formula = "dL/dx is col2im of dL/dcols"
+
     def forward(self, x, *, kernel, dilation, padding, stride, unbatched):
         self.args = (x.shape[2 - unbatched :], kernel, dilation, padding, stride)
         self.unbatched = unbatched
@@ -117,6 +119,8 @@ class Fold(Function):
     Backward: each output position received the sum of the columns mapped onto it, so
     dL/dcols reads dL/dy back at those positions: ``unfold`` of dL/dy.
     """
+
+    formula = "dL/dcols reads dL/dy back at those positions"
 
     def forward(self, cols, *, size, kernel, dilation, padding, stride, unbatched):
         self.args = (kernel, dilation, padding, stride)

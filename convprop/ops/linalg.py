@@ -15,6 +15,8 @@ class MatMul(Function):
     promoted axes are removed again from the gradients.
     """
 
+    formula = "dL/dA = dL/dY @ Bᵀ,  dL/dB = Aᵀ @ dL/dY"
+
     def forward(self, a, b):
         self.a_shape, self.b_shape = a.shape, b.shape
         self.a = a[None, :] if a.ndim == 1 else a
@@ -38,6 +40,8 @@ class Linear(Function):
 
     The sums run over every leading (batch) axis, as one GEMM on flattened rows.
     """
+
+    formula = "dL/dx = dL/dy W,  dL/dW = dL/dyᵀ x,  dL/db = Σ dL/dy"
 
     def forward(self, x, w, b=None):
         self.x, self.w = x, w

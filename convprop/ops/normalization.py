@@ -35,11 +35,14 @@ def _col(v: np.ndarray) -> np.ndarray:
 
 
 class BatchNormFunction(Function):
-    """y = γ (x - μ) / sqrt(σ² + ε) + β over the channel axis 1; see the module docstring for the backward.
+    """y = γ x̂ + β with x̂ = (x - μ) / sqrt(σ² + ε), over the channel axis 1;  with g = ∂L/∂y (training mode):
+    ∂L/∂x = γ/√(σ² + ε) · (g - mean(g) - x̂ · mean(g x̂)); ∂L/∂γ = Σ g x̂; ∂L/∂β = Σ g (derived in the module docstring).
 
     Works on an (N, C, S) view of any (N, C, *) input. Full-size temporaries are few and
     updated in place: on large activations each fresh array costs page faults, not just arithmetic.
     """
+
+    formula = "∂L/∂x = γ/√(σ² + ε) · (g - mean(g) - x̂ · mean(g x̂)); ∂L/∂γ = Σ g x̂; ∂L/∂β = Σ g"
 
     def forward(
         self,

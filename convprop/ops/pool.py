@@ -329,6 +329,8 @@ class MaxPoolNd(Function):
     ``return_indices`` reuses the same argmax; ``forward`` keeps what the backward pass needs.
     """
 
+    formula = "∂L/∂X[argmax w] += ∂L/∂O[w]"
+
     def forward(self, x, windows, values, arg):
         self.windows, self.arg, self.x_shape = windows, arg, x.shape
         return values
@@ -356,6 +358,8 @@ class AvgPoolNd(Function):
 
     Forward: ``O[w] = (1 / D_w) Σ_{x ∈ w} x``. Backward: ``∂L/∂x += ∂L/∂O[w] / D_w`` for every x ∈ w.
     """
+
+    formula = "∂L/∂x += ∂L/∂O[w] / D_w"
 
     def forward(self, x, grid: _Grid, divisor):
         views = grid.windows(grid.split(x, 0))
@@ -416,6 +420,8 @@ class AdaptiveAvgPoolNd(Function):
     shrinks the first axes first and the backward pass grows the last axes first, so that the
     last-axis product, the slowest, always works on the smaller array.
     """
+
+    formula = "∂L/∂X = ∂L/∂O ×₁ A₁ᵀ ×₂ A₂ᵀ …"
 
     def forward(self, x, matrices):
         self.matrices = matrices

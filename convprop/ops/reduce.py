@@ -36,6 +36,8 @@ def _expand(g: np.ndarray, shape: tuple[int, ...], axes, keepdims: bool) -> np.n
 class Sum(Function):
     """y = Σ x over axes;  dL/dx = dL/dy broadcast back over the summed axes."""
 
+    formula = "dL/dx = dL/dy broadcast back over the summed axes"
+
     def forward(self, x, axes=None, keepdims=False):
         self.shape, self.axes, self.keepdims = x.shape, axes, keepdims
         return np.asarray(x.sum(axis=axes, keepdims=keepdims))
@@ -46,6 +48,8 @@ class Sum(Function):
 
 class Mean(Function):
     """y = Σ x / n over axes;  dL/dx = dL/dy / n broadcast back."""
+
+    formula = "dL/dx = dL/dy / n broadcast back"
 
     def forward(self, x, axes=None, keepdims=False):
         self.shape, self.axes, self.keepdims = x.shape, axes, keepdims
@@ -65,6 +69,8 @@ class Extremum(Function):
     the one returned index; see :func:`max`.
     """
 
+    formula = "dL/dx = dL/dy split evenly among the elements equal to y"
+
     def forward(self, x, axes=None, keepdims=False, largest=True):
         self.x, self.axes, self.keepdims = x, axes, keepdims
         y = x.max(axis=axes, keepdims=True) if largest else x.min(axis=axes, keepdims=True)
@@ -79,6 +85,8 @@ class Extremum(Function):
 
 class TakeAlongAxis(Function):
     """y = x[..., idx, ...] along one axis;  dL/dx scatters dL/dy back to the taken positions."""
+
+    formula = "dL/dx scatters dL/dy back to the taken positions"
 
     def forward(self, x, indices=None, axis=0):
         self.shape, self.indices, self.axis = x.shape, indices, axis

@@ -18,6 +18,8 @@ from convprop.tensor import Function, Tensor
 class Reshape(Function):
     """y = x viewed with another shape;  dL/dx = dL/dy reshaped back."""
 
+    formula = "dL/dx = dL/dy reshaped back"
+
     def forward(self, x, shape=()):
         self.shape = x.shape
         return x.reshape(shape)
@@ -29,6 +31,8 @@ class Reshape(Function):
 class Clone(Function):
     """y = a copy of x;  dL/dx = dL/dy."""
 
+    formula = "dL/dx = dL/dy"
+
     def forward(self, x):
         return x.copy()
 
@@ -38,6 +42,8 @@ class Clone(Function):
 
 class Permute(Function):
     """y = x with its axes permuted;  dL/dx = dL/dy with the inverse permutation."""
+
+    formula = "dL/dx = dL/dy with the inverse permutation"
 
     def forward(self, x, dims=()):
         self.inverse = tuple(np.argsort(dims))
@@ -50,6 +56,8 @@ class Permute(Function):
 class BroadcastTo(Function):
     """y = x repeated to ``shape`` (no copy);  dL/dx = dL/dy summed over the repeats."""
 
+    formula = "dL/dx = dL/dy summed over the repeats"
+
     def forward(self, x, shape=()):
         self.shape = x.shape
         return np.broadcast_to(x, shape)
@@ -60,6 +68,8 @@ class BroadcastTo(Function):
 
 class GetItem(Function):
     """y = x[index];  dL/dx = zeros with dL/dy added at the indexed positions (repeats accumulate)."""
+
+    formula = "dL/dx = zeros with dL/dy added at the indexed positions"
 
     def forward(self, x, index=None):
         self.shape, self.index = x.shape, index
@@ -77,6 +87,8 @@ class GetItem(Function):
 class Concatenate(Function):
     """y = [x₁, x₂, ...] joined along ``axis``;  dL/dxᵢ = the slice of dL/dy that xᵢ filled."""
 
+    formula = "dL/dxᵢ = the slice of dL/dy that xᵢ filled"
+
     def forward(self, *xs, axis=0):
         self.axis = axis
         self.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
@@ -92,6 +104,8 @@ class Pad(Function):
     Every output element is a copy of one input element (or of the constant),
     so dL/dx adds dL/dy at the source of every copy.
     """
+
+    formula = "dL/dx adds dL/dy at the source of every copy"
 
     def forward(self, x, pads=(), mode="constant", value=0.0):
         self.shape, self.pads, self.mode = x.shape, pads, mode

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from convprop.tensor import Tensor
+from convprop.tensor import Tensor, swap_module
 
 
 class Parameter(Tensor):
@@ -83,7 +83,11 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        outer = swap_module(self)  # operations recorded inside are tagged with this module
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            swap_module(outer)
 
     # ---- registration -----------------------------------------------------
     def _registry(self, name: str) -> OrderedDict:
