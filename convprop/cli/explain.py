@@ -300,7 +300,8 @@ def run_site(args) -> int:
     """``convprop explain --site DIR``: the gallery; a LAYER or nothing at all is a usage error."""
     if args.site is None:
         raise CLIError(
-            "choose a LAYER (conv, conv1d, conv_transpose, maxpool, avgpool, model), or write the gallery with --site DIR"
+            "choose a LAYER (conv, conv1d, conv_transpose, maxpool, avgpool, model), "
+            "or write the gallery with --site DIR"
         )
     from convprop.explain.gallery import write_site
 
