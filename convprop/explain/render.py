@@ -18,7 +18,7 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.mathml import MathMLPresentationPrinter
 
-from convprop.explain.document import Brace, Display, Document, Figure, Heading, Para, Table, Tok
+from convprop.explain.document import Brace, Details, Display, Document, Figure, Heading, Para, Table, Tok
 
 FORMATS = ("md", "latex", "html", "text")
 
@@ -126,6 +126,21 @@ def _figure_png(fig: Figure) -> Path:
     return Path(fig.path).with_suffix(".png")
 
 
+def _static_blocks(blocks: list):
+    """The blocks a static format prints: a :class:`Details` (collapsible in HTML) becomes its one-line note."""
+    for b in blocks:
+        if isinstance(b, Details):
+            if b.omitted_note is not None:
+                yield b.omitted_note
+        else:
+            yield b
+
+
+def _md_row(cells) -> str:
+    """A GFM table row; a pipe inside a cell (max |difference|) is escaped, or it would split the cell."""
+    return "| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |"
+
+
 def to_markdown(doc: Document) -> str:
     rtl = doc.direction == "rtl"
 
@@ -133,7 +148,7 @@ def to_markdown(doc: Document) -> str:
         return f'<div dir="rtl">\n\n{s}\n\n</div>' if rtl else s
 
     out = [prose(f"# {doc.title}")]
-    for b in doc.blocks:
+    for b in _static_blocks(doc.blocks):
         if isinstance(b, Heading):
             out.append(prose("#" * b.level + " " + b.text))
         elif isinstance(b, Para):
@@ -141,8 +156,7 @@ def to_markdown(doc: Document) -> str:
         elif isinstance(b, Display):
             out.extend(f"$$\n{latex(row)}\n$$" for row in b.rows)
         elif isinstance(b, Table):
-            lines = ["| " + " | ".join(b.header) + " |", "|" + "---|" * len(b.header)]
-            lines += ["| " + " | ".join(row) + " |" for row in b.rows]
+            lines = [_md_row(b.header), "|" + "---|" * len(b.header), *(_md_row(row) for row in b.rows)]
             out.append(prose("\n".join(lines)))
         elif isinstance(b, Figure):
             out.append(prose(f"![{b.caption}]({b.path})\n\n*{b.caption}*"))
@@ -176,7 +190,7 @@ def to_latex(doc: Document) -> str:
         f"\\title{{{plain(doc.title)}}}\n\\date{{}}",
         "\\begin{document}\n\\maketitle",
     ]
-    for b in doc.blocks:
+    for b in _static_blocks(doc.blocks):
         if isinstance(b, Heading):
             out.append(f"\\section*{{{plain(b.text)}}}")
         elif isinstance(b, Para):
@@ -257,7 +271,7 @@ def to_html(doc: Document) -> str:
 
 def to_text(doc: Document, width: int = 100) -> str:
     out = [doc.title, "=" * len(doc.title)]
-    for b in doc.blocks:
+    for b in _static_blocks(doc.blocks):
         if isinstance(b, Heading):
             out += ["", b.text, "-" * len(b.text)]
         elif isinstance(b, Para):

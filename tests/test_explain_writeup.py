@@ -1,0 +1,226 @@
+"""The write-up's content: equations whose shapes multiply out, valid GFM tables, general formulas in the
+Summary, plain wording, a compact form for large layers, notebook display, LaTeX that compiles."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+sp = pytest.importorskip("sympy", reason="convprop explain needs the explain extra: pip install convprop[explain]")
+
+from convprop.explain import (  # noqa: E402
+    check_conv,
+    check_pool,
+    conv_document,
+    derive_conv,
+    derive_pool,
+    numeric_conv,
+    numeric_document,
+    pool_document,
+    render,
+)
+from convprop.explain.document import CORR, EQ, Brace, Details, Display, Document, Table, Tok  # noqa: E402
+from convprop.explain.pool import ARTICLE_VALUES  # noqa: E402
+
+# ---- shapes in the displayed closed forms ------------------------------------
+
+
+def _items(row) -> list:
+    """A formula flattened to matrices and tokens; a labelled brace stands for its body."""
+    out = []
+    for item in row:
+        if isinstance(item, Brace):
+            out += _items(item.body if isinstance(item.body, list) else [item.body])
+        else:
+            out.append(item)
+    return out
+
+
+def _role(item) -> tuple:
+    return item.role if isinstance(item, Tok) else ()
+
+
+_OPS = {
+    "crop": lambda n, p: n - 2 * p,
+    "pad": lambda n, k: n + 2 * k,
+    "dilate": lambda n, s: s * (n - 1) + 1,
+    "subsample": lambda n, d: (n - 1) // d + 1,
+    "rot180": lambda n, _: n,
+}
+
+
+class _Shapes:
+    """Follows the shapes through a formula: valid correlation a ⊗ b -> a - b + 1 per axis, a sum keeps its
+    terms' (equal) shape, crop_p/pad_k/dilate_s/subsample_d change it; a name has no shape (None)."""
+
+    def __init__(self, items: list):
+        self.items, self.i = items, 0
+
+    def peek(self):
+        return self.items[self.i] if self.i < len(self.items) else None
+
+    def expr(self):
+        shape = self.term()
+        while _role(self.peek()) == ("plus",):
+            self.i += 1
+            other = self.term()
+            assert None in (shape, other) or shape == other, f"a sum of a {shape} and a {other} matrix"
+        return shape
+
+    def term(self):
+        shape = self.factor()
+        while _role(self.peek()) == ("corr",):
+            self.i += 1
+            k = self.factor()
+            assert shape is not None and k is not None, "a correlation of unnamed shapes"
+            assert all(a >= b for a, b in zip(shape, k, strict=True)), f"{shape} ⊗ {k}: filter larger than input"
+            shape = tuple(a - b + 1 for a, b in zip(shape, k, strict=True))
+        return shape
+
+    def factor(self):
+        item = self.peek()
+        self.i += 1
+        if isinstance(item, sp.MatrixBase):
+            return item.shape
+        role = _role(item)
+        if role and role[0] == "call":
+            inner = self.expr()
+            assert _role(self.peek()) == ("close",), f"{role[1]}( is not closed"
+            self.i += 1
+            _, fname, param = role
+            if inner is None:
+                return None
+            param = param or (0, 0)
+            return tuple(_OPS[fname](n, p) for n, p in zip(inner, param, strict=True))
+        assert role == (), f"unexpected {role} in a formula"
+        return None  # a name (∂L/∂F, X) or a number
+
+
+def chain_shapes(rows: list) -> list:
+    """The shape of every side of an equation chain ``lhs = a = b ...`` written over ``rows``."""
+    items = _items([item for row in rows for item in row])
+    sides, current = [], []
+    for item in items:
+        if _role(item) == ("eq",):
+            sides.append(current)
+            current = []
+        else:
+            current.append(item)
+    sides.append(current)
+    out = []
+    for side in sides:
+        reader = _Shapes(side)
+        out.append(reader.expr())
+        assert reader.i == len(side), f"unread items in {side[reader.i :]}"
+    return out
+
+
+def _displays(blocks: list):
+    for b in blocks:
+        if isinstance(b, Details):
+            yield from _displays(b.blocks)
+        elif isinstance(b, Display):
+            yield b
+
+
+def _closed_form_chains(doc: Document) -> list:
+    """Every display that correlates matrices: (the lhs token, the shapes of every side)."""
+    out = []
+    for b in _displays(doc.blocks):
+        items = _items([item for row in b.rows for item in row])
+        if any(_role(t) == ("corr",) for t in items) and any(isinstance(t, sp.MatrixBase) for t in items):
+            out.append((b.rows[0][0], chain_shapes(b.rows)))
+    return out
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(input_size=3, kernel_size=2),
+        dict(input_size=5, kernel_size=2, dilation=2),
+        dict(input_size=5, kernel_size=3, stride=2, padding=1),
+        dict(input_size=5, kernel_size=2, stride=2, padding=1),  # a row and a column no window reaches
+        dict(input_size=(5, 6), kernel_size=(2, 3), stride=(2, 1), dilation=(1, 2), padding=(0, 1)),
+        dict(input_size=4, kernel_size=2, in_channels=2, out_channels=4, groups=2, dilation=2),
+        dict(input_size=6, kernel_size=3, in_channels=2, out_channels=2, stride=2, dilation=2),  # compact
+    ],
+    ids=lambda k: ",".join(f"{a}={v}" for a, v in k.items()),
+)
+def test_closed_form_shapes_multiply_out(kwargs):
+    """Each displayed closed form, read as a chain lhs = ... = result, has one shape on every side: the valid
+    correlation of the shown matrices gives the gradient's size (with dilation: the dilated, rotated filter
+    for dL/dX, the subsampled correlation for dL/dF)."""
+    d = derive_conv(**kwargs)
+    cfg = d.config
+    expected = {"∂L/∂F": tuple(cfg.kernel_size), "∂L/∂X": tuple(cfg.input_size)}
+    chains = _closed_form_chains(conv_document(d))
+    seen = set()
+    for lhs, shapes in chains:
+        known = [s for s in shapes if s is not None]
+        assert len(known) >= 2 and len(set(known)) == 1, f"{lhs}: sides of shapes {shapes}"
+        if isinstance(lhs, Tok) and lhs.text[:5] in expected:
+            assert known[0] == expected[lhs.text[:5]], f"{lhs.text}: {known[0]}, expected {expected[lhs.text[:5]]}"
+            seen.add(lhs.text[:5])
+    assert seen == set(expected)  # both closed forms are among the checked chains
+    n_f = cfg.out_channels * cfg.group_in
+    assert sum(1 for lhs, _ in chains if isinstance(lhs, Tok) and lhs.text.startswith("∂L/∂F")) == n_f
+
+
+def test_shape_reader_catches_an_undilated_filter():
+    """The layout the write-up had before (padded 7x7 dL/dO ⊗ an undilated 2x2 filter = 5x5) is caught."""
+    d = derive_conv(5, 2, dilation=2)
+    padded = Brace(sp.Matrix(d.padded_grad_output()), "padded")
+    rotated = Brace(sp.Matrix(d.rotated_filter()), "rotated F")
+    (shape, result) = chain_shapes([[padded, CORR, rotated], [EQ, sp.Matrix(d.chain_x[0])]])
+    assert shape == (6, 6) and result == (5, 5)
+
+
+def test_dilation_is_written_in_the_equations():
+    d = derive_conv(5, 2, dilation=2)
+    md = render(conv_document(d), "md")
+    assert r"\operatorname{subsample}_{2}" in md and r"\operatorname{dilate}_{2}" in md
+    assert r"\operatorname{rot180}\left( \operatorname{dilate}_{2}\left( F \right) \right)" in md
+
+
+# ---- Markdown tables ----------------------------------------------------------
+
+
+def _gfm_tables(md: str) -> list[int]:
+    """The number of header cells of every table a GFM parser (markdown-it-py with its table rule) finds."""
+    from markdown_it import MarkdownIt
+
+    tables = []
+    for t in MarkdownIt("commonmark").enable("table").parse(md):
+        if t.type == "table_open":
+            tables.append(0)
+        elif t.type == "th_open":
+            tables[-1] += 1
+    return tables
+
+
+def _all_markdown():
+    d = derive_conv(3, 2)
+    check = check_conv(d)
+    for lang in ("en", "ar"):
+        yield f"conv {lang}", render(conv_document(d, lang, check), "md")
+        pd = derive_pool("max", ARTICLE_VALUES, 2)
+        yield f"maxpool {lang}", render(pool_document(pd, lang, check_pool(pd)), "md")
+        cfg, ncheck = numeric_conv(9, 3)
+        yield f"numeric {lang}", render(numeric_document("conv", cfg, ncheck, lang), "md")
+
+
+@pytest.mark.parametrize("what, md", list(_all_markdown()), ids=lambda v: v if len(v) < 20 else "")
+def test_markdown_tables_are_gfm_tables(what, md):
+    pytest.importorskip("markdown_it", reason="the GFM check needs markdown-it-py (the test extra)")
+    n_tables = sum(1 for line in md.splitlines() if re.fullmatch(r"\|(---\|)+", line))
+    assert n_tables >= 1
+    assert _gfm_tables(md) == [3] * n_tables, f"{what}: a table did not parse as a 3-column GFM table"
+    assert r"max \|difference\|" in md or "أكبر فرق مطلق" in md
+
+
+def test_table_cells_with_pipes_are_escaped():
+    doc = Document("en", "t", [Table(["a|b", "c"], [["|x|", "y"]])])
+    md = render(doc, "md")
+    assert r"| a\|b | c |" in md and r"| \|x\| | y |" in md
+    assert _gfm_tables(md) == [2]
