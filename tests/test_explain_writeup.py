@@ -224,3 +224,105 @@ def test_table_cells_with_pipes_are_escaped():
     md = render(doc, "md")
     assert r"| a\|b | c |" in md and r"| \|x\| | y |" in md
     assert _gfm_tables(md) == [2]
+
+
+# ---- wording --------------------------------------------------------------------
+
+
+def _prose(md: str) -> str:
+    return re.sub(r"\$\$.*?\$\$|\$[^$]*\$", "", md, flags=re.S)
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(input_size=5, kernel_size=2, stride=2, padding=1), dict(input_size=(5, 4), kernel_size=2, stride=(2, 1))],
+    ids=["uncovered", "per-axis"],
+)
+def test_counted_nouns_read_as_english_and_arabic(kwargs, lang):
+    md = _prose(render(conv_document(derive_conv(**kwargs), lang), "md"))
+    assert "(s)" not in md and "(1, 0)" not in md and "zero(s)" not in md
+    if lang == "en" and kwargs["stride"] == 2:
+        assert "1 zero between neighbouring entries" in md and "1 row and 1 column" in md
+        assert "No window reaches the last row and the last column of the padded input" in md
+        assert "1 input channel, 1 output channel" in md
+    elif lang == "en":
+        assert "1 zero between its rows and 0 zeros between its columns" in md
+    elif kwargs["stride"] == 2:
+        assert "صف واحد وعمود واحد" in md and "آخر صف وآخر عمود" in md
+    else:
+        assert "صفر واحد بين صفوفه ولا أصفار بين أعمدته" in md
+
+
+def test_chain_rule_step_and_frobenius_example_are_printed():
+    md = render(conv_document(derive_conv(3, 2)), "md")
+    step = (
+        r"\frac{\partial L}{\partial X_{ij}} = \left\langle \frac{\partial L}{\partial O}, "
+        r"\frac{\partial O}{\partial X_{ij}} \right\rangle_F"
+    )
+    assert md.index(step) < md.index("Applying the chain rule gives")
+    assert r"1 \cdot 5 + 2 \cdot (-1) + 3 \cdot 0 + 4 \cdot 2 = 11" in md
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_max_pool_numeric_prose_says_a_is_fixed(lang):
+    d = derive_pool("max", ARTICLE_VALUES, 2)
+    md = render(pool_document(d, lang, check_pool(d)), "md")
+    if lang == "en":
+        assert "The input's values A stay as given" in md and "Random values (seed" not in md
+    else:
+        assert "تبقى قيم المدخل A كما هي" in md and "عوّضنا بقيم عشوائية" not in md
+    avg = derive_pool("avg", 4, 2)
+    assert "Random values (seed 0) are substituted" in render(pool_document(avg, "en", check_pool(avg)), "md")
+
+
+def test_summary_states_the_layers_formulas():
+    md = render(conv_document(derive_conv(5, 3, stride=2, padding=1)), "md")
+    summary = md[md.index("# Summary") :]
+    assert (
+        r"\frac{\partial L}{\partial F} = \operatorname{pad}_{1}\left( X \right) \otimes "
+        r"\operatorname{dilate}_{2}\left( \frac{\partial L}{\partial O} \right)" in summary
+    )
+    assert (
+        r"\frac{\partial L}{\partial X} = \operatorname{crop}_{1}\left( \operatorname{pad}_{2}\left( "
+        r"\operatorname{dilate}_{2}\left( \frac{\partial L}{\partial O} \right) \right) \otimes "
+        r"\operatorname{rot180}\left( F \right) \right)" in summary
+    )
+    md = render(conv_document(derive_conv(5, 2, dilation=2)), "md")
+    summary = md[md.index("# Summary") :]
+    assert r"\operatorname{subsample}_{2}\left( X \otimes \frac{\partial L}{\partial O} \right)" in summary
+    assert r"\operatorname{rot180}\left( \operatorname{dilate}_{2}\left( F \right) \right)" in summary
+
+
+# ---- wide and large content -----------------------------------------------------------
+
+
+def test_input_gradient_matrix_is_printed_once_and_the_crop_split():
+    d = derive_conv(5, 3, stride=2, padding=1)
+    md = render(conv_document(d), "md")
+    result = sp.latex(sp.Matrix(d.chain_x[0]), order="none")
+    assert md.count(result) == 1
+    crop_rows = [line for line in md.splitlines() if r"\operatorname{crop}_{1}" in line]
+    # crop(padded ⊗ rotated), then crop(full 7x7) alone, then = the 5x5 result on its own line
+    assert len(crop_rows) == 3  # the two chain rows and the Summary
+    full_row = next(r for r in crop_rows if r.startswith("= "))
+    assert result not in full_row and r"\frac{\partial L}{\partial X_{11}}" in full_row
+
+
+def test_large_layer_is_compact():
+    """8x8 input, 4 -> 4 channels: 830,303 bytes of Markdown with a 75,235-character line before the compact form
+    (measured on this machine, 2026-11-30); now the index rule, worked entries and numbered steps."""
+    d = derive_conv(8, 3, in_channels=4, out_channels=4)
+    doc = conv_document(d)
+    assert any(isinstance(b, Details) for b in doc.blocks)
+    for lang in ("en", "ar"):
+        md = render(conv_document(d, lang), "md")
+        assert len(md.encode()) < 100_000 and max(len(line) for line in md.splitlines()) < 5_000
+    assert "Step by step, for dL/dX:" in md or "خطوة خطوة، لحساب dL/dX:" in md
+    en = render(doc, "md")
+    for step in ("1. Surround dL/dO with zeros", "2. Rotate the filter", "3. Correlate the padded dL/dO"):
+        assert step in en, step
+    assert "O^{(o)}_{ij} = \\sum_{c=1}^{4} \\sum_{u=1}^{3} \\sum_{v=1}^{3} X^{(c)}_{i + u - 1,\\,j + v - 1}" in en
+    assert "left out of this format" in en
+    small = conv_document(derive_conv(3, 2))
+    assert not any(isinstance(b, Details) for b in small.blocks)

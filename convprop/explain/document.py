@@ -827,7 +827,8 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
             b.append(para(lang, "pool_chosen"))
         b.append(para(lang, "pool_ties"))
         if d.ties:
-            b.append(para(lang, "pool_ties_here", which=", ".join(entry_of(d.gb[t]).name for t in d.ties)))
+            key = "pool_ties_here" if len(d.ties) == 1 else "pool_ties_here_many"
+            b.append(para(lang, key, which=", ".join(entry_of(d.gb[t]).name for t in d.ties)))
     else:
         b.append(para(lang, "pool_avg"))
         if cfg.padding != (0, 0):
@@ -862,7 +863,8 @@ def pool_document(d: PoolDerivation, lang: str = "en", check: NumericCheck | Non
     b.append(heading(lang, "h_proof"))
     b.append(para(lang, "proof_pool_ok" if d.verified else "proof_fail", n=d.chain.size, which="dL/dA"))
     if check is not None:
-        b += _numeric_blocks(check, lang, "numeric")
+        # check_pool keeps A's values when the derivation has them (max pooling always): only dL/dB is random
+        b += _numeric_blocks(check, lang, "numeric" if d.concrete is None else "numeric_fixed")
     b += _figures(lang, figures)
     return doc
 

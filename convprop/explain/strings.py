@@ -46,7 +46,7 @@ STRINGS = {
         "details_closed_f": "The filter gradient's closed form, matrix by matrix",
         "details_closed_x": "The input gradient's closed form, matrix by matrix",
         "omitted": (
-            "{summary}: left out of this format ({n} matrices); the HTML page shows them behind a toggle, and "
+            "{summary}: left out of this format ({n} equations); the HTML page shows them behind a toggle, and "
             "the derivation object (convprop.explain.derive_conv) holds them in Python."
         ),
         "steps_f": "Step by step, for dL/dF:",
@@ -281,7 +281,7 @@ STRINGS = {
         "details_closed_f": "الصيغة المغلقة للـgradient بالنسبة إلى الـfilter، مصفوفةً مصفوفة",
         "details_closed_x": "الصيغة المغلقة للـgradient بالنسبة إلى المدخل، مصفوفةً مصفوفة",
         "omitted": (
-            "{summary}: لم تُكتب في هذه الصيغة ({n} من المصفوفات)؛ تعرضها صفحة الـHTML خلف زر إظهار، ويحملها "
+            "{summary}: لم تُكتب في هذه الصيغة ({n} من المعادلات)؛ تعرضها صفحة الـHTML خلف زر إظهار، ويحملها "
             "كائن الاشتقاق (convprop.explain.derive_conv) في Python."
         ),
         "steps_f": "خطوة خطوة، لحساب dL/dF:",
