@@ -4,6 +4,8 @@ Summary, plain wording, a compact form for large layers, notebook display, LaTeX
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -212,7 +214,6 @@ def _all_markdown():
 
 @pytest.mark.parametrize("what, md", list(_all_markdown()), ids=lambda v: v if len(v) < 20 else "")
 def test_markdown_tables_are_gfm_tables(what, md):
-    pytest.importorskip("markdown_it", reason="the GFM check needs markdown-it-py (the test extra)")
     n_tables = sum(1 for line in md.splitlines() if re.fullmatch(r"\|(---\|)+", line))
     assert n_tables >= 1
     assert _gfm_tables(md) == [3] * n_tables, f"{what}: a table did not parse as a 3-column GFM table"
@@ -326,3 +327,44 @@ def test_large_layer_is_compact():
     assert "left out of this format" in en
     small = conv_document(derive_conv(3, 2))
     assert not any(isinstance(b, Details) for b in small.blocks)
+
+
+# ---- LaTeX ------------------------------------------------------------------------
+
+
+def _xelatex(tmp_path, name: str, tex: str) -> str:
+    xelatex = shutil.which("xelatex")
+    if xelatex is None:
+        pytest.skip("xelatex is not installed (CI installs Debian's texlive-xetex and texlive-lang-arabic)")
+    (tmp_path / f"{name}.tex").write_text(tex, encoding="utf-8")
+    run = subprocess.run(
+        [xelatex, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    log = (tmp_path / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+    assert run.returncode == 0, log[-3000:]
+    return log
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize(
+    "kwargs", [dict(input_size=3, kernel_size=2), dict(input_size=5, kernel_size=3, stride=2, padding=1)],
+    ids=["article", "5x5-stride2-padding1"],
+)  # fmt: skip
+def test_latex_compiles_with_every_glyph_and_nothing_overflows(tmp_path, kwargs, lang):
+    """Before: 1183 "Missing character" warnings in Arabic (every Latin word), matrices 1085 pt past the margin."""
+    d = derive_conv(**kwargs)
+    log = _xelatex(tmp_path, f"doc-{lang}", render(conv_document(d, lang, check_conv(d)), "latex"))
+    assert "Missing character" not in log
+    overfull = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+    assert max(overfull, default=0.0) <= 1.0, overfull
+    assert "Output written on" in log
+
+
+def test_arabic_latex_sets_latin_words_apart():
+    tex = render(conv_document(derive_conv(3, 2), "ar"), "latex")
+    assert "bidi.sty" in tex and "xelatex" in tex and "texlive-lang-arabic" in tex
+    assert (
+        "\\setmainfont{DejaVu Serif}" in tex and "\\newfontfamily\\arabicfont[Script=Arabic]{Noto Naskh Arabic}" in tex
+    )
+    assert "الـ\\latin{backpropagation}" in tex and "\\text{\\latin{updated}}" in tex

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import mimetypes
+import re
 import textwrap
 from pathlib import Path
 
@@ -164,39 +165,115 @@ def to_markdown(doc: Document) -> str:
 
 
 _TEX_ESCAPE = str.maketrans({c: "\\" + c for c in "_%&#$"})
+#: Symbols in the prose that text fonts may lack: set as math, in both languages and with either engine.
+_TEX_SYMBOLS = str.maketrans(
+    {
+        "×": r"$\times$",
+        "∂": r"$\partial$",
+        "…": "...",
+        "⊗": r"$\otimes$",
+        "°": r"$^\circ$",
+        "→": r"$\rightarrow$",
+        "←": r"$\leftarrow$",
+        "·": r"$\cdot$",
+        "−": r"$-$",
+        "‏": "",  # the right-to-left mark of the Arabic strings: bidi orders the runs itself
+    }
+)
+#: A run of Latin words (with the digits, dots and brackets between them) inside Arabic prose.
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_./'=\-]*(?:[ ,:]*[(]?[A-Za-z0-9][A-Za-z0-9_./'=\-]*[)]?)*")
+
+#: Runs of ASCII characters that may appear in Arabic prose and that Noto Naskh Arabic lacks.
+_NO_NASKH = re.compile(r"([\"'()*+\-/;<=>?@\[\]^`|~_]+)")
+_MIRRORED = str.maketrans("()[]", ")(][")
+
+# Both languages: a display wider than the text block is scaled down to fit it (graphicx only).
+_FIT = (
+    "\\setlength{\\emergencystretch}{3em}\n"
+    "\\newsavebox{\\eqbox}\n"
+    "\\newcommand{\\fiteq}[1]{\\sbox{\\eqbox}{$\\displaystyle #1$}%\n"
+    "  \\ifdim\\wd\\eqbox>\\linewidth\\resizebox{\\linewidth}{!}{\\usebox{\\eqbox}}\\else\\usebox{\\eqbox}\\fi}\n"
+)
+_PREAMBLE = {
+    "ltr": (
+        "% English: compiles with pdflatex, xelatex or lualatex.\n"
+        "\\usepackage{iftex}\n"
+        "\\ifPDFTeX\\usepackage[T1]{fontenc}\\usepackage[utf8]{inputenc}\\else\\usepackage{fontspec}\\fi\n"
+        "\\newcommand{\\latin}[1]{#1}\n"
+    ),
+    "rtl": (
+        "% Arabic: compile with xelatex. Needs polyglossia and bidi.sty (Debian: texlive-xetex,\n"
+        "% texlive-lang-arabic) and the fonts DejaVu Serif for the Latin words and Noto Naskh Arabic for\n"
+        "% the Arabic (Debian: fonts-dejavu-core, fonts-noto-core).\n"
+        "\\usepackage{fontspec}\n\\usepackage{polyglossia}\n"
+        "\\setmainlanguage[numerals=maghrib]{arabic}\n\\setotherlanguage{english}\n"
+        "\\setmainfont{DejaVu Serif}\n"
+        "\\newfontfamily\\arabicfont[Script=Arabic]{Noto Naskh Arabic}\n"
+        "% Noto Naskh Arabic has no brackets, operators or most ASCII punctuation: those take the Latin font.\n"
+        "\\newfontfamily\\punctfont{DejaVu Serif}\n"
+        "% Latin words (and text inside formulas) switch to English: its font and left-to-right order.\n"
+        "\\newcommand{\\latin}[1]{\\textenglish{#1}}\n"
+    ),
+}
+
+
+def _tex_plain(s: str, rtl: bool) -> str:
+    """Prose for LaTeX: special characters escaped, symbols as math; in Arabic, Latin runs in \\latin{}."""
+
+    def escape(t: str) -> str:
+        return t.translate(_TEX_ESCAPE).translate(_TEX_SYMBOLS)
+
+    if not rtl:
+        return escape(s)
+
+    def arabic(t: str) -> str:
+        # brackets between Arabic words are set in the Latin font, which XeTeX does not mirror right to left:
+        # the opening bracket (the rightmost) needs the closing glyph
+        parts = _NO_NASKH.split(t.translate(_MIRRORED))  # odd parts: the runs Noto Naskh Arabic lacks
+        return "".join(f"{{\\punctfont {escape(p)}}}" if k % 2 else escape(p) for k, p in enumerate(parts))
+
+    out, last = [], 0
+    for m in _LATIN_RUN.finditer(s):
+        out += [arabic(s[last : m.start()]), f"\\latin{{{escape(m.group())}}}"]
+        last = m.end()
+    return "".join([*out, arabic(s[last:])])
+
+
+_TEXT_IN_MATH = re.compile(r"\\text\{([^{}]*)\}")
+_NAME_WITH_UNDERSCORE = re.compile(r"\\operatorname\{([^{}]*\\_[^{}]*)\}")
+
+
+def _tex_math(formula) -> str:
+    """A formula for the LaTeX document: its words in the Latin font (\\text alone would take the Arabic one)."""
+    tex = _TEXT_IN_MATH.sub(lambda m: "\\text{\\latin{" + m.group(1) + "}}", latex(formula))
+    # an operator name with an underscore (conv_transpose2d): \_ would take the text font, so set it as a word
+    return _NAME_WITH_UNDERSCORE.sub(lambda m: "\\text{\\latin{" + m.group(1) + "}}", tex)
 
 
 def to_latex(doc: Document) -> str:
-    def plain(s: str) -> str:
-        return s.translate(_TEX_ESCAPE)
+    rtl = doc.direction == "rtl"
 
-    if doc.direction == "rtl":
-        preamble = (
-            "% Arabic: compile with xelatex (polyglossia + fontspec)\n"
-            "\\usepackage{polyglossia}\n\\setmainlanguage{arabic}\n\\setotherlanguage{english}\n"
-            "\\newfontfamily\\arabicfont[Script=Arabic]{Noto Naskh Arabic}\n"
-        )
-    else:
-        preamble = "\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\\usepackage{newunicodechar}\n"
-        preamble += "".join(
-            f"\\newunicodechar{{{c}}}{{\\ensuremath{{{m}}}}}\n"
-            for c, m in (("×", r"\times"), ("∂", r"\partial"), ("…", r"\dots"), ("⊗", r"\otimes"), ("°", r"^\circ"))
-        )
+    def plain(s: str) -> str:
+        return _tex_plain(s, rtl)
+
+    heading_font = "\\arabicfont " if rtl else ""
+
     out = [
         "\\documentclass{article}",
         "\\usepackage{amsmath,amssymb,graphicx,caption}",
         "\\usepackage[margin=2cm]{geometry}",
-        preamble,
+        _PREAMBLE[doc.direction] + _FIT,
         f"\\title{{{plain(doc.title)}}}\n\\date{{}}",
         "\\begin{document}\n\\maketitle",
     ]
     for b in _static_blocks(doc.blocks):
         if isinstance(b, Heading):
-            out.append(f"\\section*{{{plain(b.text)}}}")
+            # in Arabic, name the font: on a first run (no .aux yet) \bfseries would take the Latin font's bold
+            out.append(f"\\section*{{{heading_font}{plain(b.text)}}}")
         elif isinstance(b, Para):
-            out.append(_prose(b.parts, lambda f: f"${latex(f)}$", plain))
+            out.append(_prose(b.parts, lambda f: f"${_tex_math(f)}$", plain))
         elif isinstance(b, Display):
-            out.extend(f"\\[\n{latex(row)}\n\\]" for row in b.rows)
+            out.extend(f"\\[\n\\fiteq{{{_tex_math(row)}}}\n\\]" for row in b.rows)
         elif isinstance(b, Table):
             rows = [" & ".join(plain(c) for c in r) + r" \\" for r in [b.header, *b.rows]]
             body = "\n".join([rows[0], "\\hline", *rows[1:]])
