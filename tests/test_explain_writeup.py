@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 sp = pytest.importorskip("sympy", reason="convprop explain needs the explain extra: pip install convprop[explain]")
@@ -368,3 +369,102 @@ def test_arabic_latex_sets_latin_words_apart():
         "\\setmainfont{DejaVu Serif}" in tex and "\\newfontfamily\\arabicfont[Script=Arabic]{Noto Naskh Arabic}" in tex
     )
     assert "الـ\\latin{backpropagation}" in tex and "\\text{\\latin{updated}}" in tex
+
+
+# ---- animations -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """Every frame drawn: (panel titles, caption, image)."""
+    from convprop.explain import animate
+
+    frames = []
+    real_draw = animate._draw
+
+    def recording_draw(panels, ops, caption):
+        img = real_draw(panels, ops, caption)
+        frames.append(([p.title for p in panels], caption, img))
+        return img
+
+    monkeypatch.setattr(animate, "_draw", recording_draw)
+    return frames
+
+
+def test_captions_list_every_highlighted_product(tmp_path, recorded):
+    from convprop.explain.animate import animate_conv
+    from convprop.explain.derive import ConvConfig
+
+    cfg = ConvConfig.make(5, 3, stride=2, padding=1)
+    animate_conv(cfg, tmp_path)
+    n_forward, n_f = cfg.output_size[0] * cfg.output_size[1], cfg.kernel_size[0] * cfg.kernel_size[1]
+    dilated_go = tuple(s * (n - 1) + 1 for s, n in zip(cfg.stride, cfg.output_size, strict=True))
+    for k, (_, caption, _) in enumerate(recorded):
+        window = dilated_go[0] * dilated_go[1] if n_forward <= k < n_forward + n_f else 9
+        assert caption.count("·") == window, caption  # products with inserted or padding zeros included
+    # the top-left output of the forward pass: its window holds 5 padding zeros, shown as 0 products
+    assert recorded[0][1].startswith("O11 = 0·") and recorded[0][1].count("0·") >= 5
+
+
+def _first_kept_frame(cfg) -> int:
+    """Row-major index of grad_x's first cell that survives the crop and whose window covers a real dL/dO entry."""
+    (ph, pw), (h, w), (oh, ow) = cfg.padding, cfg.input_size, cfg.output_size
+    (eh, ew), (sh, sw) = cfg.effective_kernel, cfg.stride
+    real = {(eh - 1 + sh * a, ew - 1 + sw * b) for a in range(oh) for b in range(ow)}
+    for k, (i, j) in enumerate(np.ndindex(*cfg.padded_size)):
+        window = {(i + u * cfg.dilation[0], j + v * cfg.dilation[1]) for u in range(cfg.kernel_size[0])
+                  for v in range(cfg.kernel_size[1])}  # fmt: skip
+        if ph <= i < ph + h and pw <= j < pw + w and window & real:
+            return k
+    raise AssertionError("no representative frame")
+
+
+def test_still_png_is_a_representative_frame(tmp_path, recorded):
+    from PIL import Image
+
+    from convprop.explain.animate import animate_conv
+    from convprop.explain.derive import ConvConfig
+
+    cfg = ConvConfig.make(5, 3, stride=2, padding=1)
+    written = dict(animate_conv(cfg, tmp_path))
+    grad_x = recorded[-cfg.padded_size[0] * cfg.padded_size[1] :]
+    k = _first_kept_frame(cfg)
+    assert k > 0 and grad_x[k][1].startswith("dX11 = ")
+    with Image.open(written["anim_grad_x"].with_suffix(".png")) as png:
+        frame = grad_x[k][2]
+        assert np.array_equal(np.asarray(png.convert("RGB"))[: frame.height, : frame.width], np.asarray(frame))
+        last = grad_x[-1][2]
+        assert not np.array_equal(np.asarray(png.convert("RGB"))[: last.height, : last.width], np.asarray(last))
+
+
+def test_frames_are_drawn_in_arabic(tmp_path, recorded):
+    from PIL import features
+
+    from convprop.explain.animate import animate_conv, animate_pool
+    from convprop.explain.derive import ConvConfig
+    from convprop.explain.pool import pool_config
+
+    cfg = ConvConfig.make(4, 2, padding=1)
+    en = dict(animate_conv(cfg, tmp_path / "en"))
+    ar = dict(animate_conv(cfg, tmp_path / "ar", lang="ar"))
+    assert en["anim_grad_x"].read_bytes() != ar["anim_grad_x"].read_bytes()
+    animate_pool(pool_config("max", 4, 2), tmp_path / "ar", ARTICLE_VALUES, lang="ar")
+    words = [t for titles, caption, _ in recorded for t in [*titles, caption]]
+    english = {"padded dL/dO", "cropped (padding)", "the others get 0"}
+    assert not any(e in w for w in words[len(words) // 2 :] for e in english)
+    if features.check("raqm"):  # Arabic is shaped and drawn right to left
+        assert any("بعد الـpadding" in w for w in words) and any("محذوفة" in w for w in words)
+        assert any("القيمة العظمى" in w for w in words)
+
+
+def test_cli_passes_the_language_to_the_animations(tmp_path, capsys):
+    from convprop.cli import main
+
+    for lang in ("en", "ar"):
+        assert (
+            main(
+                ["explain", "maxpool", "--lang", lang, "--animate", str(tmp_path / lang), "-o", str(tmp_path / "x.md")]
+            )
+            == 0
+        )
+    assert (tmp_path / "en" / "maxpool.gif").read_bytes() != (tmp_path / "ar" / "maxpool.gif").read_bytes()

@@ -146,7 +146,7 @@ def run_conv(args) -> int:
         return 0 if check.ok else 1
     d = explain.derive_conv(**params)
     check = explain.check_conv(d, seed=args.seed)
-    figures = animate_conv(d.config, args.animate, seed=args.seed) if args.animate else []
+    figures = animate_conv(d.config, args.animate, seed=args.seed, lang=args.lang) if args.animate else []
     doc = explain.conv_document(d, args.lang, check, _figures(figures, args) if args.format != "html" else figures)
     _emit(explain.render(doc, args.format), args)
     return 0 if d.verified and check.ok else 1
@@ -196,7 +196,9 @@ def run_pool(args) -> int:
         args.kind, args.input if values is None else values, args.kernel, args.stride, args.padding, count_include_pad
     )
     check = explain.check_pool(d, seed=args.seed or 0)
-    figures = animate_pool(d.config, args.animate, d.values, seed=args.seed or 0) if args.animate else []
+    figures = (
+        animate_pool(d.config, args.animate, d.values, seed=args.seed or 0, lang=args.lang) if args.animate else []
+    )
     doc = explain.pool_document(d, args.lang, check, _figures(figures, args) if args.format != "html" else figures)
     _emit(explain.render(doc, args.format), args)
     return 0 if d.verified and check.ok else 1

@@ -202,6 +202,10 @@ STRINGS = {
             "cells (the forward padding, if any) are dropped, and each kept cell is captioned by its index in X."
         ),
         "anim_pool": "The backward pass of pooling: where each window's gradient goes.",
+        "f_padded": "padded dL/dO",
+        "f_cropped": "cropped (padding)",
+        "f_max": "{g} → {a} (max {v}); the others get 0",
+        "f_avg": "{g} → each of {n} entries gets {share}",
         "title_numeric_conv": "Numeric check of a convolution layer's backward pass",
         "title_numeric_pool": "Numeric check of a pooling layer's backward pass",
         "title_pool_max": "Backpropagation through a max pooling layer",
@@ -442,6 +446,10 @@ STRINGS = {
             "الخلايا الرمادية (الـpadding في الـforward pass إن وُجد)، ويُكتب تحت كل خلية باقية رقمُها في X."
         ),
         "anim_pool": "الـbackward pass في طبقة الـpooling: إلى أين يذهب الـgradient الخاص بكل نافذة.",
+        "f_padded": "dL/dO بعد الـpadding",
+        "f_cropped": "محذوفة (padding)",
+        "f_max": "{g}: يذهب إلى {a} (القيمة العظمى {v})، وتتلقى البقية 0",
+        "f_avg": "{g}: يتلقى كل عنصر من عناصر النافذة ({n}) المقدار {share}",
         "title_numeric_conv": "تحقق عددي من الـbackward pass في طبقة الـconvolution",
         "title_numeric_pool": "تحقق عددي من الـbackward pass في طبقة الـpooling",
         "title_pool_max": "الـbackpropagation في طبقة max pooling",
