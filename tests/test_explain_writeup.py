@@ -468,3 +468,34 @@ def test_cli_passes_the_language_to_the_animations(tmp_path, capsys):
             == 0
         )
     assert (tmp_path / "en" / "maxpool.gif").read_bytes() != (tmp_path / "ar" / "maxpool.gif").read_bytes()
+
+
+# ---- notebook display ---------------------------------------------------------------------
+
+
+def test_derivations_display_in_notebooks():
+    import html
+
+    d = derive_conv(3, 2)
+    assert repr(d) == (
+        "ConvDerivation(input 3x3, kernel 2x2, stride 1, padding 0, dilation 1, channels 1->1, groups 1, verified=True)"
+    )
+    grouped = derive_conv((3, 4), (2, 1), stride=(2, 1), in_channels=2, out_channels=2, groups=2)
+    assert repr(grouped).startswith("ConvDerivation(input 3x4, kernel 2x1, stride (2, 1),") and "array" not in repr(
+        grouped
+    )
+    assert d._repr_markdown_() == render(conv_document(d), "md")
+    page = d._repr_html_()
+    assert page.startswith("<iframe srcdoc=") and page.endswith("</iframe>") and "sandbox=" in page
+    inner = html.unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))
+    assert inner == render(conv_document(d), "html")  # the whole page, its own styles and scripts, isolated
+    tex = d._repr_latex_()
+    assert tex.startswith("$$") and tex.rstrip().endswith("$$") and r"\frac{\partial L}{\partial X_{22}}" in tex
+    assert "\\documentclass" not in tex
+
+    p = derive_pool("max", ARTICLE_VALUES, 2)
+    assert repr(p) == "PoolDerivation(max, input 4x4, kernel 2x2, stride 2, padding 0, verified=True)"
+    assert "max pooling" in p._repr_markdown_() and p._repr_html_().startswith("<iframe srcdoc=")
+    assert r"\frac{\partial L}{\partial A}" in p._repr_latex_()
+    doc = pool_document(p, "ar")
+    assert doc._repr_markdown_() == render(doc, "md") and doc._repr_html_().startswith("<iframe")

@@ -96,6 +96,21 @@ class Document:
     def direction(self) -> str:
         return strings.DIRECTION[self.lang]
 
+    def _repr_markdown_(self) -> str:
+        from convprop.explain.render import render
+
+        return render(self, "md")
+
+    def _repr_html_(self) -> str:
+        from convprop.explain.render import notebook_html
+
+        return notebook_html(self)
+
+    def _repr_latex_(self) -> str:
+        from convprop.explain.render import notebook_latex
+
+        return notebook_latex(self)
+
 
 # ---- notation ----------------------------------------------------------------
 

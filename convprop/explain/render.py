@@ -366,6 +366,20 @@ def to_text(doc: Document, width: int = 100) -> str:
     return "\n".join(out) + "\n"
 
 
+def notebook_html(doc: Document, height: int = 640) -> str:
+    """The HTML page in an ``<iframe srcdoc>`` for Jupyter: its styles and scripts stay apart from the notebook's."""
+    return (
+        f'<iframe srcdoc="{html.escape(render(doc, "html"), quote=True)}" title="{html.escape(doc.title)}" '
+        f'style="width: 100%; height: {height}px; border: 1px solid #ddd" sandbox="allow-scripts"></iframe>'
+    )
+
+
+def notebook_latex(doc: Document) -> str:
+    """The document's display equations as LaTeX math, for Jupyter's MathJax (a whole document it cannot show)."""
+    rows = [latex(row) for b in _static_blocks(doc.blocks) if isinstance(b, Display) for row in b.rows]
+    return "\n".join(f"$${row}$$" for row in rows)
+
+
 def render(doc: Document, fmt: str = "md") -> str:
     """The document as a string in ``fmt`` (one of ``md``, ``latex``, ``html``, ``text``)."""
     renderers = {"md": to_markdown, "latex": to_latex, "html": to_html, "text": to_text}
