@@ -3,9 +3,12 @@ Summary, plain wording, a compact form for large layers, notebook display, LaTeX
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +28,8 @@ from convprop.explain import (  # noqa: E402
 )
 from convprop.explain.document import CORR, EQ, Brace, Details, Display, Document, Table, Tok  # noqa: E402
 from convprop.explain.pool import ARTICLE_VALUES  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 
 # ---- shapes in the displayed closed forms ------------------------------------
 
@@ -499,3 +504,40 @@ def test_derivations_display_in_notebooks():
     assert r"\frac{\partial L}{\partial A}" in p._repr_latex_()
     doc = pool_document(p, "ar")
     assert doc._repr_markdown_() == render(doc, "md") and doc._repr_html_().startswith("<iframe")
+
+
+# ---- PyTorch as one more witness ------------------------------------------------------------
+
+
+def test_numeric_check_adds_pytorch_when_importable(monkeypatch):
+    torch = pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
+    from convprop.explain import numeric
+
+    d = derive_conv(4, 2, stride=2, padding=1, dilation=1, in_channels=2, out_channels=2, groups=2)
+    check = check_conv(d)
+    assert check.torch_version == torch.__version__.split("+")[0]
+    for grad in ("O", "dL/dF", "dL/dX"):
+        assert check.errors[(grad, "autograd", "PyTorch")] < 1e-12
+    assert check.ok
+    md = render(conv_document(d, "en", check), "md")
+    assert "| dL/dX | autograd vs PyTorch |" in md and f"PyTorch {check.torch_version} computes" in md
+    _, big = numeric_conv(12, 3, stride=2, in_channels=3, out_channels=2)
+    assert big.errors[("dL/dX", "autograd", "PyTorch")] < 1e-12
+    p = derive_pool("avg", 5, 3, stride=2, padding=1, count_include_pad=False)
+    assert check_pool(p).errors[("dL/dA", "autograd", "PyTorch")] < 1e-12
+
+    # without PyTorch the check is the same, less those rows
+    monkeypatch.setattr(numeric, "_torch", lambda: None)
+    check = check_conv(d)
+    assert check.torch_version is None and not any("PyTorch" in k for k in check.errors)
+    assert "PyTorch" not in render(conv_document(d, "en", check), "md")
+
+
+def test_explain_never_imports_torch():
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    code = (
+        "import sys; import convprop.explain as e; import convprop.cli.explain; "
+        "e.render(e.conv_document(e.derive_conv(3, 2)), 'md'); assert 'torch' not in sys.modules"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr

@@ -281,6 +281,8 @@ def _numeric_blocks(check: NumericCheck, lang: str, key: str) -> list:
         para(lang, key, seed=check.seed, eps=f"{EPS:g}"),
         Table([t(lang, "col_grad"), t(lang, "col_compared"), t(lang, "col_error")], rows),
     ]
+    if check.torch_version is not None:
+        blocks.append(para(lang, "numeric_torch", version=check.torch_version))
     if "ties" in check.notes:
         blocks.append(para(lang, "numeric_ties"))
     blocks.append(para(lang, "numeric_ok" if check.ok else "numeric_fail", err=f"{check.max_error:.1e}"))
