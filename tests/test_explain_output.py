@@ -108,8 +108,9 @@ def test_stride_padding_document_shows_zeros_and_crop():
     d = derive_conv(5, 2, stride=2, padding=1)
     assert d.config.uncovered == (1, 1)  # (5 + 2 - 2) mod 2: the last padded row/column is reached by no window
     md = render(conv_document(d), "md")
-    assert "1 zero(s) inserted between its entries" in md
-    assert "1 extra zero row(s) or column(s)" in md
+    assert "with 1 zero between neighbouring entries" in md
+    assert "at the bottom and right (1 row and 1 column)" in md
+    assert "(s)" not in md
     assert r"\operatorname{crop}" in md
     transposed = next(line for line in md.splitlines() if "conv\\_transpose2d" in line)
     for arg in ("stride=2", "padding=1", "output\\_padding=1"):

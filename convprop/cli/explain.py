@@ -191,7 +191,7 @@ def run_conv(args) -> int:
     values = _parse_conv_values(args.values) if args.values is not None else None
     d = (explain.derive_conv if args.ndim == 2 else explain.derive_conv1d)(**params)
     check = explain.check_conv(d, seed=args.seed)
-    figures = animate_conv(d.config, args.animate, seed=args.seed) if args.animate else []
+    figures = animate_conv(d.config, args.animate, seed=args.seed, lang=args.lang) if args.animate else []
     figures = _figures(figures, args) if args.format != "html" else figures
     doc = explain.conv_document(d, args.lang, check, figures, values=values, seed=args.seed)
     _emit(explain.render(doc, args.format), args)
@@ -288,7 +288,9 @@ def run_pool(args) -> int:
         ceil_mode=args.ceil_mode,
     )
     check = explain.check_pool(d, seed=args.seed or 0)
-    figures = animate_pool(d.config, args.animate, d.values, seed=args.seed or 0) if args.animate else []
+    figures = (
+        animate_pool(d.config, args.animate, d.values, seed=args.seed or 0, lang=args.lang) if args.animate else []
+    )
     figures = _figures(figures, args) if args.format != "html" else figures
     doc = explain.pool_document(d, args.lang, check, figures, seed=args.seed or 0)
     _emit(explain.render(doc, args.format), args)

@@ -8,8 +8,13 @@
 * ``pool``: each window of A sends its dL/dB to the maximum, or evenly, and dL/dA accumulates.
 
 Every frame shows the window, the cell being written and its sum, with small integer values in
-the cells so the sums can be checked by eye. Frames are drawn with Pillow (fast enough for the
-tests) in matplotlib's bundled DejaVu font; the static PNG is the last frame, with every cell filled.
+the cells so the sums can be checked by eye; the sum lists every product of the window, the zero
+products of inserted or padding zeros included. Frames are drawn with Pillow (fast enough for the
+tests) in matplotlib's bundled DejaVu font, which has Arabic letters; Pillow's Raqm layout (HarfBuzz
+and FriBiDi) joins them and sets them right to left. Without Raqm, an Arabic frame keeps its words
+out and shows only symbols and numbers (the caption under the figure is translated either way).
+The static PNG is a representative frame: the first whose written cell is kept (not cropped) and
+whose window covers a real entry (not only inserted or padding zeros).
 One channel pair is drawn (the first), whatever the number of channels.
 """
 
@@ -21,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import font_manager
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 
 from convprop import reference as ref
+from convprop.explain import strings
 from convprop.explain.derive import ConvConfig, padded_grad_output, used_padded_input
 from convprop.explain.pool import PoolConfig, routed, winners_of
 
@@ -44,6 +50,26 @@ class Panel:
     current: tuple | None = None
     box: tuple | None = None  # (top, left, bottom, right): outlined region, e.g. what the crop keeps
     cell_width: int = CELL  # wider for fractions
+
+
+#: In-frame words when Arabic cannot be shaped (no Raqm): symbols and numbers only.
+_SYMBOLIC = {
+    "f_padded": "pad(dL/dO)",
+    "f_cropped": "crop",
+    "f_max": "{g} → {a} = max",
+    "f_avg": "{g} → {n} × {share}",
+}
+
+
+def _words(lang: str, key: str) -> str:
+    """Text drawn inside a frame: translated, or symbolic when Arabic could not be drawn joined right to left."""
+    if lang == "ar" and not features.check("raqm"):
+        return _SYMBOLIC[key]
+    return strings.text(lang, key)
+
+
+def _rtl(text: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in text)
 
 
 def _font(size: int):
@@ -77,7 +103,10 @@ def _draw(panels: list[Panel], ops: list[str], caption: str) -> Image.Image:
     for k, p in enumerate(panels):
         rows, cw = p.labels.shape[0], p.cell_width
         y0 = MARGIN + title_h + (grid_h - rows * CELL) // 2
-        draw.text((x0 + widths[k] / 2, y0 - 6), p.title, fill="black", font=title_font, anchor="md")
+        direction = "rtl" if _rtl(p.title) else None
+        draw.text(
+            (x0 + widths[k] / 2, y0 - 6), p.title, fill="black", font=title_font, anchor="md", direction=direction
+        )
         for (r, c), label in np.ndenumerate(p.labels):
             fill = CURRENT if (r, c) == p.current else (WINDOW if (r, c) in p.window else p.fill[r, c])
             box = (x0 + c * cw, y0 + r * CELL, x0 + (c + 1) * cw, y0 + (r + 1) * CELL)
@@ -103,16 +132,20 @@ def _draw(panels: list[Panel], ops: list[str], caption: str) -> Image.Image:
                 anchor="mm",
             )
         x0 += widths[k] + gap
-    draw.text((MARGIN, img.height - MARGIN - caption_h / 2), caption, fill="black", font=title_font, anchor="lm")
+    y = img.height - MARGIN - caption_h / 2
+    if _rtl(caption):  # Arabic: from the right edge, right to left
+        draw.text((img.width - MARGIN, y), caption, fill="black", font=title_font, anchor="rm", direction="rtl")
+    else:
+        draw.text((MARGIN, y), caption, fill="black", font=title_font, anchor="lm")
     return img
 
 
-def _save(frames: list[Image.Image], path: Path) -> Path:
-    """The GIF, plus a PNG of its last frame; frames are padded to one size."""
+def _save(frames: list[Image.Image], path: Path, still: int = 0) -> Path:
+    """The GIF, plus a PNG of frame ``still`` (a representative one); frames are padded to one size."""
     w, h = max(f.width for f in frames), max(f.height for f in frames)
     frames = [f if f.size == (w, h) else _pad_image(f, w, h) for f in frames]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=FRAME_MS, loop=0)
-    frames[-1].save(path.with_suffix(".png"))
+    frames[still].save(path.with_suffix(".png"))
     return path
 
 
@@ -126,7 +159,8 @@ def _sum_caption(target: str, pairs: list[tuple[float, float]], total: float) ->
     def factor(v):
         return f"({_num(v)})" if v < 0 else _num(v)
 
-    terms = [f"{factor(a)}·{factor(b)}" for a, b in pairs if a != 0 and b != 0] or ["0"]
+    # every highlighted cell's product, zeros too: a product with an inserted or padding zero is shown as 0·b
+    terms = [f"{factor(a)}·{factor(b)}" for a, b in pairs]
     return f"{target} = " + " + ".join(terms) + f" = {_num(total)}"
 
 
@@ -139,9 +173,11 @@ def _slide(a, a_fill, k, k_fill, out_shape, stride, dilation, titles, out_name, 
     """One frame per output cell: the window of ``a`` under ``k``, the cell written, its sum.
 
     ``out_name`` is a prefix (the cell is named prefix + its 1-based index) or a function of (i, j).
+    Returns the frames and the index of the first representative one: its cell is kept (not cropped)
+    and its window covers a real entry of ``a``, not only inserted or padding zeros.
     """
     (sh, sw), (dh, dw) = stride, dilation
-    frames = []
+    frames, still = [], None
     out_panel = _panel(titles[2], np.zeros(out_shape), out_fill)
     out_panel.labels[:] = ""
     out_panel.box = out_box
@@ -159,15 +195,21 @@ def _slide(a, a_fill, k, k_fill, out_shape, stride, dilation, titles, out_name, 
         frames.append(
             _draw([left, _panel(titles[1], k, k_fill), out_panel], ["⊗", "→"], _sum_caption(name, pairs, total))
         )
-    return frames
+        kept = out_fill is None or out_fill[i, j] == WHITE
+        if still is None and kept and any(a_fill is None or a_fill[p] == WHITE for p in window):
+            still = len(frames) - 1
+    return frames, still or 0
 
 
 def _values(shape, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(-3, 4, size=shape).astype(np.float64)
 
 
-def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path]]:
-    """Write forward.gif, grad_f.gif and grad_x.gif (+ PNGs) for the first channel pair; returns (key, path)."""
+def animate_conv(cfg: ConvConfig, outdir, seed: int = 0, lang: str = "en") -> list[tuple[str, Path]]:
+    """Write forward.gif, grad_f.gif and grad_x.gif (+ PNGs) for the first channel pair; returns (key, path).
+
+    ``lang`` is the language of the words drawn inside the frames (``en`` or ``ar``).
+    """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -177,8 +219,8 @@ def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path
     xp = ref.pad(x, [(ph, ph), (pw, pw)])
     x_fill = np.full(xp.shape, PADDING, dtype=object)
     x_fill[ph : ph + x.shape[0], pw : pw + x.shape[1]] = WHITE
-    frames = _slide(xp, x_fill, f, None, cfg.output_size, cfg.stride, cfg.dilation, ("X", "F", "O"), "O")
-    written = [("anim_forward", _save(frames, outdir / "forward.gif"))]
+    frames, still = _slide(xp, x_fill, f, None, cfg.output_size, cfg.stride, cfg.dilation, ("X", "F", "O"), "O")
+    written = [("anim_forward", _save(frames, outdir / "forward.gif", still))]
 
     # dL/dF: the (used part of the) padded input under the zero-inserted dL/dO, moving d steps at a time
     g = ref.dilate(go, cfg.stride)
@@ -187,8 +229,8 @@ def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path
     titles = ("X", "dL/dO", "dL/dF")
     x_used = used_padded_input(cfg, x)
     fill_used = x_fill[: x_used.shape[0], : x_used.shape[1]]
-    frames = _slide(x_used, fill_used, g, g_fill, cfg.kernel_size, cfg.dilation, (1, 1), titles, "dF")
-    written.append(("anim_grad_f", _save(frames, outdir / "grad_f.gif")))
+    frames, still = _slide(x_used, fill_used, g, g_fill, cfg.kernel_size, cfg.dilation, (1, 1), titles, "dF")
+    written.append(("anim_grad_f", _save(frames, outdir / "grad_f.gif", still)))
 
     # dL/dX: rotated filter over the padded dL/dO; the forward padding is cropped from the full result
     gp = padded_grad_output(cfg, go)
@@ -199,21 +241,27 @@ def animate_conv(cfg: ConvConfig, outdir, seed: int = 0) -> list[tuple[str, Path
     full_fill = np.full(cfg.padded_size, CROPPED, dtype=object)
     full_fill[ph : ph + x.shape[0], pw : pw + x.shape[1]] = WHITE
     box = (ph, pw, ph + x.shape[0], pw + x.shape[1]) if cfg.padding != (0, 0) else None
-    titles = ("padded dL/dO", "rot180(F)", "dL/dX")
+    titles = (_words(lang, "f_padded"), "rot180(F)", "dL/dX")
+    cropped = _words(lang, "f_cropped")
     k = ref.rot180(f)
 
     def name(i, j):
         # the full result covers the padded input: name cells by their place in X, after the crop
         r, c = i - ph, j - pw
-        return _cell_name("dX", r, c, x.shape) if 0 <= r < x.shape[0] and 0 <= c < x.shape[1] else "cropped (padding)"
+        return _cell_name("dX", r, c, x.shape) if 0 <= r < x.shape[0] and 0 <= c < x.shape[1] else cropped
 
-    frames = _slide(gp, gp_fill, k, None, cfg.padded_size, (1, 1), cfg.dilation, titles, name, full_fill, box)
-    written.append(("anim_grad_x", _save(frames, outdir / "grad_x.gif")))
+    frames, still = _slide(gp, gp_fill, k, None, cfg.padded_size, (1, 1), cfg.dilation, titles, name, full_fill, box)
+    written.append(("anim_grad_x", _save(frames, outdir / "grad_x.gif", still)))
     return written
 
 
-def animate_pool(cfg: PoolConfig, outdir, values: np.ndarray | None = None, seed: int = 0) -> list[tuple[str, Path]]:
-    """Write pool.gif (+ PNG): one frame per window, dL/dA accumulating; returns [(key, path)]."""
+def animate_pool(
+    cfg: PoolConfig, outdir, values: np.ndarray | None = None, seed: int = 0, lang: str = "en"
+) -> list[tuple[str, Path]]:
+    """Write pool.gif (+ PNG): one frame per window, dL/dA accumulating; returns [(key, path)].
+
+    ``lang`` is the language of the words drawn inside the frames (``en`` or ``ar``).
+    """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -242,8 +290,9 @@ def animate_pool(cfg: PoolConfig, outdir, values: np.ndarray | None = None, seed
         g = f"dL/dB{i + 1}{j + 1} = {_num(gb[i, j])}"
         if cfg.kind == "max":
             r, c = winners[i, j]
-            caption = f"{g} → A{r + 1}{c + 1} (max {_num(a[r, c])}); the others get 0"
+            caption = _words(lang, "f_max").format(g=g, a=f"A{r + 1}{c + 1}", v=_num(a[r, c]))
         else:
-            caption = f"{g} → each of {len(targets)} entries gets {_num(gb[i, j])}/{cfg.divisor(i, j)}"
+            share = f"{_num(gb[i, j])}/{cfg.divisor(i, j)}"
+            caption = _words(lang, "f_avg").format(g=g, n=len(targets), share=share)
         frames.append(_draw([left, mid, right], ["", "→"], caption))
     return [("anim_pool", _save(frames, outdir / f"{cfg.kind}pool.gif"))]

@@ -229,6 +229,15 @@ def prove(chain_rule: np.ndarray, closed_form: np.ndarray | None) -> bool:
 # ---- the derivation ----------------------------------------------------------
 
 
+def _size(shape) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def _one(pair) -> str:
+    """A per-axis pair, written once when both axes agree."""
+    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
 def _public(a: np.ndarray, single: bool):
     """A SymPy Matrix for one channel (the article's view), a SymPy Array otherwise."""
     return sp.Matrix(a.reshape(a.shape[-2:]).tolist()) if single else sp.Array(a.tolist())
@@ -300,6 +309,36 @@ class ConvDerivation:
     def full_grad_input(self, c: int = 0) -> np.ndarray:
         """∂L/∂X of input channel ``c`` before the crop: the full correlation on the padded input."""
         return full_grad_input(self.config, self.f, self.go)[c]
+
+    # ---- notebook display: the write-up, not the object arrays ----
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"ConvDerivation(input {_size(c.input_size)}, kernel {_size(c.kernel_size)}, stride {_one(c.stride)}, "
+            f"padding {_one(c.padding)}, dilation {_one(c.dilation)}, channels {c.in_channels}->{c.out_channels}, "
+            f"groups {c.groups}, verified={self.verified})"
+        )
+
+    def _document(self):
+        from convprop.explain.document import conv_document
+
+        return conv_document(self)
+
+    def _repr_markdown_(self) -> str:
+        from convprop.explain.render import render
+
+        return render(self._document(), "md")
+
+    def _repr_html_(self) -> str:
+        from convprop.explain.render import notebook_html
+
+        return notebook_html(self._document())
+
+    def _repr_latex_(self) -> str:
+        from convprop.explain.render import notebook_latex
+
+        return notebook_latex(self._document())
 
 
 def _forward(cfg: ConvConfig, x: np.ndarray, f: np.ndarray):

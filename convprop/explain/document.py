@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from convprop import reference as ref
 from convprop.explain import strings
-from convprop.explain.derive import ConvConfig, ConvDerivation, crop, used_padded_input
+from convprop.explain.derive import ConvConfig, ConvDerivation, used_padded_input
 from convprop.explain.lesson import conv_lesson, pool_lesson
 from convprop.explain.numeric import EPS, NumericCheck
 from convprop.explain.pool import PoolConfig, PoolDerivation
@@ -27,11 +28,17 @@ MAX_EQUATIONS = 16
 
 @dataclass(frozen=True)
 class Tok:
-    """A piece of notation SymPy has no object for (an operator, ∂L/∂F, a label), in every format."""
+    """A piece of notation SymPy has no object for (an operator, ∂L/∂F, a label), in every format.
+
+    ``role`` says what an operator means, for programs that read equations (the shape check in the
+    tests): ``("eq",)``, ``("corr",)``, ``("plus",)``, ``("call", name, parameter)`` opening an
+    operation such as crop_1( and ``("close",)`` closing it; names and labels have none.
+    """
 
     latex: str
     mathml: str
     text: str
+    role: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,16 @@ class Widget:
 
 
 @dataclass
+class Details:
+    """Blocks a reader may skip (full matrices of a large layer): the HTML page collapses them behind
+    ``summary``; Markdown, LaTeX and text leave them out with a one-line note."""
+
+    summary: str
+    blocks: list
+    omitted_note: Para | None = None  # what the static formats print instead
+
+
+@dataclass
 class Document:
     lang: str
     title: str
@@ -98,17 +115,32 @@ class Document:
     def direction(self) -> str:
         return strings.DIRECTION[self.lang]
 
+    def _repr_markdown_(self) -> str:
+        from convprop.explain.render import render
+
+        return render(self, "md")
+
+    def _repr_html_(self) -> str:
+        from convprop.explain.render import notebook_html
+
+        return notebook_html(self)
+
+    def _repr_latex_(self) -> str:
+        from convprop.explain.render import notebook_latex
+
+        return notebook_latex(self)
+
 
 # ---- notation ----------------------------------------------------------------
 
 
-def op(latex: str, text: str, mathml: str | None = None) -> Tok:
-    return Tok(latex, f"<mo>{mathml or text}</mo>", f" {text} ")
+def op(latex: str, text: str, mathml: str | None = None, role: tuple = ()) -> Tok:
+    return Tok(latex, f"<mo>{mathml or text}</mo>", f" {text} ", role)
 
 
-EQ = op("=", "=")
-CORR = op(r"\otimes", "⊗")
-PLUS = op("+", "+")
+EQ = op("=", "=", role=("eq",))
+CORR = op(r"\otimes", "⊗", role=("corr",))
+PLUS = op("+", "+", role=("plus",))
 TIMES_OP = op(r"\times", "×")
 TIMES = Tok(r"\,", "<mo>\u2062</mo>", "⋅")
 COMMA = Tok(r",\quad ", "<mo>,</mo><mspace width='1em'/>", ",   ")
@@ -170,6 +202,26 @@ def func(fname: str, *args) -> list:
     return out
 
 
+def call(fname: str, param, *args) -> list:
+    """fname_param(args): an operation of the closed forms with its parameter as a subscript (crop_1, dilate_2).
+
+    ``param`` is a per-axis pair (written once when both agree) or None; the opening and closing
+    tokens carry the operation's ``role`` so that programs can follow the shapes through it.
+    """
+    sub = None if param is None else _pair(param)
+    opening = Tok(
+        rf"\operatorname{{{fname}}}" + ("" if sub is None else f"_{{{sub}}}") + r"\left(",
+        (f"<msub><mi>{fname}</mi><mn>{sub}</mn></msub>" if sub else f"<mi>{fname}</mi>") + "<mo>(</mo>",
+        f"{fname}{'' if sub is None else '_' + sub}(",
+        ("call", fname, None if param is None else tuple(param)),
+    )
+    out = [opening]
+    for a in args:
+        out.extend(a if isinstance(a, list) else [a])
+    out.append(Tok(r"\right)", "<mo>)</mo>", ")", ("close",)))
+    return out
+
+
 def product_sum(pairs) -> sp.Basic:
     """a1 b1 + a2 b2 + ... kept in the given order (the article's X11 F11), without evaluating."""
     terms = [sp.Mul(a, b, evaluate=False) for a, b in pairs if a != 0 and b != 0]
@@ -227,10 +279,10 @@ def widget(lang: str, name: str) -> Widget:
     return Widget(name, strings.PAGE[lang]["widget_" + name])
 
 
-def _capped(rows: list, lang: str, blocks: list) -> None:
-    blocks.append(Display(rows[:MAX_EQUATIONS]))
-    if len(rows) > MAX_EQUATIONS:
-        blocks.append(para(lang, "more", n=len(rows) - MAX_EQUATIONS))
+def _capped(rows: list, lang: str, blocks: list, limit: int = MAX_EQUATIONS) -> None:
+    blocks.append(Display(rows[:limit]))
+    if len(rows) > limit:
+        blocks.append(para(lang, "more", n=len(rows) - limit))
 
 
 def _channel_matrices(base: str, a: np.ndarray, channel_axes: int, multi: bool, grad: bool = False) -> list:
@@ -253,6 +305,8 @@ def _numeric_blocks(check: NumericCheck, lang: str, key: str) -> list:
         para(lang, key, seed=check.seed, eps=f"{EPS:g}"),
         Table([t(lang, "col_grad"), t(lang, "col_compared"), t(lang, "col_error")], rows),
     ]
+    if check.torch_version is not None:
+        blocks.append(para(lang, "numeric_torch", version=check.torch_version))
     if "ties" in check.notes:
         blocks.append(para(lang, "numeric_ties"))
     blocks.append(para(lang, "numeric_ok" if check.ok else "numeric_fail", err=f"{check.max_error:.1e}"))
@@ -266,6 +320,49 @@ def _figures(lang: str, figures) -> list:
 
 
 # ---- convolution -------------------------------------------------------------
+
+#: Beyond this many input entries (height x width x channels) the write-up turns compact: the general
+#: index rule, a few worked entries, the closed forms as numbered steps, the full matrices in Details.
+COMPACT_ENTRIES = 36
+#: Worked entries (and local gradients) shown of each kind in the compact form.
+WORKED = 3
+
+
+@dataclass
+class _Conv:
+    """What every section of a conv write-up needs: the derivation, the language and the notation."""
+
+    d: ConvDerivation
+    lang: str
+
+    def __post_init__(self):
+        self.cfg = self.d.config
+        self.multi = not self.cfg.single_channel
+        h, w = self.cfg.input_size
+        self.compact = h * w * max(self.cfg.in_channels, self.cfg.out_channels) > COMPACT_ENTRIES
+        self.X, self.F, self.O = name("X"), name("F"), name("O")
+        self.dO, self.dF, self.dX = partial("L", self.O), partial("L", self.F), partial("L", self.X)
+
+    def para(self, key: str, **fields) -> Para:
+        return para(self.lang, key, **fields)
+
+    def heading(self, key: str) -> Heading:
+        return heading(self.lang, key)
+
+    def chan(self, base: str, *chan: int) -> Tok:
+        return name(base, chan if self.multi else ())
+
+    def capped(self, rows: list, blocks: list) -> None:
+        """``rows`` as a display, cut at MAX_EQUATIONS (at WORKED in the compact form) with a note."""
+        _capped(rows, self.lang, blocks, WORKED if self.compact else MAX_EQUATIONS)
+
+    def details(self, key: str, blocks: list) -> list:
+        """Full matrices: inline for a small layer, collapsed (and left out of static formats) for a large one."""
+        if not self.compact:
+            return blocks
+        n = sum(len(b.rows) for b in blocks if isinstance(b, Display))
+        summary = strings.text(self.lang, key)
+        return [Details(summary, blocks, self.para("omitted", summary=summary, n=n))]
 
 
 def _config_para(cfg: ConvConfig, lang: str) -> Para:
@@ -289,10 +386,71 @@ def _config_para(cfg: ConvConfig, lang: str) -> Para:
         dilation=_pair(cfg.shown(cfg.dilation)),
         cin=cfg.in_channels,
         cout=cfg.out_channels,
+        cin_n=strings.count(lang, cfg.in_channels, "input channel"),
+        cout_n=strings.count(lang, cfg.out_channels, "output channel"),
         groups=cfg.groups,
         osize=size(cfg.shown(cfg.output_size)),
         formula=formula,
     )
+
+
+def _index(out: str, k: str, s: int, d: int, p: int) -> tuple[str, str, str]:
+    """The 1-based input index s(i-1) + d(u-1) + 1 - p, simplified, as (latex, mathml, text)."""
+    const = 1 - s - d - p
+    latex, ml, text = [], [], []
+    for coef, var in ((s, out), (d, k)):
+        c = "" if coef == 1 else str(coef)
+        sign = " + " if latex else ""
+        latex.append(f"{sign}{c}{var}")
+        ml.append(("<mo>+</mo>" if sign else "") + (f"<mn>{c}</mn>" if c else "") + f"<mi>{var}</mi>")
+        text.append(f"{sign.strip()}{c}{var}")
+    if const:
+        latex.append(f" {'+' if const > 0 else '-'} {abs(const)}")
+        ml.append(f"<mo>{'+' if const > 0 else '−'}</mo><mn>{abs(const)}</mn>")
+        text.append(f"{'+' if const > 0 else '−'}{abs(const)}")
+    return "".join(latex), "".join(ml), "".join(text)
+
+
+def _sum_sign(var: str, top: int) -> Tok:
+    return Tok(
+        rf"\sum_{{{var}=1}}^{{{top}}}",
+        f"<munderover><mo>∑</mo><mrow><mi>{var}</mi><mo>=</mo><mn>1</mn></mrow><mn>{top}</mn></munderover>",
+        f"Σ_{var}=1..{top} ",
+    )
+
+
+def _index_rule(c: _Conv) -> list:
+    """O_ij = Σ_u Σ_v X_{s(i-1)+d(u-1)+1-p, ...} F_uv with this layer's numbers, as one formula."""
+    cfg = c.cfg
+    rows = [_index("i", "u", cfg.stride[0], cfg.dilation[0], cfg.padding[0])]
+    cols = [_index("j", "v", cfg.stride[1], cfg.dilation[1], cfg.padding[1])]
+    (rl, rm, rt), (cl, cm, ct) = rows[0], cols[0]
+    if c.multi:
+        src = "c" if cfg.groups == 1 else rf"{cfg.group_in}\lfloor (o-1)/{cfg.group_out} \rfloor + c"
+        src_ml = (
+            "<mi>c</mi>"
+            if cfg.groups == 1
+            else f"<mn>{cfg.group_in}</mn><mo>⌊</mo><mo>(</mo><mi>o</mi><mo>−</mo><mn>1</mn><mo>)</mo><mo>/</mo>"
+            f"<mn>{cfg.group_out}</mn><mo>⌋</mo><mo>+</mo><mi>c</mi>"
+        )
+        src_t = "c" if cfg.groups == 1 else f"{cfg.group_in}⌊(o−1)/{cfg.group_out}⌋+c"
+        lhs = Tok("O^{(o)}_{ij}", "<msubsup><mi>O</mi><mi>ij</mi><mrow><mo>(</mo><mi>o</mi><mo>)</mo></mrow></msubsup>",
+                  "O(o)[i,j]")  # fmt: skip
+        x = Tok(
+            rf"X^{{({src})}}_{{{rl},\,{cl}}}",
+            f"<msubsup><mi>X</mi><mrow>{rm}<mo>,</mo>{cm}</mrow><mrow><mo>(</mo>{src_ml}<mo>)</mo></mrow></msubsup>",
+            f"X({src_t})[{rt}, {ct}]",
+        )
+        f = Tok("F^{(o,c)}_{uv}", "<msubsup><mi>F</mi><mi>uv</mi><mrow><mo>(</mo><mi>o</mi><mo>,</mo><mi>c</mi>"
+                "<mo>)</mo></mrow></msubsup>", "F(o,c)[u,v]")  # fmt: skip
+        sums = [_sum_sign("c", cfg.group_in)]
+    else:
+        lhs = Tok("O_{ij}", "<msub><mi>O</mi><mi>ij</mi></msub>", "O[i,j]")
+        x = Tok(rf"X_{{{rl},\,{cl}}}", f"<msub><mi>X</mi><mrow>{rm}<mo>,</mo>{cm}</mrow></msub>", f"X[{rt}, {ct}]")
+        f = Tok("F_{uv}", "<msub><mi>F</mi><mi>uv</mi></msub>", "F[u,v]")
+        sums = []
+    sums += [_sum_sign("u", cfg.kernel_size[0]), _sum_sign("v", cfg.kernel_size[1])]
+    return [lhs, EQ, *sums, x, TIMES, f]
 
 
 def _local_rows(d: ConvDerivation, local: dict, entries: np.ndarray, limit: int | None = None) -> list:
@@ -327,143 +485,257 @@ def _chain_rows(d: ConvDerivation, local: dict, entries: np.ndarray, written: bo
     return rows
 
 
-def conv_document(
-    d: ConvDerivation, lang: str = "en", check: NumericCheck | None = None, figures=(), values=None, seed: int = 0
-) -> Document:
-    """The whole explanation of one conv derivation, in ``lang``; ``figures`` are (caption key, path) pairs.
+def _frobenius_example() -> list:
+    """<A, B>_F = Σ A_ij B_ij, worked out on two small integer matrices."""
+    a, b = np.array([[1, 2], [3, 4]]), np.array([[5, -1], [0, 2]])
+    terms = " + ".join(f"{p}·{q}" if q >= 0 else f"{p}·({q})" for p, q in zip(a.flat, b.flat, strict=True))
+    latex = terms.replace("·", r" \cdot ")
+    ml = "".join(
+        (("<mo>+</mo>" if k else "") + f"<mn>{p}</mn><mo>·</mo>" + (f"<mn>{q}</mn>" if q >= 0 else
+         f"<mo>(</mo><mo>−</mo><mn>{-q}</mn><mo>)</mo>"))
+        for k, (p, q) in enumerate(zip(a.flat, b.flat, strict=True))
+    )  # fmt: skip
+    products = Tok(latex, f"<mrow>{ml}</mrow>", terms)
+    fro = frobenius(Tok("A", "<mi>A</mi>", "A"), Tok("B", "<mi>B</mi>", "B"))
+    sum_ab = Tok(r"\sum_{i,j} A_{ij} B_{ij}",
+                 "<munder><mo>∑</mo><mrow><mi>i</mi><mo>,</mo><mi>j</mi></mrow></munder><msub><mi>A</mi><mi>ij</mi>"
+                 "</msub><msub><mi>B</mi><mi>ij</mi></msub>", "Σ_ij A_ij·B_ij")  # fmt: skip
+    left, comma = Tok(r"\left\langle", "<mo>⟨</mo>", "⟨"), Tok(",", "<mo>,</mo>", ", ")
+    right = Tok(r"\right\rangle_F", "<msub><mo>⟩</mo><mi>F</mi></msub>", "⟩_F")
+    worked = [left, matrix(a), comma, matrix(b), right]
+    return [[fro, EQ, sum_ab], [*worked, EQ, products, EQ, sp.Integer(int((a * b).sum()))]]
 
-    ``values`` ({"X": ..., "F": ..., "dO": ...}, any subset) are the interactive page's starting numbers; the
-    others are small integers drawn from ``seed``.
-    """
-    cfg, multi = d.config, not d.config.single_channel
-    X, F, O = name("X"), name("F"), name("O")
-    dO, dF, dX = partial("L", O), partial("L", F), partial("L", X)
-    doc = Document(lang, strings.text(lang, "title_conv"), lesson=conv_lesson(d, values, seed))
-    b = doc.blocks
-    b.append(_config_para(cfg, lang))
 
-    # forward pass
-    b.append(heading(lang, "h_forward"))
-    b.append(para(lang, "forward"))
-    rows = _channel_matrices("X", d.x, 1, multi) + _channel_matrices("F", d.f, 2, multi)
-    b.append(Display(rows))
-    if not multi:
-        o_names = matrix(d.go[0]).applyfunc(entry_of)
-        b.append(Display([[Brace(o_names, O), EQ, Brace(matrix(d.x[0]), X), CORR, Brace(matrix(d.f[0, 0]), F)]]))
-    b.append(para(lang, "forward_entries"))
-    forward = [[entry_of(g), EQ, product_sum(t)] for g, t in zip(d.go.flat, d.forward_terms.flat, strict=True)]
-    _capped(forward, lang, b)
-    b.append(widget(lang, "forward"))
+def _forward_closed_form(c: _Conv) -> list:
+    """O = subsample_s(pad_p(X) ⊗ dilate_d(F)), the operations that change nothing left out, with the matrices."""
+    cfg, d = c.cfg, c.d
+    one, zero = (1, 1), (0, 0)
+    xp = ref.pad(d.x[0], [(p, p) for p in cfg.padding])
+    x = Brace(matrix(xp), _op("pad", cfg.padding, [c.X], zero))
+    f = Brace(matrix(ref.dilate(d.f[0, 0], cfg.dilation)), _op("dilate", cfg.dilation, [c.F], one))
+    o_names = matrix(d.go[0]).applyfunc(entry_of)
+    return [Brace(o_names, c.O), EQ, *_op("subsample", cfg.stride, [x, CORR, f], one)]
 
-    # why, and the local gradients / chain rule for F
-    b.append(heading(lang, "h_why"))
-    b.append(para(lang, "why", dO=dO, dF=dF, dX=dX))
-    b.append(
+
+def _conv_forward(c: _Conv) -> list:
+    d, b = c.d, [c.heading("h_forward"), c.para("forward")]
+    inputs = _channel_matrices("X", d.x, 1, c.multi) + _channel_matrices("F", d.f, 2, c.multi)
+    if c.compact:
+        b.append(c.para("index_rule", size=size(c.cfg.input_size)))
+        b.append(Display([_index_rule(c)]))
+        if c.multi and c.cfg.groups > 1:
+            b.append(c.para("index_rule_groups", n=c.cfg.group_in))
+        b += c.details("details_inputs", [Display(inputs), Display(_channel_matrices("O", d.go, 1, c.multi, True))])
+        b.append(c.para("worked"))
+    else:
+        b.append(Display(inputs))
+        if not c.multi:
+            b.append(Display([_forward_closed_form(c)]))
+        b.append(c.para("forward_entries"))
+    c.capped([[entry_of(g), EQ, product_sum(t)] for g, t in zip(d.go.flat, d.forward_terms.flat, strict=True)], b)
+    return b
+
+
+def _conv_why(c: _Conv) -> list:
+    updated = Tok(r"F_{\text{updated}}", "<msub><mi>F</mi><mtext>updated</mtext></msub>", "F_updated")
+    return [
+        c.heading("h_why"),
+        c.para("why", dO=c.dO, dF=c.dF, dX=c.dX),
         Display(
             [
-                [dF, EQ, partial(O, F), TIMES_OP, dO],
-                [
-                    Tok(r"F_{\text{updated}}", "<msub><mi>F</mi><mtext>updated</mtext></msub>", "F_updated"),
-                    EQ,
-                    F,
-                    op("-", "−"),
-                    sp.Symbol("alpha"),
-                    dF,
-                ],
-                [dX, EQ, partial(O, X), TIMES_OP, dO],
+                [c.dF, EQ, partial(c.O, c.F), TIMES_OP, c.dO],
+                [updated, EQ, c.F, op("-", "−"), sp.Symbol("alpha"), c.dF],
+                [c.dX, EQ, partial(c.O, c.X), TIMES_OP, c.dO],
             ]
-        )
-    )
-    b.append(heading(lang, "h_local_f"))
-    b.append(para(lang, "local_f"))
-    _capped(_local_rows(d, d.local_f, d.f), lang, b)
-    b.append(heading(lang, "h_chain"))
+        ),
+    ]
+
+
+def _conv_chain_f(c: _Conv) -> list:
+    d, b = c.d, [c.heading("h_local_f"), c.para("local_f")]
+    c.capped(_local_rows(d, d.local_f, d.f), b)
+    b += [c.heading("h_chain"), c.para("chain", dO=c.dO)]
     fij = Tok("F_{ij}", "<msub><mi>F</mi><mi>ij</mi></msub>", "Fij")
-    fro = frobenius(dO, partial("O", fij))
-    b.append(para(lang, "chain", dO=dO))
-    b.append(
-        Display([[partial("L", fij), EQ, fro], [dO, EQ, *_channel_matrices("O", d.go, 1, multi, grad=False)[0][2:]]])
-    )
-    _capped(_chain_rows(d, d.local_f, d.f, written=True), lang, b)
-    b.append(para(lang, "chain_sub"))
-    _capped(_chain_rows(d, d.local_f, d.f, written=False), lang, b)
+    b.append(Display([[partial("L", fij), EQ, frobenius(c.dO, partial("O", fij))]]))
+    b += [c.para("frobenius_example"), Display(_frobenius_example())]
+    if not c.compact:
+        b.append(Display([[c.dO, EQ, *_channel_matrices("O", d.go, 1, c.multi)[0][2:]]]))
+    c.capped(_chain_rows(d, d.local_f, d.f, written=True), b)
+    b.append(c.para("chain_sub"))
+    c.capped(_chain_rows(d, d.local_f, d.f, written=False), b)
+    return b
 
-    # closed form for F
-    b.append(heading(lang, "h_closed_f"))
-    b.append(para(lang, "closed_f", dO=dO))
+
+def _zeros_between(c: _Conv) -> str:
+    return strings.per_axis(c.lang, tuple(s - 1 for s in c.cfg.stride), "zero", "between")
+
+
+def _filter_chain(c: _Conv, o: int, ci: int) -> list:
+    """∂L/∂F[o, ci] = [subsample_d(] X_padded ⊗ dilate_s(∂L/∂O) [)] = ... = the result, one row per step."""
+    cfg, d = c.cfg, c.d
+    x_label = [word("padded "), c.chan("X", cfg.input_channel(o, ci))] if cfg.padding != (0, 0) else c.chan("X", ci)
+    g_label = partial("L", c.chan("O", o))
     if cfg.stride != (1, 1):
-        b.append(_stride_para(lang, "closed_f_stride", cfg, dO))
+        g_label = call("dilate", cfg.stride, g_label)
+    xp = used_padded_input(cfg, d.x[cfg.input_channel(o, ci)])
+    g = d.dilated_grad_output(o)
+    corr = [Brace(matrix(xp), x_label), CORR, Brace(matrix(g), g_label)]
+    lhs = partial("L", c.chan("F", o, ci))
+    result = [EQ, matrix(d.chain_f[o, ci])]
+    if cfg.dilation == (1, 1):
+        return [[lhs, EQ, *corr], result]
+    full = ref.correlate(xp, g)
+    return [
+        [lhs, EQ, *call("subsample", cfg.dilation, corr)],
+        [EQ, *call("subsample", cfg.dilation, matrix(full))],
+        result,
+    ]
+
+
+def _steps(c: _Conv, items: list) -> list:
+    """Numbered steps (key, fields) as paragraphs "1. ...", "2. ..."."""
+    out = []
+    for k, (key, fields) in enumerate(items, 1):
+        p = c.para(key, **fields)
+        out.append(Para([f"{k}. ", *p.parts]))
+    return out
+
+
+def _filter_steps(c: _Conv) -> list:
+    cfg = c.cfg
+    steps = []
+    g = tuple(s * (n - 1) + 1 for s, n in zip(cfg.stride, cfg.output_size, strict=True))
+    if cfg.stride != (1, 1):
+        steps.append(("step_insert", dict(zeros=_zeros_between(c), a=size(cfg.output_size), b=size(g))))
     if cfg.padding != (0, 0):
-        b.append(para(lang, "closed_f_padding", p=_pair(cfg.padding)))
-    if cfg.dilation != (1, 1):
-        b.append(para(lang, "closed_f_dilation", d=_pair(cfg.dilation)))
+        zeros = strings.per_axis(c.lang, cfg.padding, "zero", "around")
+        steps.append(("step_pad_x", dict(zeros=zeros, a=size(cfg.input_size), b=size(cfg.padded_size))))
+    used = tuple(n - r for n, r in zip(cfg.padded_size, cfg.uncovered, strict=True))
     if cfg.uncovered != (0, 0):
-        b.append(para(lang, "uncovered", r=_pair(cfg.uncovered)))
-    rows = []
+        what = strings.last_lines(c.lang, *cfg.uncovered)
+        steps.append(("step_drop", dict(what=what, a=size(cfg.padded_size), b=size(used))))
+    steps.append(("step_corr_f", dict(a=size(used), b=size(g), c=size(cfg.effective_kernel))))
+    if cfg.dilation != (1, 1):
+        steps.append(
+            ("step_subsample", dict(d=_pair(cfg.dilation), a=size(cfg.effective_kernel), b=size(cfg.kernel_size)))
+        )
+    return _steps(c, steps)
+
+
+def _conv_closed_f(c: _Conv) -> list:
+    cfg, lang = c.cfg, c.lang
+    b = [c.heading("h_closed_f"), c.para("closed_f", dO=c.dO)]
+    if cfg.stride != (1, 1):
+        b.append(c.para("closed_f_stride", dO=c.dO, s=_pair(cfg.stride), zeros=_zeros_between(c)))
+    if cfg.padding != (0, 0):
+        b.append(c.para("closed_f_padding", zeros=strings.per_axis(lang, cfg.padding, "zero", "around")))
+    if cfg.dilation != (1, 1):
+        sub = call("subsample", cfg.dilation, Tok("M", "<mi>M</mi>", "M"))
+        b.append(c.para("closed_f_dilation", d=_pair(cfg.dilation), sub=sub))
+    if cfg.uncovered != (0, 0):
+        b.append(c.para("uncovered", what=strings.last_lines(lang, *cfg.uncovered)))
+    chains = [Display(_filter_chain(c, o, ci)) for o in range(cfg.out_channels) for ci in range(cfg.group_in)]
+    if c.compact:
+        b += [c.para("steps_f"), *_filter_steps(c)]
+    return b + c.details("details_closed_f", chains)
+
+
+def _conv_chain_x(c: _Conv) -> list:
+    d = c.d
+    shown = min(WORKED if c.compact else 4, d.x.size)
+    b = [c.heading("h_local_x"), c.para("local_x", n=shown), Display(_local_rows(d, d.local_x, d.x, limit=shown))]
+    xij = Tok("X_{ij}", "<msub><mi>X</mi><mi>ij</mi></msub>", "Xij")
+    b += [c.para("chain_x_rule"), Display([[partial("L", xij), EQ, frobenius(c.dO, partial("O", xij))]])]
+    b.append(c.para("chain_x"))
+    c.capped(_chain_rows(d, d.local_x, d.x, written=False), b)
+    return b
+
+
+def _rotated_label(c: _Conv, o: int, cl: int) -> list:
+    f = c.chan("F", o, cl)
+    return call("rot180", None, f if c.cfg.dilation == (1, 1) else call("dilate", c.cfg.dilation, f))
+
+
+def _input_chain(c: _Conv, ch: int) -> list:
+    """∂L/∂X[ch] = [crop_p(] Σ padded ∂L/∂O ⊗ rot180(dilate_d(F)) [)] = ... = the result, one row per step.
+
+    The full result is written with its kept entries named ∂L/∂X_ij: the matrix of sums appears once, last.
+    """
+    cfg, d = c.cfg, c.d
+    terms = []
     for o in range(cfg.out_channels):
-        for c in range(cfg.group_in):
-            ci = cfg.input_channel(o, c)
-            xp = used_padded_input(cfg, d.x[ci])
-            lhs = partial("L", name("F", (o, c) if multi else ()))
-            xb = Brace(matrix(xp), name("X", (ci,) if multi else ()))
-            gb = Brace(matrix(d.dilated_grad_output(o)), partial("L", name("O", (o,) if multi else ())))
-            rows.append([lhs, EQ, xb, CORR, gb])
-    b.append(Display(rows))
-    b.append(Display(_channel_matrices("F", d.chain_f, 2, multi, grad=True)))
-    b.append(widget(lang, "grad_f"))
+        for cl in range(cfg.group_in):
+            if cfg.input_channel(o, cl) != ch:
+                continue
+            padded = Brace(matrix(d.padded_grad_output(o)), [word("padded "), partial("L", c.chan("O", o))])
+            rotated = Brace(matrix(ref.rot180(ref.dilate(d.f[o, cl], cfg.dilation))), _rotated_label(c, o, cl))
+            terms += ([PLUS] if terms else []) + [padded, CORR, rotated]
+    lhs = partial("L", c.chan("X", ch))
+    result = [EQ, matrix(d.chain_x[ch])]
+    if cfg.padding == (0, 0):
+        return [[lhs, EQ, *terms], result]
+    full = np.array(d.full_grad_input(ch), dtype=object)
+    (ph, pw), (h, w) = cfg.padding, cfg.input_size
+    full[ph : ph + h, pw : pw + w] = np.vectorize(gradient_of, otypes=[object])(d.x[ch])
+    return [[lhs, EQ, *call("crop", cfg.padding, terms)], [EQ, *call("crop", cfg.padding, matrix(full))], result]
 
-    # local gradients and chain rule for X
-    b.append(heading(lang, "h_local_x"))
-    shown = min(4, d.x.size)
-    b.append(para(lang, "local_x", n=shown))
-    b.append(Display(_local_rows(d, d.local_x, d.x, limit=shown)))
-    b.append(para(lang, "chain_x"))
-    _capped(_chain_rows(d, d.local_x, d.x, written=False), lang, b)
 
-    # rotation and the full convolution
-    b.append(heading(lang, "h_corr"))
-    b.append(para(lang, "corr", dX=dX))
-    b.append(Display([[matrix(d.f[0, 0]), ROTATE, matrix(d.rotated_filter(0, 0))]]))
-    b.append(heading(lang, "h_closed_x"))
-    k1 = tuple(e - 1 for e in cfg.effective_kernel)
-    b.append(para(lang, "closed_x", dX=dX, dO=dO, k1=_pair(k1)))
+def _input_steps(c: _Conv) -> list:
+    cfg, lang = c.cfg, c.lang
+    steps = []
+    g = tuple(s * (n - 1) + 1 for s, n in zip(cfg.stride, cfg.output_size, strict=True))
     if cfg.stride != (1, 1):
-        b.append(_stride_para(lang, "closed_x_stride", cfg, dO))
+        steps.append(("step_insert", dict(zeros=_zeros_between(c), a=size(cfg.output_size), b=size(g))))
+    k1 = tuple(e - 1 for e in cfg.effective_kernel)
+    padded = c.d.padded_grad_output(0).shape
+    zeros = strings.per_axis(lang, k1, "zero", "around")
     if cfg.uncovered != (0, 0):
-        b.append(para(lang, "closed_x_uncovered", r=_pair(cfg.uncovered)))
+        what = strings.lines(lang, *cfg.uncovered)
+        steps.append(("step_pad_go_uncovered", dict(zeros=zeros, what=what, a=size(g), b=size(padded))))
+    else:
+        steps.append(("step_pad_go", dict(zeros=zeros, a=size(g), b=size(padded))))
     if cfg.dilation != (1, 1):
-        b.append(para(lang, "closed_x_dilation", d=_pair(cfg.dilation)))
-    if multi:
-        b.append(para(lang, "closed_x_channels"))
+        steps.append(
+            ("step_filter", dict(d=_pair(cfg.dilation), a=size(cfg.kernel_size), b=size(cfg.effective_kernel)))
+        )
+    else:
+        steps.append(("step_rotate", dict(a=size(cfg.kernel_size))))
+    key = "step_corr_x_channels" if c.multi else "step_corr_x"
+    steps.append((key, dict(a=size(padded), b=size(cfg.effective_kernel), c=size(cfg.padded_size))))
     if cfg.padding != (0, 0):
-        b.append(para(lang, "closed_x_crop", p=_pair(cfg.padding), dX=dX))
-    rows = []
-    for c in range(cfg.in_channels):
-        terms = []
-        for o in range(cfg.out_channels):
-            for cl in range(cfg.group_in):
-                if cfg.input_channel(o, cl) != c:
-                    continue
-                label_o = partial("L", name("O", (o,) if multi else ()))
-                padded = Brace(matrix(d.padded_grad_output(o)), [word("padded "), label_o])
-                rotated = Brace(
-                    matrix(d.rotated_filter(o, cl)), [word("rotated "), name("F", (o, cl) if multi else ())]
-                )
-                terms += ([PLUS] if terms else []) + [padded, CORR, rotated]
-        lhs = partial("L", name("X", (c,) if multi else ()))
-        if cfg.padding != (0, 0):
-            full = d.full_grad_input(c)
-            rows.append([lhs, EQ, *func("crop", terms)])
-            rows.append([lhs, EQ, *func("crop", [matrix(full)]), EQ, matrix(crop(full, cfg.padding))])
-        else:
-            rows.append([lhs, EQ, *terms])
-    b.append(Display(rows))
-    b.append(Display(_channel_matrices("X", d.chain_x, 1, multi, grad=True)))
-    b.append(widget(lang, "grad_x"))
+        what = strings.lines(lang, *cfg.padding)
+        steps.append(("step_crop", dict(what=what, a=size(cfg.padded_size), b=size(cfg.input_size))))
+    return _steps(c, steps)
 
-    b.append(heading(lang, "h_transposed"))
-    b.append(para(lang, "transposed", dO=dO))
-    # (value, PyTorch's default): only the arguments that differ from conv_transpose's defaults are written
+
+def _conv_closed_x(c: _Conv) -> list:
+    cfg, lang, d = c.cfg, c.lang, c.d
+    b = [c.heading("h_corr"), c.para("corr", dX=c.dX)]
+    b.append(Display([[matrix(d.f[0, 0]), ROTATE, matrix(d.rotated_filter(0, 0))]]))
+    b.append(c.heading("h_closed_x"))
+    k1 = tuple(e - 1 for e in cfg.effective_kernel)
+    b.append(c.para("closed_x", dX=c.dX, dO=c.dO, zeros=strings.per_axis(lang, k1, "zero", "around")))
+    if cfg.stride != (1, 1):
+        b.append(c.para("closed_x_stride", dO=c.dO, s=_pair(cfg.stride), zeros=_zeros_between(c)))
+    if cfg.uncovered != (0, 0):
+        b.append(c.para("closed_x_uncovered", what=strings.lines(lang, *cfg.uncovered)))
+    if cfg.dilation != (1, 1):
+        b.append(c.para("closed_x_dilation", d=_pair(cfg.dilation), dO=c.dO, dil=call("dilate", cfg.dilation, c.F)))
+        dilated = call("dilate", cfg.dilation, matrix(d.f[0, 0]))
+        b.append(Display([[*dilated, EQ, matrix(ref.dilate(d.f[0, 0], cfg.dilation))]]))
+    if c.multi:
+        b.append(c.para("closed_x_channels"))
+    if cfg.padding != (0, 0):
+        b.append(c.para("closed_x_crop", what=strings.lines(lang, *cfg.padding), dX=c.dX))
+    chains = [Display(_input_chain(c, ch)) for ch in range(cfg.in_channels)]
+    if c.compact:
+        b += [c.para("steps_x"), *_input_steps(c)]
+    return b + c.details("details_closed_x", chains)
+
+
+def _conv_transposed(c: _Conv) -> list:
+    cfg = c.cfg
+    # (value, PyTorch's default): only the arguments that differ from conv_transpose2d's defaults are written
     kw = {
         "stride": (cfg.stride, 1),
         "padding": (cfg.padding, 0),
@@ -472,29 +744,91 @@ def conv_document(
         "dilation": (cfg.dilation, 1),
     }
     args = [word(f"{k}={_pair(cfg.shown(v))}") for k, (v, default) in kw.items() if set(cfg.shown(v)) != {default}]
-    b.append(Display([[dX, EQ, *func(f"conv_transpose{cfg.ndim}d", dO, F, *args)]]))
+    return [
+        c.heading("h_transposed"),
+        c.para("transposed", dO=c.dO),
+        Display([[c.dX, EQ, *func(f"conv_transpose{cfg.ndim}d", c.dO, c.F, *args)]]),
+    ]
 
-    # proof and numeric check
-    b.append(heading(lang, "h_proof"))
+
+def _conv_proof(c: _Conv) -> list:
+    d = c.d
     if d.verified:
-        b.append(para(lang, "proof_ok", nf=d.chain_f.size, nx=d.chain_x.size))
-    else:
-        which = ", ".join(n for n, ok in (("dL/dF", d.verified_f), ("dL/dX", d.verified_x)) if not ok)
-        b.append(para(lang, "proof_fail", which=which))
-    if check is not None:
-        b += _numeric_blocks(check, lang, "numeric")
+        return [c.heading("h_proof"), c.para("proof_ok", nf=d.chain_f.size, nx=d.chain_x.size)]
+    which = ", ".join(n for n, ok in (("dL/dF", d.verified_f), ("dL/dX", d.verified_x)) if not ok)
+    return [c.heading("h_proof"), c.para("proof_fail", which=which)]
 
-    b.append(heading(lang, "h_summary"))
-    b.append(para(lang, "summary"))
+
+def _op(fname: str, param, arg: list, identity) -> list:
+    """fname_param(arg), or just ``arg`` when the parameter makes the operation do nothing (dilate_1, crop_0)."""
+    return arg if param == identity else call(fname, param, arg)
+
+
+def _summary_formulas(c: _Conv) -> list:
+    """∂L/∂F and ∂L/∂X with this layer's stride, padding and dilation; operations that change nothing left out."""
+    cfg = c.cfg
+    one, zero = (1, 1), (0, 0)
+    k1 = tuple(e - 1 for e in cfg.effective_kernel)
+    corr_f = [*_op("pad", cfg.padding, [c.X], zero), CORR, *_op("dilate", cfg.stride, [c.dO], one)]
+    padded_go = _op("pad", k1, _op("dilate", cfg.stride, [c.dO], one), zero)
+    rotated = call("rot180", None, _op("dilate", cfg.dilation, [c.F], one))
+    return [
+        [c.dF, EQ, *_op("subsample", cfg.dilation, corr_f, one)],
+        [c.dX, EQ, *_op("crop", cfg.padding, [*padded_go, CORR, *rotated], zero)],
+    ]
+
+
+def _conv_summary(c: _Conv) -> list:
+    cfg = c.cfg
+    b = [c.heading("h_summary"), c.para("summary")]
     b.append(
         Display(
             [
-                [dF, EQ, *func("Convolution", [word("input "), X], [word("loss gradient "), dO])],
-                [dX, EQ, *func("FullConvolution", [word("180° rotated filter "), F], [word("loss gradient "), dO])],
+                [c.dF, EQ, *func("Convolution", [word("input "), c.X], [word("loss gradient "), c.dO])],
+                [
+                    c.dX,
+                    EQ,
+                    *func("FullConvolution", [word("180° rotated filter "), c.F], [word("loss gradient "), c.dO]),
+                ],
             ]
         )
     )
-    b += _figures(lang, figures)
+    b.append(c.para("summary_config", s=_pair(cfg.stride), p=_pair(cfg.padding), d=_pair(cfg.dilation)))
+    b.append(Display(_summary_formulas(c)))
+    m = Tok("M", "<mi>M</mi>", "M")
+    ops = {k: call(k, (p, p), m) for k, p in (("dilate", "s"), ("pad", "k"), ("subsample", "d"), ("crop", "p"))}
+    b.append(c.para("summary_ops", **ops))
+    return b
+
+
+#: The interactive page's figures, each after the section whose step it illustrates.
+_CONV_WIDGETS = {_conv_forward: "forward", _conv_closed_f: "grad_f", _conv_closed_x: "grad_x"}
+
+
+def conv_document(
+    d: ConvDerivation, lang: str = "en", check: NumericCheck | None = None, figures=(), values=None, seed: int = 0
+) -> Document:
+    """The whole explanation of one conv derivation, in ``lang``; ``figures`` are (caption key, path) pairs.
+
+    A large layer (more than COMPACT_ENTRIES input entries with the channels) gets the compact form:
+    the index rule, a few worked entries, numbered steps, and its full matrices in :class:`Details`.
+    ``values`` ({"X": ..., "F": ..., "dO": ...}, any subset) are the interactive page's starting numbers; the
+    others are small integers drawn from ``seed``.
+    """
+    c = _Conv(d, lang)
+    doc = Document(lang, strings.text(lang, "title_conv"), lesson=conv_lesson(d, values, seed))
+    doc.blocks.append(_config_para(d.config, lang))
+    if c.compact:
+        doc.blocks.append(c.para("compact", n=d.x.size))
+    for section in (_conv_forward, _conv_why, _conv_chain_f, _conv_closed_f, _conv_chain_x, _conv_closed_x):
+        doc.blocks += section(c)
+        if section in _CONV_WIDGETS:
+            doc.blocks.append(widget(lang, _CONV_WIDGETS[section]))
+    doc.blocks += _conv_transposed(c) + _conv_proof(c)
+    if check is not None:
+        doc.blocks += _numeric_blocks(check, lang, "numeric")
+    doc.blocks += _conv_summary(c)
+    doc.blocks += _figures(lang, figures)
     return doc
 
 
@@ -547,7 +881,8 @@ def pool_document(
             b.append(para(lang, "pool_chosen"))
         b.append(para(lang, "pool_ties"))
         if d.ties:
-            b.append(para(lang, "pool_ties_here", which=", ".join(entry_of(d.gb[t]).name for t in d.ties)))
+            key = "pool_ties_here" if len(d.ties) == 1 else "pool_ties_here_many"
+            b.append(para(lang, key, which=", ".join(entry_of(d.gb[t]).name for t in d.ties)))
     else:
         b.append(para(lang, "pool_avg"))
         if cfg.padding != (0, 0):
@@ -585,7 +920,8 @@ def pool_document(
     b.append(heading(lang, "h_proof"))
     b.append(para(lang, "proof_pool_ok" if d.verified else "proof_fail", n=d.chain.size, which="dL/dA"))
     if check is not None:
-        b += _numeric_blocks(check, lang, "numeric")
+        # check_pool keeps A's values when the derivation has them (max pooling always): only dL/dB is random
+        b += _numeric_blocks(check, lang, "numeric" if d.concrete is None else "numeric_fixed")
     b += _figures(lang, figures)
     return doc
 

@@ -6,7 +6,9 @@ evaluated directly on numbers (the same code, on ``convprop.reference``'s
 pad/dilate/rot180/correlate, that builds them symbolically).
 Either way the same values go through ``convprop.nn.functional`` with autograd,
 and central finite differences of L = Σ O · dL/dO estimate each gradient entry
-(exact up to rounding here, since L is linear in every single input).
+(exact up to rounding here, since L is linear in every single input). When
+PyTorch happens to be importable, its autograd is one more witness; it is never
+needed.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class NumericCheck:
     errors: dict = field(default_factory=dict)
     kinds: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    torch_version: str | None = None  # set when PyTorch took part
 
     def add(self, grad: str, a: str, b: str, x: np.ndarray, y: np.ndarray, kind: str = "exact") -> None:
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -58,6 +61,27 @@ def _functional():
     import convprop.nn.functional as F
 
     return F
+
+
+def _torch():
+    """PyTorch when it is importable: an optional witness, never a dependency of convprop."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _torch_run(check: NumericCheck, fn, inputs: list[np.ndarray], grad_out: np.ndarray) -> list[np.ndarray] | None:
+    """``fn(torch, *tensors)`` in float64 with PyTorch's autograd: [output, gradient of each input], or None."""
+    torch = _torch()
+    if torch is None:
+        return None
+    check.torch_version = torch.__version__.split("+")[0]
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in inputs]
+    out = fn(torch, *tensors)
+    out.backward(torch.tensor(grad_out, dtype=torch.float64))
+    return [out.detach().numpy(), *(t.grad.numpy() for t in tensors)]
 
 
 def _tensor(a: np.ndarray, grad: bool = True):
@@ -128,6 +152,17 @@ def _check_conv_numbers(check: NumericCheck, cfg, x, w, go, rng, samples, derive
     out, gx, gw, loss, transposed = _conv_engine(cfg, x, w, go)
     check.add("dL/dF", label, "autograd", derived_f, gw)
     check.add("dL/dX", label, "autograd", derived_x, gx)
+
+    def conv(torch, x_, w_):
+        kw = dict(stride=cfg.stride, padding=cfg.padding, dilation=cfg.dilation, groups=cfg.groups)
+        return torch.nn.functional.conv2d(x_, w_, **kw)
+
+    witness = _torch_run(check, conv, [x[None], w], go[None])
+    if witness is not None:
+        t_out, t_gx, t_gw = witness
+        check.add("O", "autograd", "PyTorch", out, t_out[0])
+        check.add("dL/dF", "autograd", "PyTorch", gw, t_gw)
+        check.add("dL/dX", "autograd", "PyTorch", gx, t_gx[0])
     check.add("dL/dX", "transposed conv", "autograd", transposed, gx)
     px, pf = _sample(x.shape, rng, samples), _sample(w.shape, rng, samples)
     check.add(
@@ -208,6 +243,24 @@ def _pool_engine(cfg: PoolConfig, a: np.ndarray, gb: np.ndarray):
 def _check_pool_numbers(check: NumericCheck, cfg, a, gb, rng, samples, derived, label, ties):
     out, ga, loss = _pool_engine(cfg, a, gb)
     check.add("dL/dA", label, "autograd", derived, ga)
+
+    def pool(torch, a_):
+        F = torch.nn.functional
+        if cfg.kind == "max":
+            return F.max_pool2d(a_, cfg.kernel_size, cfg.stride, cfg.padding, ceil_mode=cfg.ceil_mode)
+        return F.avg_pool2d(
+            a_,
+            cfg.kernel_size,
+            cfg.stride,
+            cfg.padding,
+            ceil_mode=cfg.ceil_mode,
+            count_include_pad=cfg.count_include_pad,
+        )
+
+    witness = _torch_run(check, pool, [a[None, None]], gb[None, None])
+    if witness is not None:
+        check.add("B", "autograd", "PyTorch", out, witness[0][0, 0])
+        check.add("dL/dA", "autograd", "PyTorch", ga, witness[1][0, 0])
     if ties:
         check.notes.append("ties")  # max is not differentiable at a tie: finite differences would straddle it
     else:
@@ -272,6 +325,12 @@ def check_conv_transpose(d, seed: int = 0) -> NumericCheck:
 
     check = NumericCheck(seed)
     check.add("O", "symbolic", "autograd", _evaluate(values, d.o), out.data[0])
+    witness = _torch_run(check, lambda torch, x_, w_: torch.nn.functional.conv_transpose2d(x_, w_, **kw),
+                         [x[None], w], go[None])  # fmt: skip
+    if witness is not None:
+        check.add("O", "autograd", "PyTorch", out.data[0], witness[0][0])
+        check.add("dL/dX", "autograd", "PyTorch", xt.grad[0], witness[1][0])
+        check.add("dL/dF", "autograd", "PyTorch", wt.grad, witness[2])
     check.add("dL/dX", "symbolic", "autograd", _evaluate(values, d.chain_x), xt.grad[0])
     check.add("dL/dF", "symbolic", "autograd", _evaluate(values, d.chain_f), wt.grad)
     px, pf = list(np.ndindex(*x.shape)), list(np.ndindex(*w.shape))

@@ -137,6 +137,35 @@ class PoolDerivation:
     def dA(self):
         return sp.Matrix(self.chain.tolist())
 
+    def __repr__(self) -> str:
+        c = self.config
+        size, kernel = ("x".join(str(n) for n in t) for t in (c.input_size, c.kernel_size))
+        stride, padding = (str(t[0]) if t[0] == t[1] else str(t) for t in (c.stride, c.padding))
+        return (
+            f"PoolDerivation({c.kind}, input {size}, kernel {kernel}, stride {stride}, padding {padding}, "
+            f"verified={self.verified})"
+        )
+
+    def _document(self):
+        from convprop.explain.document import pool_document
+
+        return pool_document(self)
+
+    def _repr_markdown_(self) -> str:
+        from convprop.explain.render import render
+
+        return render(self._document(), "md")
+
+    def _repr_html_(self) -> str:
+        from convprop.explain.render import notebook_html
+
+        return notebook_html(self._document())
+
+    def _repr_latex_(self) -> str:
+        from convprop.explain.render import notebook_latex
+
+        return notebook_latex(self._document())
+
     @property
     def concrete(self) -> np.ndarray | None:
         """The input's values; for chosen winners, small integers whose windows' first maxima they are."""

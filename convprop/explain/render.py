@@ -15,6 +15,7 @@ import base64
 import html
 import json
 import mimetypes
+import re
 import textwrap
 from importlib import resources
 from pathlib import Path
@@ -23,7 +24,19 @@ import sympy as sp
 from sympy.printing.mathml import MathMLPresentationPrinter
 
 from convprop.explain import strings
-from convprop.explain.document import Brace, Display, Document, Figure, Heading, Nav, Para, Table, Tok, Widget
+from convprop.explain.document import (
+    Brace,
+    Details,
+    Display,
+    Document,
+    Figure,
+    Heading,
+    Nav,
+    Para,
+    Table,
+    Tok,
+    Widget,
+)
 
 FORMATS = ("md", "latex", "html", "text")
 
@@ -131,6 +144,21 @@ def _figure_png(fig: Figure) -> Path:
     return Path(fig.path).with_suffix(".png")
 
 
+def _static_blocks(blocks: list):
+    """The blocks a static format prints: a :class:`Details` (collapsible in HTML) becomes its one-line note."""
+    for b in blocks:
+        if isinstance(b, Details):
+            if b.omitted_note is not None:
+                yield b.omitted_note
+        else:
+            yield b
+
+
+def _md_row(cells) -> str:
+    """A GFM table row; a pipe inside a cell (max |difference|) is escaped, or it would split the cell."""
+    return "| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |"
+
+
 def to_markdown(doc: Document) -> str:
     rtl = doc.direction == "rtl"
 
@@ -138,7 +166,7 @@ def to_markdown(doc: Document) -> str:
         return f'<div dir="rtl">\n\n{s}\n\n</div>' if rtl else s
 
     out = [prose(f"# {doc.title}")]
-    for b in doc.blocks:
+    for b in _static_blocks(doc.blocks):
         if isinstance(b, Heading):
             out.append(prose("#" * b.level + " " + b.text))
         elif isinstance(b, Para):
@@ -146,8 +174,7 @@ def to_markdown(doc: Document) -> str:
         elif isinstance(b, Display):
             out.extend(f"$$\n{latex(row)}\n$$" for row in b.rows)
         elif isinstance(b, Table):
-            lines = ["| " + " | ".join(b.header) + " |", "|" + "---|" * len(b.header)]
-            lines += ["| " + " | ".join(row) + " |" for row in b.rows]
+            lines = [_md_row(b.header), "|" + "---|" * len(b.header), *(_md_row(row) for row in b.rows)]
             out.append(prose("\n".join(lines)))
         elif isinstance(b, Figure):
             out.append(prose(f"![{b.caption}]({b.path})\n\n*{b.caption}*"))
@@ -155,39 +182,115 @@ def to_markdown(doc: Document) -> str:
 
 
 _TEX_ESCAPE = str.maketrans({c: "\\" + c for c in "_%&#$"})
+#: Symbols in the prose that text fonts may lack: set as math, in both languages and with either engine.
+_TEX_SYMBOLS = str.maketrans(
+    {
+        "×": r"$\times$",
+        "∂": r"$\partial$",
+        "…": "...",
+        "⊗": r"$\otimes$",
+        "°": r"$^\circ$",
+        "→": r"$\rightarrow$",
+        "←": r"$\leftarrow$",
+        "·": r"$\cdot$",
+        "−": r"$-$",
+        "‏": "",  # the right-to-left mark of the Arabic strings: bidi orders the runs itself
+    }
+)
+#: A run of Latin words (with the digits, dots and brackets between them) inside Arabic prose.
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_./'=\-]*(?:[ ,:]*[(]?[A-Za-z0-9][A-Za-z0-9_./'=\-]*[)]?)*")
+
+#: Runs of ASCII characters that may appear in Arabic prose and that Noto Naskh Arabic lacks.
+_NO_NASKH = re.compile(r"([\"'()*+\-/;<=>?@\[\]^`|~_]+)")
+_MIRRORED = str.maketrans("()[]", ")(][")
+
+# Both languages: a display wider than the text block is scaled down to fit it (graphicx only).
+_FIT = (
+    "\\setlength{\\emergencystretch}{3em}\n"
+    "\\newsavebox{\\eqbox}\n"
+    "\\newcommand{\\fiteq}[1]{\\sbox{\\eqbox}{$\\displaystyle #1$}%\n"
+    "  \\ifdim\\wd\\eqbox>\\linewidth\\resizebox{\\linewidth}{!}{\\usebox{\\eqbox}}\\else\\usebox{\\eqbox}\\fi}\n"
+)
+_PREAMBLE = {
+    "ltr": (
+        "% English: compiles with pdflatex, xelatex or lualatex.\n"
+        "\\usepackage{iftex}\n"
+        "\\ifPDFTeX\\usepackage[T1]{fontenc}\\usepackage[utf8]{inputenc}\\else\\usepackage{fontspec}\\fi\n"
+        "\\newcommand{\\latin}[1]{#1}\n"
+    ),
+    "rtl": (
+        "% Arabic: compile with xelatex. Needs polyglossia and bidi.sty (Debian: texlive-xetex,\n"
+        "% texlive-lang-arabic) and the fonts DejaVu Serif for the Latin words and Noto Naskh Arabic for\n"
+        "% the Arabic (Debian: fonts-dejavu-core, fonts-noto-core).\n"
+        "\\usepackage{fontspec}\n\\usepackage{polyglossia}\n"
+        "\\setmainlanguage[numerals=maghrib]{arabic}\n\\setotherlanguage{english}\n"
+        "\\setmainfont{DejaVu Serif}\n"
+        "\\newfontfamily\\arabicfont[Script=Arabic]{Noto Naskh Arabic}\n"
+        "% Noto Naskh Arabic has no brackets, operators or most ASCII punctuation: those take the Latin font.\n"
+        "\\newfontfamily\\punctfont{DejaVu Serif}\n"
+        "% Latin words (and text inside formulas) switch to English: its font and left-to-right order.\n"
+        "\\newcommand{\\latin}[1]{\\textenglish{#1}}\n"
+    ),
+}
+
+
+def _tex_plain(s: str, rtl: bool) -> str:
+    """Prose for LaTeX: special characters escaped, symbols as math; in Arabic, Latin runs in \\latin{}."""
+
+    def escape(t: str) -> str:
+        return t.translate(_TEX_ESCAPE).translate(_TEX_SYMBOLS)
+
+    if not rtl:
+        return escape(s)
+
+    def arabic(t: str) -> str:
+        # brackets between Arabic words are set in the Latin font, which XeTeX does not mirror right to left:
+        # the opening bracket (the rightmost) needs the closing glyph
+        parts = _NO_NASKH.split(t.translate(_MIRRORED))  # odd parts: the runs Noto Naskh Arabic lacks
+        return "".join(f"{{\\punctfont {escape(p)}}}" if k % 2 else escape(p) for k, p in enumerate(parts))
+
+    out, last = [], 0
+    for m in _LATIN_RUN.finditer(s):
+        out += [arabic(s[last : m.start()]), f"\\latin{{{escape(m.group())}}}"]
+        last = m.end()
+    return "".join([*out, arabic(s[last:])])
+
+
+_TEXT_IN_MATH = re.compile(r"\\text\{([^{}]*)\}")
+_NAME_WITH_UNDERSCORE = re.compile(r"\\operatorname\{([^{}]*\\_[^{}]*)\}")
+
+
+def _tex_math(formula) -> str:
+    """A formula for the LaTeX document: its words in the Latin font (\\text alone would take the Arabic one)."""
+    tex = _TEXT_IN_MATH.sub(lambda m: "\\text{\\latin{" + m.group(1) + "}}", latex(formula))
+    # an operator name with an underscore (conv_transpose2d): \_ would take the text font, so set it as a word
+    return _NAME_WITH_UNDERSCORE.sub(lambda m: "\\text{\\latin{" + m.group(1) + "}}", tex)
 
 
 def to_latex(doc: Document) -> str:
-    def plain(s: str) -> str:
-        return s.translate(_TEX_ESCAPE)
+    rtl = doc.direction == "rtl"
 
-    if doc.direction == "rtl":
-        preamble = (
-            "% Arabic: compile with xelatex (polyglossia + fontspec)\n"
-            "\\usepackage{polyglossia}\n\\setmainlanguage{arabic}\n\\setotherlanguage{english}\n"
-            "\\newfontfamily\\arabicfont[Script=Arabic]{Noto Naskh Arabic}\n"
-        )
-    else:
-        preamble = "\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\\usepackage{newunicodechar}\n"
-        preamble += "".join(
-            f"\\newunicodechar{{{c}}}{{\\ensuremath{{{m}}}}}\n"
-            for c, m in (("×", r"\times"), ("∂", r"\partial"), ("…", r"\dots"), ("⊗", r"\otimes"), ("°", r"^\circ"))
-        )
+    def plain(s: str) -> str:
+        return _tex_plain(s, rtl)
+
+    heading_font = "\\arabicfont " if rtl else ""
+
     out = [
         "\\documentclass{article}",
         "\\usepackage{amsmath,amssymb,graphicx,caption}",
         "\\usepackage[margin=2cm]{geometry}",
-        preamble,
+        _PREAMBLE[doc.direction] + _FIT,
         f"\\title{{{plain(doc.title)}}}\n\\date{{}}",
         "\\begin{document}\n\\maketitle",
     ]
-    for b in doc.blocks:
+    for b in _static_blocks(doc.blocks):
         if isinstance(b, Heading):
-            out.append(f"\\section*{{{plain(b.text)}}}")
+            # in Arabic, name the font: on a first run (no .aux yet) \bfseries would take the Latin font's bold
+            out.append(f"\\section*{{{heading_font}{plain(b.text)}}}")
         elif isinstance(b, Para):
-            out.append(_prose(b.parts, lambda f: f"${latex(f)}$", plain))
+            out.append(_prose(b.parts, lambda f: f"${_tex_math(f)}$", plain))
         elif isinstance(b, Display):
-            out.extend(f"\\[\n{latex(row)}\n\\]" for row in b.rows)
+            out.extend(f"\\[\n\\fiteq{{{_tex_math(row)}}}\n\\]" for row in b.rows)
         elif isinstance(b, Table):
             rows = [" & ".join(plain(c) for c in r) + r" \\" for r in [b.header, *b.rows]]
             body = "\n".join([rows[0], "\\hline", *rows[1:]])
@@ -253,19 +356,12 @@ def _nav(nav: Nav) -> str:
     return f'<nav class="picker" aria-label="{html.escape(nav.label)}"><ul>{items}</ul>{other}</nav>'
 
 
-def to_html(doc: Document) -> str:
+def _html_blocks(doc: Document, blocks) -> list[str]:
     def inline(f) -> str:
         return f'<math dir="ltr">{mathml(f)}</math>'
 
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{doc.lang}" dir="{doc.direction}">',
-        '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(doc.title)}</title><style>{_CSS}{_asset('lesson.css')}</style></head>",
-        "<body>",
-        f"<h1>{html.escape(doc.title)}</h1>",
-    ]
-    for b in doc.blocks:
+    out = []
+    for b in blocks:
         if isinstance(b, Heading):
             out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
         elif isinstance(b, Para):
@@ -277,6 +373,9 @@ def to_html(doc: Document) -> str:
                 label = html.escape(strings.PAGE[doc.lang]["show_matrices"])
                 block = f'<details class="matrices"><summary>{label}</summary>{block}</details>'
             out.append(block)
+        elif isinstance(b, Details):
+            inner = "\n".join(_html_blocks(doc, b.blocks))
+            out.append(f'<details class="matrices"><summary>{html.escape(b.summary)}</summary>{inner}</details>')
         elif isinstance(b, Nav):
             out.append(_nav(b))
         elif isinstance(b, Widget):
@@ -300,6 +399,19 @@ def to_html(doc: Document) -> str:
                 f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.caption)}">'
                 f"<figcaption>{html.escape(b.caption)}</figcaption></figure>"
             )
+    return out
+
+
+def to_html(doc: Document) -> str:
+    out = [
+        "<!DOCTYPE html>",
+        f'<html lang="{doc.lang}" dir="{doc.direction}">',
+        '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(doc.title)}</title><style>{_CSS}{_asset('lesson.css')}</style></head>",
+        "<body>",
+        f"<h1>{html.escape(doc.title)}</h1>",
+        *_html_blocks(doc, doc.blocks),
+    ]
     if doc.lesson is not None:
         out.append(_lesson_script(doc))
     out.append("</body>\n</html>")
@@ -308,7 +420,7 @@ def to_html(doc: Document) -> str:
 
 def to_text(doc: Document, width: int = 100) -> str:
     out = [doc.title, "=" * len(doc.title)]
-    for b in doc.blocks:
+    for b in _static_blocks(doc.blocks):
         if isinstance(b, Heading):
             out += ["", b.text, "-" * len(b.text)]
         elif isinstance(b, Para):
@@ -324,6 +436,20 @@ def to_text(doc: Document, width: int = 100) -> str:
         elif isinstance(b, Figure):
             out += ["", f"[{b.caption}] {b.path}"]
     return "\n".join(out) + "\n"
+
+
+def notebook_html(doc: Document, height: int = 640) -> str:
+    """The HTML page in an ``<iframe srcdoc>`` for Jupyter: its styles and scripts stay apart from the notebook's."""
+    return (
+        f'<iframe srcdoc="{html.escape(render(doc, "html"), quote=True)}" title="{html.escape(doc.title)}" '
+        f'style="width: 100%; height: {height}px; border: 1px solid #ddd" sandbox="allow-scripts"></iframe>'
+    )
+
+
+def notebook_latex(doc: Document) -> str:
+    """The document's display equations as LaTeX math, for Jupyter's MathJax (a whole document it cannot show)."""
+    rows = [latex(row) for b in _static_blocks(doc.blocks) if isinstance(b, Display) for row in b.rows]
+    return "\n".join(f"$${row}$$" for row in rows)
 
 
 def render(doc: Document, fmt: str = "md") -> str:

@@ -12,10 +12,74 @@ DIRECTION = {"en": "ltr", "ar": "rtl"}
 
 STRINGS = {
     "en": {
+        "frobenius_example": "For example, for two 2×2 matrices:",
+        "numeric_fixed": (
+            "The input's values A stay as given (they decide which entry is each window's maximum); random values "
+            "(seed {seed}) for dL/dB are substituted into the equations, the same values run through convprop's "
+            "autograd, and central finite differences (step {eps}) estimate every gradient entry. The largest "
+            "absolute differences:"
+        ),
+        "numeric_torch": "PyTorch {version} computes the same gradients with its own autograd, as a further witness.",
+        "summary_config": (
+            "With this layer's stride {s}, padding {p} and dilation {d}, the two operations are, with the numbers "
+            "put in:"
+        ),
+        "summary_ops": (
+            "Here {dilate} puts s − 1 zeros between neighbouring entries, {pad} surrounds with k zeros on each side "
+            "(at the bottom and right, the rows and columns that no window reached are added to ∂L/∂O and left out "
+            "of X), {subsample} "
+            "keeps rows and columns 1, 1 + d, 1 + 2d, …, and {crop} removes p rows and columns from each side; an "
+            "operation that would change nothing (stride 1, padding 0, dilation 1) is left out."
+        ),
+        "compact": (
+            "This layer is large ({n} input entries with the channels), too large to read as whole matrices. "
+            "This write-up states the general index rule, works a few entries out, and lists each closed form as "
+            "numbered steps; the full matrices are collapsed (the HTML page shows them behind a toggle)."
+        ),
+        "index_rule": (
+            "Every entry of O follows one index rule (indices from 1; X is 0 outside its {size} entries, in the "
+            "padding):"
+        ),
+        "index_rule_groups": "Here c runs over the {n} input channels of the group that output channel o reads.",
+        "worked": "A few entries worked out:",
+        "details_inputs": "X, F and dL/dO in full",
+        "details_closed_f": "The filter gradient's closed form, matrix by matrix",
+        "details_closed_x": "The input gradient's closed form, matrix by matrix",
+        "omitted": (
+            "{summary}: left out of this format ({n} equations); the HTML page shows them behind a toggle, and "
+            "the derivation object (convprop.explain.derive_conv) holds them in Python."
+        ),
+        "steps_f": "Step by step, for dL/dF:",
+        "steps_x": "Step by step, for dL/dX:",
+        "step_insert": "Insert zeros into dL/dO, {zeros}: {a} → {b}.",
+        "step_pad_x": "Pad X with zeros as in the forward pass, {zeros}: {a} → {b}.",
+        "step_drop": "Leave out {what} of the padded X, which no window reaches: {a} → {b}.",
+        "step_corr_f": "Correlate the padded X with the zero-inserted dL/dO: {a} ⊗ {b} → {c}.",
+        "step_subsample": "Keep rows and columns 1, 1 + {d}, 1 + 2·{d}, …: {a} → {b}, the filter's size.",
+        "step_pad_go": "Surround dL/dO with zeros, {zeros}: {a} → {b}.",
+        "step_pad_go_uncovered": (
+            "Surround dL/dO with zeros, {zeros}, plus {what} at the bottom and right for the part of the input "
+            "that no window reached: {a} → {b}."
+        ),
+        "step_filter": "Dilate the filter ({d}) and rotate it by 180°: {a} → {b}.",
+        "step_rotate": "Rotate the filter by 180°: {a}.",
+        "step_corr_x": "Correlate the padded dL/dO with the rotated filter: {a} ⊗ {b} → {c}.",
+        "step_corr_x_channels": (
+            "Correlate the padded dL/dO with the rotated filter: {a} ⊗ {b} → {c}, and add up these results over "
+            "the output channels that read each input channel."
+        ),
+        "step_crop": "Crop the forward padding, {what} from each side: {a} → {b}, the input's size.",
+        "between_same": "{n} between neighbouring entries",
+        "between_axes": "{r} between its rows and {c} between its columns",
+        "around_same": "{n} on each side",
+        "around_axes": "{r} above and below, {c} left and right",
+        "and": " and ",
+        "last_one": "the last {noun}",
+        "last_many": "the last {count}",
         "title_conv": "Backpropagation through a convolution layer",
         "config_conv": (
             "Input {X} of size {size}, filter {F} of size {ksize}, stride {stride}, padding {padding}, "
-            "dilation {dilation}, {cin} input channel(s), {cout} output channel(s), groups {groups}. "
+            "dilation {dilation}, {cin_n}, {cout_n}, groups {groups}. "
             "The output {O} has size {osize}: each side is {formula}."
         ),
         "h_forward": "The forward pass",
@@ -46,19 +110,21 @@ STRINGS = {
         ),
         "closed_f_stride": (
             "With stride {s}, neighbouring output entries came from windows {s} apart, so {dO} slides over X "
-            "with {z} zero(s) inserted between its entries: the stride becomes a dilation."
+            "with {zeros}: the stride becomes a dilation."
         ),
-        "closed_f_padding": "X is padded with {p} zero(s) on each side, exactly as in the forward pass.",
+        "closed_f_padding": "X is padded with {zeros}, exactly as in the forward pass.",
         "closed_f_dilation": (
-            "With dilation {d}, the filter's entries lie {d} apart on the input, so this correlation moves {d} "
-            "steps at a time."
+            "With dilation {d}, the filter's entries lie {d} apart on the input, so of this correlation only the "
+            "rows and columns 1, 1 + {d}, 1 + 2·{d}, … are filter gradients (the window moves {d} steps at a "
+            "time): {sub} keeps them, which gives the filter's size."
         ),
         "uncovered": (
-            "The last {r} row(s) or column(s) of the padded input are reached by no window: they take no part "
-            "in the output, and their gradient is 0."
+            "No window reaches {what} of the padded input: these entries take no part in the output, and their "
+            "gradient is 0."
         ),
         "h_local_x": "The local gradients with respect to X",
         "local_x": "In the same way for the input entries ({n} of them shown; the others follow the same pattern):",
+        "chain_x_rule": "The chain rule is the same Frobenius inner product, now with the local gradients of X:",
         "chain_x": "Applying the chain rule gives:",
         "h_corr": "Convolution vs cross-correlation",
         "corr": (
@@ -69,19 +135,19 @@ STRINGS = {
         ),
         "h_closed_x": "The input gradient is a full convolution",
         "closed_x": (
-            "{dX} is the full convolution of {dO} with the filter: {dO} is surrounded by {k1} zero(s) on every "
-            "side, so that every filter position that touches the input is counted, and the rotated filter slides "
-            "over it."
+            "{dX} is the full convolution of {dO} with the filter: {dO} is surrounded by {zeros}, so that every "
+            "filter position that touches the input is counted, and the rotated filter slides over it."
         ),
-        "closed_x_stride": "Because of the stride {s}, {z} zero(s) are first inserted between the entries of {dO}.",
+        "closed_x_stride": "Because of the stride {s}, {dO} first gets {zeros}.",
         "closed_x_uncovered": (
-            "{r} extra zero row(s) or column(s) at the bottom or right stand for the part of the input that no "
-            "window reached."
+            "Zeros added at the bottom and right ({what}) stand for the part of the input that no window reached."
         ),
-        "closed_x_dilation": "With dilation {d}, the rotated filter's entries are {d} apart as well.",
+        "closed_x_dilation": (
+            "With dilation {d}, the rotated filter's entries are {d} apart as well: it is the dilated filter "
+            "{dil}, rotated, that slides over the padded {dO}."
+        ),
         "closed_x_crop": (
-            "The full result covers the padded input; cropping {p} row(s) and column(s) from each side (the "
-            "forward padding) gives {dX}:"
+            "The full result covers the padded input; cropping {what} from each side (the forward padding) gives {dX}:"
         ),
         "closed_x_channels": (
             "With several channels, each input channel's gradient adds up the contributions of every output "
@@ -125,6 +191,7 @@ STRINGS = {
         "m_finite differences": "finite differences",
         "m_closed form": "closed form",
         "m_transposed conv": "transposed convolution",
+        "m_PyTorch": "PyTorch",
         "h_summary": "Summary",
         "summary": "Backpropagation through a convolution layer comes down to two operations:",
         "more": "… and {n} more of the same form.",
@@ -136,6 +203,10 @@ STRINGS = {
             "cells (the forward padding, if any) are dropped, and each kept cell is captioned by its index in X."
         ),
         "anim_pool": "The backward pass of pooling: where each window's gradient goes.",
+        "f_padded": "padded dL/dO",
+        "f_cropped": "cropped (padding)",
+        "f_max": "{g} → {a} (max {v}); the others get 0",
+        "f_avg": "{g} → each of {n} entries gets {share}",
         "title_numeric_conv": "Numeric check of a convolution layer's backward pass",
         "title_numeric_pool": "Numeric check of a pooling layer's backward pass",
         "title_pool_max": "Backpropagation through a max pooling layer",
@@ -156,7 +227,8 @@ STRINGS = {
             "When a window holds its maximum more than once, the first one in row-major order receives the "
             "gradient, as in PyTorch."
         ),
-        "pool_ties_here": "This input has ties in the window(s) of {which}.",
+        "pool_ties_here": "This input has ties in the window of {which}.",
+        "pool_ties_here_many": "This input has ties in the windows of {which}.",
         "pool_chosen": (
             "Here the maximum of each window was chosen rather than found from values: the result holds for every "
             "input whose windows have their first maxima at those entries."
@@ -224,6 +296,69 @@ STRINGS = {
         "not_verified": "NOT verified",
     },
     "ar": {
+        "frobenius_example": "مثال ذلك لمصفوفتين بحجم 2×2:",
+        "numeric_fixed": (
+            "تبقى قيم المدخل A كما هي (فهي التي تحدد العنصر الأكبر في كل نافذة)، ونعوّض بقيم عشوائية "
+            "(seed = {seed}) عن dL/dB في المعادلات، ونمرر القيم نفسها عبر الـautograd في convprop، ونقدّر كل "
+            "عنصر من عناصر الـgradient بالفروق المحدودة المركزية (finite differences) بخطوة {eps}. أكبر فرق "
+            "مطلق بين كل طريقتين:"
+        ),
+        "numeric_torch": "ويحسب PyTorch {version} الـgradients نفسها بالـautograd الخاص به، شاهدًا إضافيًا.",
+        "summary_config": (
+            "ومع الـstride ‏{s} والـpadding ‏{p} والـdilation ‏{d} في هذه الطبقة، تصبح العمليتان بعد التعويض بالأعداد:"
+        ),
+        "summary_ops": (
+            "حيث تُدرج {dilate} عدد s − 1 من الأصفار بين كل عنصرين متجاورين، وتحيط {pad} المصفوفة بعدد k من "
+            "الأصفار من كل جانب (والصفوف والأعمدة التي لم تصل إليها أي نافذة، في الأسفل وعلى اليمين، "
+            "تُضاف إلى ∂L/∂O وتُترك من X)، "
+            "وتُبقي {subsample} الصفوف والأعمدة 1 و1 + d و1 + 2d …، وتحذف {crop} عدد p من الصفوف والأعمدة من كل "
+            "جانب؛ وتُحذف من الصيغة كل عملية لا تغيّر شيئًا (stride 1 وpadding 0 وdilation 1)."
+        ),
+        "compact": (
+            "هذه الطبقة كبيرة ({n} عنصرًا في المدخل مع القنوات)، أكبر من أن تُقرأ مصفوفاتها كاملة. لذلك نكتب "
+            "قاعدة الفهارس العامة، ونحسب بعض العناصر مثالًا، ونسرد كل صيغة مغلقة خطوات مرقمة؛ أما المصفوفات "
+            "الكاملة فمطوية (تعرضها صفحة الـHTML خلف زر إظهار)."
+        ),
+        "index_rule": (
+            "كل عنصر من عناصر O يتبع قاعدة فهارس واحدة (تبدأ الفهارس من 1، وقيمة X صفر خارج عناصره الـ{size}، "
+            "أي في الـpadding):"
+        ),
+        "index_rule_groups": "حيث تمر c على قنوات المدخل الـ{n} في المجموعة التي تقرأ منها قناة المخرج o.",
+        "worked": "وهذه بعض العناصر محسوبة مثالًا:",
+        "details_inputs": "المصفوفات X وF وdL/dO كاملة",
+        "details_closed_f": "الصيغة المغلقة للـgradient بالنسبة إلى الـfilter، مصفوفةً مصفوفة",
+        "details_closed_x": "الصيغة المغلقة للـgradient بالنسبة إلى المدخل، مصفوفةً مصفوفة",
+        "omitted": (
+            "{summary}: لم تُكتب في هذه الصيغة ({n} من المعادلات)؛ تعرضها صفحة الـHTML خلف زر إظهار، ويحملها "
+            "كائن الاشتقاق (convprop.explain.derive_conv) في Python."
+        ),
+        "steps_f": "خطوة خطوة، لحساب dL/dF:",
+        "steps_x": "خطوة خطوة، لحساب dL/dX:",
+        "step_insert": "نُدرج الأصفار في dL/dO، ‏{zeros}: {a} ← {b}.",
+        "step_pad_x": "نحيط X بالأصفار كما في الـforward pass، ‏{zeros}: {a} ← {b}.",
+        "step_drop": "نترك {what} من X بعد الـpadding، إذ لا تصل إليه أي نافذة: {a} ← {b}.",
+        "step_corr_f": "نحسب الـcorrelation بين X بعد الـpadding وdL/dO بعد إدراج الأصفار: {a} ⊗ {b} ← {c}.",
+        "step_subsample": "نُبقي صفًا واحدًا وعمودًا واحدًا من كل {d}: {a} ← {b}، وهو حجم الـfilter.",
+        "step_pad_go": "نحيط dL/dO بالأصفار، ‏{zeros}: {a} ← {b}.",
+        "step_pad_go_uncovered": (
+            "نحيط dL/dO بالأصفار، ‏{zeros}، ونضيف {what} في الأسفل وعلى اليمين مقابل الجزء من المدخل الذي لم "
+            "تصل إليه أي نافذة: {a} ← {b}."
+        ),
+        "step_filter": "نطبّق الـdilation ‏({d}) على الـfilter ثم ندوّره بزاوية 180°: {a} ← {b}.",
+        "step_rotate": "ندوّر الـfilter بزاوية 180°: {a}.",
+        "step_corr_x": "نحسب الـcorrelation بين dL/dO بعد الـpadding والـfilter المُدوَّر: {a} ⊗ {b} ← {c}.",
+        "step_corr_x_channels": (
+            "نحسب الـcorrelation بين dL/dO بعد الـpadding والـfilter المُدوَّر: {a} ⊗ {b} ← {c}، ونجمع هذه "
+            "النتائج على قنوات المخرج التي تقرأ من كل قناة من قنوات المدخل."
+        ),
+        "step_crop": "نحذف الـpadding الخاص بالـforward pass، {what} من كل جانب: {a} ← {b}، وهو حجم المدخل.",
+        "between_same": "{n} بين كل عنصرين متجاورين",
+        "between_axes": "{r} بين صفوفه و{c} بين أعمدته",
+        "around_same": "{n} من كل جانب",
+        "around_axes": "{r} من الأعلى والأسفل و{c} من اليمين واليسار",
+        "and": " و",
+        "last_one": "آخر {noun}",
+        "last_many": "آخر {count}",
         "title_conv": "الـbackpropagation في طبقة الـconvolution",
         "config_conv": (
             "المدخل {X} بحجم {size}، والـfilter {F} بحجم {ksize}، مع stride يساوي {stride} وpadding يساوي "
@@ -258,19 +393,23 @@ STRINGS = {
         ),
         "closed_f_stride": (
             "لأن الـstride يساوي {s}، جاءت عناصر المخرج المتجاورة من نوافذ يفصل بينها {s}، لذلك ينزلق {dO} "
-            "على X بعد إدراج {z} من الأصفار بين عناصره، أي يتحول الـstride إلى dilation."
+            "على X بعد إدراج {zeros}، أي يتحول الـstride إلى dilation."
         ),
-        "closed_f_padding": "ويُحاط X بـ{p} من الأصفار من كل جانب، تمامًا كما في الـforward pass.",
+        "closed_f_padding": "ويُحاط X بالأصفار ({zeros})، تمامًا كما في الـforward pass.",
         "closed_f_dilation": (
-            "ولأن الـdilation يساوي {d}، تتباعد عناصر الـfilter على المدخل بمقدار {d}، فتتحرك هذه الـcorrelation "
-            "بخطوة قدرها {d}."
+            "ولأن الـdilation يساوي {d}، تتباعد عناصر الـfilter على المدخل بمقدار {d}، فلا يكون gradient للـfilter "
+            "إلا عنصرٌ واحد من كل {d} من عناصر هذه الـcorrelation: تُبقي {sub} الصفوف والأعمدة 1 و1 + {d} "
+            "و1 + 2·{d} … منها (أي تتحرك النافذة بخطوة قدرها {d})، فنحصل على حجم الـfilter."
         ),
         "uncovered": (
-            "لا تصل أي نافذة إلى آخر {r} من صفوف المدخل أو أعمدته بعد الـpadding، فلا تشارك في المخرج ويكون "
+            "لا تصل أي نافذة إلى {what} من المدخل بعد الـpadding، فلا تشارك هذه العناصر في المخرج ويكون "
             "الـgradient الخاص بها صفرًا."
         ),
         "h_local_x": "الـlocal gradients بالنسبة إلى X",
         "local_x": "وبالطريقة نفسها نشتق بالنسبة إلى عناصر المدخل (نعرض {n} منها، والباقي على النمط نفسه):",
+        "chain_x_rule": (
+            "والـchain rule هو الـFrobenius inner product نفسه، مع الـlocal gradients الخاصة بـX هذه المرة:"
+        ),
         "chain_x": "ثم نطبّق الـchain rule فنحصل على النتائج التالية:",
         "h_corr": "الـConvolution مقابل الـCross-correlation",
         "corr": (
@@ -281,18 +420,19 @@ STRINGS = {
         ),
         "h_closed_x": "الـgradient بالنسبة إلى المدخل عملية full convolution",
         "closed_x": (
-            "نحصل على {dX} بعملية full convolution بين {dO} والـfilter: نحيط {dO} بـ{k1} من الأصفار من كل جانب "
+            "نحصل على {dX} بعملية full convolution بين {dO} والـfilter: نحيط {dO} بالأصفار ({zeros}) "
             "حتى يُحتسب كل موضع للـfilter يلمس المدخل، ثم نحرّك الـfilter المُدوَّر فوقه."
         ),
-        "closed_x_stride": "وبسبب الـstride الذي يساوي {s}، نُدرج أولًا {z} من الأصفار بين عناصر {dO}.",
+        "closed_x_stride": "وبسبب الـstride الذي يساوي {s}، نُدرج أولًا في {dO} {zeros}.",
         "closed_x_uncovered": (
-            "ونضيف {r} من الصفوف أو الأعمدة الصفرية في الأسفل أو على اليمين، مقابل الجزء من المدخل الذي لم تصل "
-            "إليه أي نافذة."
+            "والأصفار المضافة في الأسفل وعلى اليمين ({what}) تقابل الجزء من المدخل الذي لم تصل إليه أي نافذة."
         ),
-        "closed_x_dilation": "ولأن الـdilation يساوي {d}، تتباعد عناصر الـfilter المُدوَّر بمقدار {d} أيضًا.",
+        "closed_x_dilation": (
+            "ولأن الـdilation يساوي {d}، تتباعد عناصر الـfilter المُدوَّر بمقدار {d} أيضًا: فالذي ينزلق فوق {dO} "
+            "بعد الـpadding هو الـfilter بعد الـdilation ‏{dil} ثم التدوير."
+        ),
         "closed_x_crop": (
-            "تغطي النتيجة الكاملة المدخل بعد الـpadding، فنحذف {p} من الصفوف والأعمدة من كل جانب (الـcrop) "
-            "لنحصل على {dX}:"
+            "تغطي النتيجة الكاملة المدخل بعد الـpadding، فنحذف {what} من كل جانب (الـcrop) لنحصل على {dX}:"
         ),
         "closed_x_channels": (
             "وعند تعدد القنوات، يجمع الـgradient الخاص بكل قناة من قنوات المدخل إسهامات جميع قنوات المخرج التي "
@@ -339,6 +479,7 @@ STRINGS = {
         "m_finite differences": "الفروق المحدودة",
         "m_closed form": "الصيغة المغلقة",
         "m_transposed conv": "الـtransposed convolution",
+        "m_PyTorch": "PyTorch",
         "h_summary": "الخلاصة",
         "summary": "إذًا يمكن تلخيص الـbackpropagation في طبقة الـconvolution في عمليتين:",
         "more": "… والمعادلات الباقية ({n}) على النمط نفسه.",
@@ -350,6 +491,10 @@ STRINGS = {
             "الخلايا الرمادية (الـpadding في الـforward pass إن وُجد)، ويُكتب تحت كل خلية باقية رقمُها في X."
         ),
         "anim_pool": "الـbackward pass في طبقة الـpooling: إلى أين يذهب الـgradient الخاص بكل نافذة.",
+        "f_padded": "dL/dO بعد الـpadding",
+        "f_cropped": "محذوفة (padding)",
+        "f_max": "{g}: يذهب إلى {a} (القيمة العظمى {v})، وتتلقى البقية 0",
+        "f_avg": "{g}: يتلقى كل عنصر من عناصر النافذة ({n}) المقدار {share}",
         "title_numeric_conv": "تحقق عددي من الـbackward pass في طبقة الـconvolution",
         "title_numeric_pool": "تحقق عددي من الـbackward pass في طبقة الـpooling",
         "title_pool_max": "الـbackpropagation في طبقة max pooling",
@@ -370,7 +515,8 @@ STRINGS = {
         "pool_ties": (
             "إذا تكررت القيمة العظمى في نافذة ما، يتلقى الـgradient أولُها بترتيب الصفوف (row-major)، كما في PyTorch."
         ),
-        "pool_ties_here": "وفي هذا المدخل قيم عظمى متساوية في نوافذ {which}.",
+        "pool_ties_here": "وفي هذا المدخل قيم عظمى متساوية في نافذة {which}.",
+        "pool_ties_here_many": "وفي هذا المدخل قيم عظمى متساوية في نوافذ {which}.",
         "pool_chosen": (
             "اخترنا هنا موضع القيمة العظمى في كل نافذة بدلًا من استخراجه من قيم المدخل، فالنتيجة صحيحة لكل مدخل "
             "تقع القيمة العظمى الأولى في كل نافذة من نوافذه في تلك المواضع."
@@ -436,6 +582,63 @@ STRINGS = {
         "not_verified": "لم يتم التحقق",
     },
 }
+
+
+#: Nouns that are counted in the prose. English: (singular, plural). Arabic: (bare singular, one, two, two after
+#: a preposition or noun, 3-10, 11 and more); Arabic counts agree with the number, as English plurals do.
+NOUNS = {
+    "en": {
+        "zero": ("zero", "zeros"),
+        "row": ("row", "rows"),
+        "column": ("column", "columns"),
+        "input channel": ("input channel", "input channels"),
+        "output channel": ("output channel", "output channels"),
+    },
+    "ar": {
+        "zero": ("صفر", "صفر واحد", "صفران", "صفرين", "أصفار", "صفرًا"),
+        "row": ("صف", "صف واحد", "صفان", "صفين", "صفوف", "صفًا"),
+        "column": ("عمود", "عمود واحد", "عمودان", "عمودين", "أعمدة", "عمودًا"),
+        "input channel": ("قناة مدخل", "قناة مدخل واحدة", "قناتا مدخل", "قناتي مدخل", "قنوات مدخل", "قناة مدخل"),
+        "output channel": ("قناة مخرج", "قناة مخرج واحدة", "قناتا مخرج", "قناتي مخرج", "قنوات مخرج", "قناة مخرج"),
+    },
+}
+
+
+def count(lang: str, n: int, noun: str, after: bool = False) -> str:
+    """``n`` of ``noun`` in ``lang``: "1 zero", "2 zeros"; Arabic "صفر واحد", "صفران" (``after`` a word: "صفرين")."""
+    forms = NOUNS[lang][noun]
+    if lang == "en":
+        return f"{n} {forms[0] if n == 1 else forms[1]}"
+    _, one, two, two_after, few, many = forms
+    if n == 0:
+        return f"لا {few}"
+    if n in (1, 2):
+        return one if n == 1 else (two_after if after else two)
+    return f"{n} {few if n <= 10 else many}"
+
+
+def per_axis(lang: str, pair: tuple[int, int], noun: str, where: str) -> str:
+    """A count per axis, once when both axes agree: "1 zero on each side", "1 zero above and below, 0 zeros left
+    and right"; ``where`` is "between" or "around"."""
+    if pair[0] == pair[1]:
+        return text(lang, f"{where}_same").format(n=count(lang, pair[0], noun))
+    return text(lang, f"{where}_axes").format(r=count(lang, pair[0], noun), c=count(lang, pair[1], noun))
+
+
+def last_lines(lang: str, rows: int, columns: int) -> str:
+    """The last rows and/or columns: "the last row", "the last 2 rows and the last column"."""
+    parts = []
+    for n, noun in ((rows, "row"), (columns, "column")):
+        if n == 1:
+            parts.append(text(lang, "last_one").format(noun=NOUNS[lang][noun][0]))
+        elif n > 1:
+            parts.append(text(lang, "last_many").format(count=count(lang, n, noun, after=True)))
+    return text(lang, "and").join(parts)
+
+
+def lines(lang: str, rows: int, columns: int) -> str:
+    """Rows and columns counted: "1 row and 1 column", "2 rows and 0 columns"."""
+    return text(lang, "and").join(count(lang, n, noun) for n, noun in ((rows, "row"), (columns, "column")))
 
 
 def text(lang: str, key: str) -> str:
