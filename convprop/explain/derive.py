@@ -5,8 +5,10 @@ the local gradients ∂O/∂F_ij and ∂O/∂X_ij with SymPy, applies the chain 
 a Frobenius inner product with ∂L/∂O, and checks that the result equals the
 closed forms
 
-    ∂L/∂F = X ⋆ dilate_s(∂L/∂O)                         (correlation, stride -> dilation)
-    ∂L/∂X = crop_p( pad(dilate_s(∂L/∂O)) ⋆ rot180(F) )   (full correlation, cropped)
+    ∂L/∂F = subsample_d( pad_p(X) ⋆ dilate_s(∂L/∂O) )                 (correlation, stride -> dilation)
+    ∂L/∂X = crop_p( pad(dilate_s(∂L/∂O)) ⋆ rot180(dilate_d(F)) )      (full correlation, cropped)
+
+(pad_p(X) without the rows/columns no window reaches; subsample_d keeps every d-th row and column)
 
 by expanding both and comparing every entry. ``verified`` is True only when
 every entry of both gradients matches.

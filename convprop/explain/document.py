@@ -511,10 +511,10 @@ def _forward_closed_form(c: _Conv) -> list:
     cfg, d = c.cfg, c.d
     one, zero = (1, 1), (0, 0)
     xp = ref.pad(d.x[0], [(p, p) for p in cfg.padding])
-    x = Brace(matrix(xp), _op("pad", cfg.padding, [c.X], zero))
-    f = Brace(matrix(ref.dilate(d.f[0, 0], cfg.dilation)), _op("dilate", cfg.dilation, [c.F], one))
+    x = Brace(matrix(xp), _op("pad", cfg.shown(cfg.padding), [c.X], zero))
+    f = Brace(matrix(ref.dilate(d.f[0, 0], cfg.dilation)), _op("dilate", cfg.shown(cfg.dilation), [c.F], one))
     o_names = matrix(d.go[0]).applyfunc(entry_of)
-    return [Brace(o_names, c.O), EQ, *_op("subsample", cfg.stride, [x, CORR, f], one)]
+    return [Brace(o_names, c.O), EQ, *_op("subsample", cfg.shown(cfg.stride), [x, CORR, f], one)]
 
 
 def _conv_forward(c: _Conv) -> list:
@@ -567,7 +567,7 @@ def _conv_chain_f(c: _Conv) -> list:
 
 
 def _zeros_between(c: _Conv) -> str:
-    return strings.per_axis(c.lang, tuple(s - 1 for s in c.cfg.stride), "zero", "between")
+    return strings.per_axis(c.lang, tuple(s - 1 for s in c.cfg.shown(c.cfg.stride)), "zero", "between")
 
 
 def _filter_chain(c: _Conv, o: int, ci: int) -> list:
@@ -576,7 +576,7 @@ def _filter_chain(c: _Conv, o: int, ci: int) -> list:
     x_label = [word("padded "), c.chan("X", cfg.input_channel(o, ci))] if cfg.padding != (0, 0) else c.chan("X", ci)
     g_label = partial("L", c.chan("O", o))
     if cfg.stride != (1, 1):
-        g_label = call("dilate", cfg.stride, g_label)
+        g_label = call("dilate", cfg.shown(cfg.stride), g_label)
     xp = used_padded_input(cfg, d.x[cfg.input_channel(o, ci)])
     g = d.dilated_grad_output(o)
     corr = [Brace(matrix(xp), x_label), CORR, Brace(matrix(g), g_label)]
@@ -586,8 +586,8 @@ def _filter_chain(c: _Conv, o: int, ci: int) -> list:
         return [[lhs, EQ, *corr], result]
     full = ref.correlate(xp, g)
     return [
-        [lhs, EQ, *call("subsample", cfg.dilation, corr)],
-        [EQ, *call("subsample", cfg.dilation, matrix(full))],
+        [lhs, EQ, *call("subsample", cfg.shown(cfg.dilation), corr)],
+        [EQ, *call("subsample", cfg.shown(cfg.dilation), matrix(full))],
         result,
     ]
 
@@ -606,18 +606,27 @@ def _filter_steps(c: _Conv) -> list:
     steps = []
     g = tuple(s * (n - 1) + 1 for s, n in zip(cfg.stride, cfg.output_size, strict=True))
     if cfg.stride != (1, 1):
-        steps.append(("step_insert", dict(zeros=_zeros_between(c), a=size(cfg.output_size), b=size(g))))
+        steps.append(("step_insert", dict(zeros=_zeros_between(c), a=size(cfg.shown(cfg.output_size)), b=size(g))))
     if cfg.padding != (0, 0):
-        zeros = strings.per_axis(c.lang, cfg.padding, "zero", "around")
-        steps.append(("step_pad_x", dict(zeros=zeros, a=size(cfg.input_size), b=size(cfg.padded_size))))
+        zeros = strings.per_axis(c.lang, cfg.shown(cfg.padding), "zero", "around")
+        steps.append(
+            ("step_pad_x", dict(zeros=zeros, a=size(cfg.shown(cfg.input_size)), b=size(cfg.shown(cfg.padded_size))))
+        )
     used = tuple(n - r for n, r in zip(cfg.padded_size, cfg.uncovered, strict=True))
     if cfg.uncovered != (0, 0):
-        what = strings.last_lines(c.lang, *cfg.uncovered)
-        steps.append(("step_drop", dict(what=what, a=size(cfg.padded_size), b=size(used))))
-    steps.append(("step_corr_f", dict(a=size(used), b=size(g), c=size(cfg.effective_kernel))))
+        what = strings.last_lines(c.lang, *cfg.shown(cfg.uncovered))
+        steps.append(("step_drop", dict(what=what, a=size(cfg.shown(cfg.padded_size)), b=size(used))))
+    steps.append(("step_corr_f", dict(a=size(used), b=size(g), c=size(cfg.shown(cfg.effective_kernel)))))
     if cfg.dilation != (1, 1):
         steps.append(
-            ("step_subsample", dict(d=_pair(cfg.dilation), a=size(cfg.effective_kernel), b=size(cfg.kernel_size)))
+            (
+                "step_subsample",
+                dict(
+                    d=_pair(cfg.shown(cfg.dilation)),
+                    a=size(cfg.shown(cfg.effective_kernel)),
+                    b=size(cfg.shown(cfg.kernel_size)),
+                ),
+            )
         )
     return _steps(c, steps)
 
@@ -626,14 +635,14 @@ def _conv_closed_f(c: _Conv) -> list:
     cfg, lang = c.cfg, c.lang
     b = [c.heading("h_closed_f"), c.para("closed_f", dO=c.dO)]
     if cfg.stride != (1, 1):
-        b.append(c.para("closed_f_stride", dO=c.dO, s=_pair(cfg.stride), zeros=_zeros_between(c)))
+        b.append(c.para("closed_f_stride", dO=c.dO, s=_pair(cfg.shown(cfg.stride)), zeros=_zeros_between(c)))
     if cfg.padding != (0, 0):
-        b.append(c.para("closed_f_padding", zeros=strings.per_axis(lang, cfg.padding, "zero", "around")))
+        b.append(c.para("closed_f_padding", zeros=strings.per_axis(lang, cfg.shown(cfg.padding), "zero", "around")))
     if cfg.dilation != (1, 1):
-        sub = call("subsample", cfg.dilation, Tok("M", "<mi>M</mi>", "M"))
-        b.append(c.para("closed_f_dilation", d=_pair(cfg.dilation), sub=sub))
+        sub = call("subsample", cfg.shown(cfg.dilation), Tok("M", "<mi>M</mi>", "M"))
+        b.append(c.para("closed_f_dilation", d=_pair(cfg.shown(cfg.dilation)), sub=sub))
     if cfg.uncovered != (0, 0):
-        b.append(c.para("uncovered", what=strings.last_lines(lang, *cfg.uncovered)))
+        b.append(c.para("uncovered", what=strings.last_lines(lang, *cfg.shown(cfg.uncovered))))
     chains = [Display(_filter_chain(c, o, ci)) for o in range(cfg.out_channels) for ci in range(cfg.group_in)]
     if c.compact:
         b += [c.para("steps_f"), *_filter_steps(c)]
@@ -677,7 +686,11 @@ def _input_chain(c: _Conv, ch: int) -> list:
     full = np.array(d.full_grad_input(ch), dtype=object)
     (ph, pw), (h, w) = cfg.padding, cfg.input_size
     full[ph : ph + h, pw : pw + w] = np.vectorize(gradient_of, otypes=[object])(d.x[ch])
-    return [[lhs, EQ, *call("crop", cfg.padding, terms)], [EQ, *call("crop", cfg.padding, matrix(full))], result]
+    return [
+        [lhs, EQ, *call("crop", cfg.shown(cfg.padding), terms)],
+        [EQ, *call("crop", cfg.shown(cfg.padding), matrix(full))],
+        result,
+    ]
 
 
 def _input_steps(c: _Conv) -> list:
@@ -685,26 +698,37 @@ def _input_steps(c: _Conv) -> list:
     steps = []
     g = tuple(s * (n - 1) + 1 for s, n in zip(cfg.stride, cfg.output_size, strict=True))
     if cfg.stride != (1, 1):
-        steps.append(("step_insert", dict(zeros=_zeros_between(c), a=size(cfg.output_size), b=size(g))))
+        steps.append(("step_insert", dict(zeros=_zeros_between(c), a=size(cfg.shown(cfg.output_size)), b=size(g))))
     k1 = tuple(e - 1 for e in cfg.effective_kernel)
     padded = c.d.padded_grad_output(0).shape
-    zeros = strings.per_axis(lang, k1, "zero", "around")
+    zeros = strings.per_axis(lang, cfg.shown(k1), "zero", "around")
     if cfg.uncovered != (0, 0):
-        what = strings.lines(lang, *cfg.uncovered)
+        what = strings.lines(lang, *cfg.shown(cfg.uncovered))
         steps.append(("step_pad_go_uncovered", dict(zeros=zeros, what=what, a=size(g), b=size(padded))))
     else:
         steps.append(("step_pad_go", dict(zeros=zeros, a=size(g), b=size(padded))))
     if cfg.dilation != (1, 1):
         steps.append(
-            ("step_filter", dict(d=_pair(cfg.dilation), a=size(cfg.kernel_size), b=size(cfg.effective_kernel)))
+            (
+                "step_filter",
+                dict(
+                    d=_pair(cfg.shown(cfg.dilation)),
+                    a=size(cfg.shown(cfg.kernel_size)),
+                    b=size(cfg.shown(cfg.effective_kernel)),
+                ),
+            )
         )
     else:
-        steps.append(("step_rotate", dict(a=size(cfg.kernel_size))))
+        steps.append(("step_rotate", dict(a=size(cfg.shown(cfg.kernel_size)))))
     key = "step_corr_x_channels" if c.multi else "step_corr_x"
-    steps.append((key, dict(a=size(padded), b=size(cfg.effective_kernel), c=size(cfg.padded_size))))
+    steps.append(
+        (key, dict(a=size(padded), b=size(cfg.shown(cfg.effective_kernel)), c=size(cfg.shown(cfg.padded_size))))
+    )
     if cfg.padding != (0, 0):
-        what = strings.lines(lang, *cfg.padding)
-        steps.append(("step_crop", dict(what=what, a=size(cfg.padded_size), b=size(cfg.input_size))))
+        what = strings.lines(lang, *cfg.shown(cfg.padding))
+        steps.append(
+            ("step_crop", dict(what=what, a=size(cfg.shown(cfg.padded_size)), b=size(cfg.shown(cfg.input_size))))
+        )
     return _steps(c, steps)
 
 
@@ -714,19 +738,26 @@ def _conv_closed_x(c: _Conv) -> list:
     b.append(Display([[matrix(d.f[0, 0]), ROTATE, matrix(d.rotated_filter(0, 0))]]))
     b.append(c.heading("h_closed_x"))
     k1 = tuple(e - 1 for e in cfg.effective_kernel)
-    b.append(c.para("closed_x", dX=c.dX, dO=c.dO, zeros=strings.per_axis(lang, k1, "zero", "around")))
+    b.append(c.para("closed_x", dX=c.dX, dO=c.dO, zeros=strings.per_axis(lang, cfg.shown(k1), "zero", "around")))
     if cfg.stride != (1, 1):
-        b.append(c.para("closed_x_stride", dO=c.dO, s=_pair(cfg.stride), zeros=_zeros_between(c)))
+        b.append(c.para("closed_x_stride", dO=c.dO, s=_pair(cfg.shown(cfg.stride)), zeros=_zeros_between(c)))
     if cfg.uncovered != (0, 0):
-        b.append(c.para("closed_x_uncovered", what=strings.lines(lang, *cfg.uncovered)))
+        b.append(c.para("closed_x_uncovered", what=strings.lines(lang, *cfg.shown(cfg.uncovered))))
     if cfg.dilation != (1, 1):
-        b.append(c.para("closed_x_dilation", d=_pair(cfg.dilation), dO=c.dO, dil=call("dilate", cfg.dilation, c.F)))
-        dilated = call("dilate", cfg.dilation, matrix(d.f[0, 0]))
+        b.append(
+            c.para(
+                "closed_x_dilation",
+                d=_pair(cfg.shown(cfg.dilation)),
+                dO=c.dO,
+                dil=call("dilate", cfg.shown(cfg.dilation), c.F),
+            )
+        )
+        dilated = call("dilate", cfg.shown(cfg.dilation), matrix(d.f[0, 0]))
         b.append(Display([[*dilated, EQ, matrix(ref.dilate(d.f[0, 0], cfg.dilation))]]))
     if c.multi:
         b.append(c.para("closed_x_channels"))
     if cfg.padding != (0, 0):
-        b.append(c.para("closed_x_crop", what=strings.lines(lang, *cfg.padding), dX=c.dX))
+        b.append(c.para("closed_x_crop", what=strings.lines(lang, *cfg.shown(cfg.padding)), dX=c.dX))
     chains = [Display(_input_chain(c, ch)) for ch in range(cfg.in_channels)]
     if c.compact:
         b += [c.para("steps_x"), *_input_steps(c)]
@@ -761,7 +792,7 @@ def _conv_proof(c: _Conv) -> list:
 
 def _op(fname: str, param, arg: list, identity) -> list:
     """fname_param(arg), or just ``arg`` when the parameter makes the operation do nothing (dilate_1, crop_0)."""
-    return arg if param == identity else call(fname, param, arg)
+    return arg if set(param) == set(identity) else call(fname, param, arg)
 
 
 def _summary_formulas(c: _Conv) -> list:
@@ -769,12 +800,16 @@ def _summary_formulas(c: _Conv) -> list:
     cfg = c.cfg
     one, zero = (1, 1), (0, 0)
     k1 = tuple(e - 1 for e in cfg.effective_kernel)
-    corr_f = [*_op("pad", cfg.padding, [c.X], zero), CORR, *_op("dilate", cfg.stride, [c.dO], one)]
-    padded_go = _op("pad", k1, _op("dilate", cfg.stride, [c.dO], one), zero)
-    rotated = call("rot180", None, _op("dilate", cfg.dilation, [c.F], one))
+    corr_f = [
+        *_op("pad", cfg.shown(cfg.padding), [c.X], zero),
+        CORR,
+        *_op("dilate", cfg.shown(cfg.stride), [c.dO], one),
+    ]
+    padded_go = _op("pad", k1, _op("dilate", cfg.shown(cfg.stride), [c.dO], one), zero)
+    rotated = call("rot180", None, _op("dilate", cfg.shown(cfg.dilation), [c.F], one))
     return [
-        [c.dF, EQ, *_op("subsample", cfg.dilation, corr_f, one)],
-        [c.dX, EQ, *_op("crop", cfg.padding, [*padded_go, CORR, *rotated], zero)],
+        [c.dF, EQ, *_op("subsample", cfg.shown(cfg.dilation), corr_f, one)],
+        [c.dX, EQ, *_op("crop", cfg.shown(cfg.padding), [*padded_go, CORR, *rotated], zero)],
     ]
 
 
@@ -793,7 +828,14 @@ def _conv_summary(c: _Conv) -> list:
             ]
         )
     )
-    b.append(c.para("summary_config", s=_pair(cfg.stride), p=_pair(cfg.padding), d=_pair(cfg.dilation)))
+    b.append(
+        c.para(
+            "summary_config",
+            s=_pair(cfg.shown(cfg.stride)),
+            p=_pair(cfg.shown(cfg.padding)),
+            d=_pair(cfg.shown(cfg.dilation)),
+        )
+    )
     b.append(Display(_summary_formulas(c)))
     m = Tok("M", "<mi>M</mi>", "M")
     ops = {k: call(k, (p, p), m) for k, p in (("dilate", "s"), ("pad", "k"), ("subsample", "d"), ("crop", "p"))}

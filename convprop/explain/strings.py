@@ -617,16 +617,17 @@ def count(lang: str, n: int, noun: str, after: bool = False) -> str:
     return f"{n} {few if n <= 10 else many}"
 
 
-def per_axis(lang: str, pair: tuple[int, int], noun: str, where: str) -> str:
-    """A count per axis, once when both axes agree: "1 zero on each side", "1 zero above and below, 0 zeros left
-    and right"; ``where`` is "between" or "around"."""
-    if pair[0] == pair[1]:
+def per_axis(lang: str, pair: tuple[int, ...], noun: str, where: str) -> str:
+    """A count per axis, once when both axes agree (or there is one, conv1d's): "1 zero on each side", "1 zero
+    above and below, 0 zeros left and right"; ``where`` is "between" or "around"."""
+    if len(set(pair)) == 1:
         return text(lang, f"{where}_same").format(n=count(lang, pair[0], noun))
     return text(lang, f"{where}_axes").format(r=count(lang, pair[0], noun), c=count(lang, pair[1], noun))
 
 
-def last_lines(lang: str, rows: int, columns: int) -> str:
-    """The last rows and/or columns: "the last row", "the last 2 rows and the last column"."""
+def last_lines(lang: str, *counts: int) -> str:
+    """The last rows and/or columns: "the last row", "the last 2 rows and the last column" (one count: columns)."""
+    rows, columns = (0, *counts) if len(counts) == 1 else counts
     parts = []
     for n, noun in ((rows, "row"), (columns, "column")):
         if n == 1:
@@ -636,9 +637,10 @@ def last_lines(lang: str, rows: int, columns: int) -> str:
     return text(lang, "and").join(parts)
 
 
-def lines(lang: str, rows: int, columns: int) -> str:
-    """Rows and columns counted: "1 row and 1 column", "2 rows and 0 columns"."""
-    return text(lang, "and").join(count(lang, n, noun) for n, noun in ((rows, "row"), (columns, "column")))
+def lines(lang: str, *counts: int) -> str:
+    """Rows and columns counted: "1 row and 1 column", "2 rows and 0 columns"; one count: columns (conv1d)."""
+    nouns = ("column",) if len(counts) == 1 else ("row", "column")
+    return text(lang, "and").join(count(lang, n, noun) for n, noun in zip(counts, nouns, strict=True))
 
 
 def text(lang: str, key: str) -> str:
