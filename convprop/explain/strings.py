@@ -684,8 +684,8 @@ PAGE = {
             "Try it: X, with the stride's zeros inserted, slides over the padded ∂L/∂O, and each position writes "
             "one entry of ∂L/∂F."
         ),
-        "prev": "‹ Previous",
-        "next": "Next ›",
+        "prev": "Previous",
+        "next": "Next",
         "play": "▶ Play",
         "pause": "❚❚ Pause",
         "prev_label": "previous position",
@@ -745,8 +745,8 @@ PAGE = {
         "widget_t_grad_f": (
             "جرّب بنفسك: ينزلق X، بعد إدراج أصفار الـstride، فوق ∂L/∂O المحشوّ، وكل موضع يكتب عنصرًا من ∂L/∂F."
         ),
-        "prev": "← السابق",
-        "next": "التالي →",
+        "prev": "السابق",
+        "next": "التالي",
         "play": "▶ تشغيل",
         "pause": "❚❚ إيقاف مؤقت",
         "prev_label": "الموضع السابق",

@@ -330,13 +330,20 @@
     });
     root.appendChild(row);
     const legend = el("div", { class: "legend" });
-    for (const z of spec.legend || []) legend.appendChild(el("span", { class: "l-" + z }, UI["legend_" + z]));
+    for (const z of spec.legend || []) legend.appendChild(el("span", { class: "l-" + z, dir: "auto" }, UI["legend_" + z]));
     if (legend.childElementCount) root.appendChild(legend);
 
     const controls = el("div", { class: "controls" });
-    w.prevBtn = el("button", { type: "button", "data-role": "prev", "aria-label": UI.prev_label }, UI.prev);
-    w.play = el("button", { type: "button", "data-role": "play", "aria-label": UI.play_label, "aria-pressed": "false" }, UI.play);
-    w.nextBtn = el("button", { type: "button", "data-role": "next", "aria-label": UI.next_label }, UI.next);
+    // the arrows stay outside the words: in an Arabic page the figure still runs left to right
+    const label = (arrow, text, after) => {
+      const parts = [el("span", { "aria-hidden": "true" }, arrow), el("span", { dir: "auto" }, text)];
+      return after ? parts.reverse() : parts;
+    };
+    w.prevBtn = el("button", { type: "button", dir: "ltr", "data-role": "prev", "aria-label": UI.prev_label });
+    w.prevBtn.append(...label("‹ ", UI.prev, false));
+    w.play = el("button", { type: "button", dir: "ltr", "data-role": "play", "aria-label": UI.play_label, "aria-pressed": "false" }, UI.play);
+    w.nextBtn = el("button", { type: "button", dir: "ltr", "data-role": "next", "aria-label": UI.next_label });
+    w.nextBtn.append(...label(" ›", UI.next, true));
     w.slider = el("input", { type: "range", min: "0", max: String(spec.frames.length - 1), value: "0",
                              "data-role": "position", "aria-label": UI.slider_label });
     w.position = el("span", { class: "position", "aria-hidden": "true" });
