@@ -191,6 +191,13 @@ class ImageDataset:
     def __getitem__(self, index):
         return self.images[index], self.labels[index]
 
+    def subset(self, index, split: str | None = None) -> ImageDataset:
+        """The images at ``index`` (an index array or a slice) as a dataset with the same classes and statistics."""
+        return ImageDataset(
+            self.images[index], self.labels[index], self.classes, self.mean, self.std, self.name,
+            split or self.split, self.source,
+        )  # fmt: skip
+
     @property
     def num_classes(self) -> int:
         return len(self.classes)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from convprop._io import fsync_dir
+from convprop._io import fsync_dir, remove_stale_temp_files, umask
 
 FORMAT = "convprop-checkpoint"
 FORMAT_VERSION = 1
@@ -140,6 +140,7 @@ def save_checkpoint(
     arrays[_HEADER_KEY] = np.frombuffer(header_bytes, dtype=np.uint8)
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path.parent, path.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -147,19 +148,13 @@ def save_checkpoint(
             f.flush()
             os.fsync(f.fileno())
         # mkstemp creates the file readable by its owner only; give it the permissions open() would.
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.chmod(tmp_name, 0o666 & ~umask())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it is to set it
-    os.umask(mask)
-    return mask
 
 
 # ---- reading ----

@@ -9,30 +9,14 @@ from pathlib import Path
 import numpy as np
 
 import convprop
-from convprop.train.checkpoint import Checkpoint, CheckpointError, load_model_state
-from convprop.train.trainer import EvalResult, evaluate_model, load_split
+from convprop.train.checkpoint import Checkpoint, CheckpointError
+from convprop.train.config import TrainConfig
+from convprop.train.models import load_model
+from convprop.train.trainer import EvalResult, evaluate_model, load_split, load_splits
 
 
 class ImageError(ValueError):
     """An image file is missing or cannot be decoded."""
-
-
-def load_model(ck: Checkpoint):
-    """The checkpoint's model, rebuilt from its name and constructor arguments, with its weights, in eval mode.
-
-    Raises:
-        CheckpointError: the model name is unknown to this convprop, or the weights do not fit it.
-    """
-    from convprop.models import get_model
-
-    kwargs = ck.header["model"].get("kwargs", {})
-    try:
-        # The initial weights are overwritten at once; a fixed generator keeps the library free of global randomness.
-        model = get_model(ck.model_name, generator=np.random.default_rng(0), **kwargs)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{ck.path}: cannot build model {ck.model_name!r} with {kwargs}: {exc}") from None
-    load_model_state(model, ck)
-    return model.eval()
 
 
 def _dataset_facts(ck: Checkpoint) -> dict:
@@ -62,7 +46,14 @@ def evaluate_checkpoint(
 
     facts = _dataset_facts(ck)
     name = dataset or facts["name"]
-    data = load_split(name, split, data_dir, limit)
+    if split == "val":
+        data = _validation_set(ck, name, data_dir)
+    else:
+        data = load_split(name, split, data_dir, like=(facts["input_shape"], facts["classes"]))
+    if data is None:
+        raise ValueError(f"{name} in {data_dir} has no {split} split")
+    if limit is not None and limit < len(data):
+        data = data.subset(slice(0, limit))
     if list(data.images.shape[1:]) != list(facts["input_shape"]) or len(data.classes) != len(facts["classes"]):
         raise ValueError(
             f"{name} has images {data.images.shape[1:]} in {len(data.classes)} classes, but the model was trained "
@@ -71,6 +62,20 @@ def evaluate_checkpoint(
     model = load_model(ck)
     loader = DataLoader(data, batch_size=batch_size, normalize=(facts["mean"], facts["std"]))
     return evaluate_model(model, loader, len(data.classes)), list(data.classes), name
+
+
+def _validation_set(ck: Checkpoint, name: str, data_dir):
+    """The run's validation set, drawn again from its settings (the same seed gives the same split)."""
+    try:
+        cfg = TrainConfig.from_dict(ck.header["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{ck.path}: cannot read the run's settings: {exc}") from None
+    if name != cfg.dataset:
+        raise ValueError(f"--split val is the validation set of the run's own dataset ({cfg.dataset})")
+    val = load_splits(cfg, data_dir)[1]
+    if val is None:
+        raise ValueError(f"{ck.path}: the run had no validation set (--val-split 0)")
+    return val
 
 
 def load_image(path: str | os.PathLike, input_shape: Sequence[int], invert: bool = False) -> np.ndarray:

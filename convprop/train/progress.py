@@ -45,6 +45,11 @@ class EpochProgress:
             )
             self._bar.update(1)
 
+    def set_validation(self, loss: float, accuracy: float) -> None:
+        """Show the epoch's validation loss and accuracy beside its training figures."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"{self._bar.postfix}, val loss={loss:.4f} val acc={100 * accuracy:.2f}%")
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
