@@ -64,6 +64,13 @@ def _float(low: float, high: float | None = None, low_open: bool = False):
     return parse
 
 
+def _path(text: str) -> Path:
+    """An argparse ``type`` for paths: an empty string (Path("") is the current folder) is refused."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return Path(text)
+
+
 def _defaults_table() -> str:
     rows = []
     for name, d in DATASET_DEFAULTS.items():
@@ -123,7 +130,7 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--val-dir",
-        type=Path,
+        type=_path,
         metavar="DIR",
         help="validate on these images instead: one subfolder per class, named after the class or its index",
     )
@@ -155,7 +162,7 @@ def register(subparsers) -> None:
         help="also checkpoint every STEPS batches (default 200; 0: only at epoch ends)",
     )
     p.add_argument("--eval-batch-size", type=_positive_int, metavar="N", help="batch size for testing (default 500)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/<dataset>-<model>-<time>)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="run folder (default runs/<dataset>-<model>-<time>)")
     p.add_argument(
         "--resume",
         nargs="?",
@@ -166,7 +173,7 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--data-dir",
-        type=Path,
+        type=_path,
         metavar="DIR",
         help="look for the dataset files here first; for imagefolder, the folder of class subfolders "
         "(or of train/, val/, test/ folders of them)",
@@ -180,7 +187,7 @@ def register(subparsers) -> None:
         description="Evaluate a checkpoint on a dataset split: accuracy, per-class accuracy and the confusion "
         "matrix (rows: true class, columns: predicted).",
     )
-    e.add_argument("checkpoint", type=Path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
+    e.add_argument("checkpoint", type=_path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
     e.add_argument("--dataset", choices=DATASETS, help="dataset (default: the one the model was trained on)")
     e.add_argument(
         "--split",
@@ -188,11 +195,11 @@ def register(subparsers) -> None:
         default="test",
         help="split (default test; val: the run's validation set, drawn again from its seed)",
     )
-    e.add_argument("--data-dir", type=Path, metavar="DIR", help="look for the dataset files here first")
+    e.add_argument("--data-dir", type=_path, metavar="DIR", help="look for the dataset files here first")
     e.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N images")
     e.add_argument("--batch-size", type=_positive_int, metavar="N", default=500, help="batch size (default 500)")
     e.add_argument("--threads", type=_positive_int, metavar="N", default=1, help="BLAS and conv threads (default 1)")
-    e.add_argument("--confusion", type=Path, metavar="PNG", help="also save the confusion matrix as a PNG")
+    e.add_argument("--confusion", type=_path, metavar="PNG", help="also save the confusion matrix as a PNG")
     e.set_defaults(func=run_evaluate)
 
     r = subparsers.add_parser(
@@ -202,8 +209,10 @@ def register(subparsers) -> None:
         "(grayscale or RGB, resized to the model's input size, normalised with the training statistics) "
         "and the top-k classes are printed with their probabilities.",
     )
-    r.add_argument("checkpoint", type=Path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
-    r.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    r.add_argument("checkpoint", type=_path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
+    r.add_argument(
+        "images", type=_path, nargs="+", metavar="IMAGE", help="PNG or JPEG files, or folders of them (each image)"
+    )
     r.add_argument("--top-k", type=_positive_int, metavar="K", default=3, help="how many classes to print (default 3)")
     r.add_argument(
         "--invert",
@@ -215,6 +224,29 @@ def register(subparsers) -> None:
 
 
 # ---- train ----
+
+
+def _warn(command: str):
+    def warn(line: str) -> None:
+        print(f"convprop {command}: warning: {line}", file=sys.stderr)
+
+    return warn
+
+
+def _output_path(path: Path, flag: str) -> Path:
+    """Refuse an output path under an existing file (mkdir would say "file exists"), before any work is done."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CLIError(f"{flag} {path}: {parent} is a file, not a folder")
+            break
+    return path
+
+
+def _data_dir(path: Path | None) -> Path | None:
+    if path is not None and not path.is_dir():
+        raise CLIError(f"--data-dir {path}: " + ("not a folder" if path.exists() else "no such folder"))
+    return path
 
 
 def _checkpoint_path(path: Path) -> Path:
@@ -290,6 +322,8 @@ def _config_from_args(args) -> TrainConfig:
 
 
 def run_train(args) -> int:
+    import numpy as np
+
     from convprop.train.config import resolve_config
     from convprop.train.memory import keep_freed_memory
     from convprop.train.trainer import SigintHandler, Trainer, TrainingInterrupted
@@ -318,8 +352,9 @@ def run_train(args) -> int:
             raise CLIError(f"{out} already holds a run: continue it with --resume, or choose another --out")
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} is a file, not a run folder")
+    _output_path(out, "--out")
     keep_freed_memory()  # faster steps; see convprop/train/memory.py
-    trainer = Trainer(config, out, data_dir=args.data_dir, progress=args.progress)
+    trainer = Trainer(config, out, data_dir=_data_dir(args.data_dir), progress=args.progress)
     if ck is not None:
         try:
             trainer.restore(ck)
@@ -338,7 +373,8 @@ def run_train(args) -> int:
         f"({cfg.scheduler} schedule), seed {cfg.seed}, threads {cfg.threads or 'default'}; run folder {out}",
         flush=True,
     )
-    with SigintHandler(trainer):
+    # A diverging run overflows in NumPy before its loss turns NaN; the trainer reports that in one line instead.
+    with SigintHandler(trainer), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
             summary = trainer.fit()
         except TrainingInterrupted as exc:
@@ -373,9 +409,16 @@ def run_evaluate(args) -> int:
     from convprop.train.threads import set_num_threads
 
     set_num_threads(args.threads)
+    if args.confusion is not None:
+        _output_path(args.confusion, "--confusion")
     ck = _load(_checkpoint_path(args.checkpoint))
     result, classes, dataset = evaluate_checkpoint(
-        ck, dataset=args.dataset, split=args.split, data_dir=args.data_dir, limit=args.limit, batch_size=args.batch_size
+        ck,
+        dataset=args.dataset,
+        split=args.split,
+        data_dir=_data_dir(args.data_dir),
+        limit=args.limit,
+        batch_size=args.batch_size,
     )
     n = int(result.confusion.sum())
     print(f"{ck.model_name} from {ck.path} on {dataset} {args.split} ({n} images)")
@@ -402,17 +445,18 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from convprop.train.predict import ImageError, load_model, predict_images
+    from convprop.train.predict import ImageError, image_files, load_model, predict_images
     from convprop.train.threads import set_num_threads
 
     set_num_threads(args.threads)
     ck = _load(_checkpoint_path(args.checkpoint))
     model = load_model(ck)
     try:
-        results = predict_images(model, ck, args.images, top_k=args.top_k, invert=args.invert)
+        files = image_files(args.images)
+        results = predict_images(model, ck, files, top_k=args.top_k, invert=args.invert, warn=_warn("predict"))
     except ImageError as exc:
         raise CLIError(str(exc)) from None
-    for path, top in zip(args.images, results, strict=True):
+    for path, top in zip(files, results, strict=True):
         print(f"{path}:")
         for name, prob in top:
             print(f"  {100 * prob:6.2f}%  {name}")

@@ -16,6 +16,7 @@ enormous image is refused with a clear error instead of exhausting memory.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,9 +25,9 @@ import numpy as np
 from convprop.data.errors import DatasetError
 
 SUFFIXES = (".png", ".jpg", ".jpeg")
-# The most pixels convprop decodes from one file (as 16384 x 16384): far beyond any training image,
-# far below what would exhaust memory. Pillow's own decompression-bomb guard is at 179 M pixels.
-MAX_PIXELS = 1 << 28
+# The most pixels convprop decodes from one file (8192 x 8192, 192 MB as RGB): far beyond any training
+# image, and below Pillow's decompression-bomb warning (89 M pixels) and error (179 M pixels).
+MAX_PIXELS = 1 << 26
 _GRAY_MODES = {"1", "L", "LA", "I", "F"}
 SPLIT_FOLDERS = ("train", "val", "test")
 
@@ -47,9 +48,14 @@ def image_size_of(path: Path) -> tuple[tuple[int, int], str]:
     """
     Image = _pillow()
     try:
-        with Image.open(path) as img:
-            size, mode = img.size, img.mode
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings():
+            # Pillow warns above 89 M pixels and raises above twice that; convprop's own limit speaks first.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                size, mode = img.size, img.mode
+    except Image.DecompressionBombError as exc:  # Pillow's own message holds the declared number of pixels
+        raise DatasetError(f"{path}: too large to decode ({exc})") from None
+    except (OSError, ValueError) as exc:
         raise DatasetError(f"cannot read image {path}: {exc}") from None
     if size[0] * size[1] > MAX_PIXELS:
         raise DatasetError(

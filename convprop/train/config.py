@@ -24,6 +24,11 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 # Adam's steps are normalised per parameter, so SGD's 0.05 makes it diverge; 1e-3 is its usual default.
 OPTIMIZER_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
+# Bounds that keep a typo (--width 1000000) or a doctored checkpoint header from asking for terabytes:
+# vggsmall at width 1024 already has ~150 M parameters, and a CPU trainer has no use for larger images.
+MAX_WIDTH = 1024
+MAX_IMAGE_SIDE = 4096
+MAX_CLASSES = 100_000
 
 # Chosen so that a plain `convprop train` reaches the README's targets on a 2-core CPU
 # (Fashion-MNIST: >= 92% test accuracy within 10 minutes of training; see the README for the measured run).
@@ -156,9 +161,14 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}; got {cfg.scheduler!r}")
     for name in ("epochs", "batch_size", "eval_batch_size"):
         _require(name, getattr(cfg, name), lambda v: isinstance(v, int) and v >= 1, "a positive integer")
-    for name in ("limit_train", "limit_test", "threads", "width", "early_stopping", "image_size"):
+    for name in ("limit_train", "limit_test", "threads", "early_stopping"):
         value = getattr(cfg, name)
         _require(name, value, lambda v: v is None or (isinstance(v, int) and v >= 1), "a positive integer")
+    for name, high in (("width", MAX_WIDTH), ("image_size", MAX_IMAGE_SIDE)):
+        value = getattr(cfg, name)
+        _require(
+            name, value, lambda v, high=high: v is None or (isinstance(v, int) and 1 <= v <= high), f"in 1..{high}"
+        )
     _require("checkpoint_every", cfg.checkpoint_every, lambda v: isinstance(v, int) and v >= 0, ">= 0 (0: off)")
     _require("lr", cfg.lr, lambda v: 0 < v < math.inf, "positive and finite")
     _require("momentum", cfg.momentum, lambda v: 0 <= v < 1, "in [0, 1)")

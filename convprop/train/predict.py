@@ -3,26 +3,50 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 import convprop
+from convprop.data.datasets import border_brightness
+from convprop.data.errors import DatasetError
+from convprop.data.imagefolder import SUFFIXES, decode_image
 from convprop.train.checkpoint import Checkpoint, CheckpointError
-from convprop.train.config import TrainConfig
+from convprop.train.config import MAX_IMAGE_SIDE, TrainConfig
 from convprop.train.models import load_model
 from convprop.train.trainer import EvalResult, evaluate_model, load_split, load_splits
 
 
 class ImageError(ValueError):
-    """An image file is missing or cannot be decoded."""
+    """An image file is missing or cannot be decoded, or a folder holds no images."""
 
 
 def _dataset_facts(ck: Checkpoint) -> dict:
+    """The header's facts about the training data, checked before any of them sizes an allocation."""
     facts = ck.header.get("dataset")
     if not isinstance(facts, dict) or not {"name", "classes", "mean", "std", "input_shape"} <= set(facts):
         raise CheckpointError(f"{ck.path}: the header lacks the dataset facts (name, classes, normalisation)")
+    classes, shape = facts["classes"], facts["input_shape"]
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise CheckpointError(f"{ck.path}: the header's class names must be a non-empty list of strings")
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+        or shape[0] not in (1, 3)
+        or not all(1 <= v <= MAX_IMAGE_SIDE for v in shape[1:])
+    ):
+        raise CheckpointError(
+            f"{ck.path}: the header's input shape {shape!r} is not (1 or 3 channels, height, width) "
+            f"with sides up to {MAX_IMAGE_SIDE}"
+        )
+    for key in ("mean", "std"):
+        if not isinstance(facts[key], list) or len(facts[key]) != shape[0]:
+            raise CheckpointError(f"{ck.path}: the header's {key} must have one value per channel ({shape[0]})")
+    num_classes = ck.header["model"].get("kwargs", {}).get("num_classes", len(classes))
+    if num_classes != len(classes):
+        raise CheckpointError(f"{ck.path}: the model has {num_classes} outputs for {len(classes)} class names")
     return facts
 
 
@@ -52,6 +76,8 @@ def evaluate_checkpoint(
         data = load_split(name, split, data_dir, like=(facts["input_shape"], facts["classes"]))
     if data is None:
         raise ValueError(f"{name} in {data_dir} has no {split} split")
+    if len(data) == 0:
+        raise ValueError(f"the {split} set of {name} ({data.source}) holds no images: nothing to evaluate")
     if limit is not None and limit < len(data):
         data = data.subset(slice(0, limit))
     if list(data.images.shape[1:]) != list(facts["input_shape"]) or len(data.classes) != len(facts["classes"]):
@@ -83,38 +109,69 @@ def load_image(path: str | os.PathLike, input_shape: Sequence[int], invert: bool
 
     One channel: Pillow's ``L`` (luma) conversion; three: ``RGB``; 16-bit grayscale is scaled to 8 bits
     first. The image is resized with bilinear filtering (Pillow's default antialiasing when shrinking).
+    A file whose header declares more pixels than convprop decodes is refused before decoding.
     """
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError as exc:
-        raise ImageError("reading images needs Pillow: pip install 'convprop[train]'") from exc
     channels, height, width = (int(v) for v in input_shape)
-    path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"image not found: {path}")
     try:
-        with Image.open(path) as img:
-            if img.mode == "I" or img.mode.startswith("I;16"):
-                # 16-bit grayscale (PNG opens as I;16 or I): Pillow's convert() clips values to 255 instead of
-                # scaling them, so map 0..65535 onto 0..255 first (65535 / 255 = 257; exact for 8-bit * 257).
-                wide = np.asarray(img, dtype=np.float64)
-                img = Image.fromarray(np.clip(np.round(wide / 257), 0, 255).astype(np.uint8))
-            img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (width, height):
-                img = img.resize((width, height), Image.Resampling.BILINEAR)
-            pixels = np.asarray(img, dtype=np.float32) / 255
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageError(f"cannot read image {path}: {exc}") from None
-    pixels = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+        pixels = decode_image(path, channels, height, width).astype(np.float32) / 255
+    except (DatasetError, RuntimeError) as exc:
+        raise ImageError(str(exc)) from None
     return 1 - pixels if invert else pixels
 
 
+def image_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The image files named by ``paths``: a folder stands for its PNG/JPEG files, sorted by name.
+
+    Raises:
+        ImageError: a folder without images.
+    """
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+            if not inside:
+                raise ImageError(f"{path} is a folder without PNG or JPEG images")
+            files += inside
+        else:
+            files.append(path)
+    return files
+
+
+def looks_inverted(pixels: np.ndarray, training_border: float) -> bool:
+    """True when the image's background is far from the training images' and its inverse is close to it.
+
+    E.g. a dark shoe on a white page given to a model trained on Fashion-MNIST (light objects on black).
+    """
+    border = border_brightness(pixels)
+    return abs(border - training_border) > 0.5 and abs((1 - border) - training_border) < 0.25
+
+
 def predict_images(
-    model, ck: Checkpoint, paths: Sequence[str | os.PathLike], top_k: int = 3, invert: bool = False
+    model,
+    ck: Checkpoint,
+    paths: Sequence[str | os.PathLike],
+    top_k: int = 3,
+    invert: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> list[list[tuple[str, float]]]:
-    """The ``top_k`` (class name, probability) pairs for each image file, most likely first."""
+    """The ``top_k`` (class name, probability) pairs for each image file, most likely first.
+
+    ``warn`` is called with one line for each image that looks inverted relative to the training images
+    (see :func:`looks_inverted`): the model's answer for it is likely meaningless.
+    """
     facts = _dataset_facts(ck)
+    # Checkpoints written before the border brightness was recorded: the mean is a rougher guide to the background.
+    training_border = facts.get("border_brightness", float(np.mean(facts["mean"])))
     x = np.stack([load_image(p, facts["input_shape"], invert) for p in paths])
+    if warn is not None:
+        for path, pixels in zip(paths, x, strict=True):
+            if looks_inverted(pixels, training_border):
+                light = "light" if training_border < 0.5 else "dark"
+                fix = "without --invert" if invert else "with --invert"
+                warn(
+                    f"{path} looks inverted relative to the training images (which have a {light} object on a "
+                    f"{'dark' if light == 'light' else 'light'} background): try {fix}"
+                )
     mean = np.asarray(facts["mean"], np.float32)[:, None, None]
     std = np.asarray(facts["std"], np.float32)[:, None, None]
     with convprop.no_grad():

@@ -72,6 +72,10 @@ class TrainingInterrupted(Exception):
         self.path = path
 
 
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite; no checkpoint was written after the last finite step."""
+
+
 @dataclass
 class EvalResult:
     """Loss, accuracy and confusion matrix (rows: true class, columns: predicted) on one dataset split."""
@@ -256,6 +260,7 @@ class Trainer:
             "mean": list(train.mean),
             "std": list(train.std),
             "input_shape": list(image_shape),
+            "border_brightness": train.border_brightness,
             "train_size": len(train),
             "val_size": len(val) if val is not None else 0,
             "test_size": len(test) if test is not None else 0,
@@ -355,12 +360,19 @@ class Trainer:
         self.model.train()
         logits = self.model(convprop.Tensor(x))
         loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
+        value = float(loss.item())
+        if not math.isfinite(value):  # checked before the step: the weights stay those of the last finite loss
+            raise TrainingDiverged(
+                f"the training loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}, batch "
+                f"{self.batch + 1}): the learning rate ({self.cfg.lr}) is probably too high; try a lower --lr "
+                f"(the last checkpoint in {self.out_dir} is from before this step)"
+            )
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
-        return float(loss.item()), int((logits.data.argmax(axis=1) == y).sum())
+        return value, int((logits.data.argmax(axis=1) == y).sum())
 
     def fit(self) -> dict[str, Any]:
         """Train until ``config.epochs`` are done (or early stopping); returns the summary (also summary.json).
@@ -597,6 +609,7 @@ __all__ = [
     "EvalResult",
     "SigintHandler",
     "Trainer",
+    "TrainingDiverged",
     "TrainingInterrupted",
     "evaluate_model",
 ]
