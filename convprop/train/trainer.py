@@ -226,7 +226,7 @@ class Trainer:
         config: the run's settings (defaults are filled in with :func:`resolve_config`).
         out_dir: the run folder.
         data_dir: where to look for the dataset files first (``--data-dir``).
-        progress: show tqdm bars (None: only on a terminal).
+        progress: show tqdm bars (None: on a terminal or in a notebook, else a log line every 30 s; False: none).
         plots: draw curves.png (every epoch) and confusion.png (at the end).
         log: prints one line (end-of-epoch lines, notices).
     """
@@ -389,7 +389,8 @@ class Trainer:
             # A run stopped while validating resumes with the epoch's training done.
             batches = iter(self.train_loader) if self.batch < self.steps_per_epoch else iter(())
             desc = f"epoch {self.epoch + 1}/{cfg.epochs}"
-            with EpochProgress(self.steps_per_epoch, desc, initial=self.batch, enabled=self.progress) as bar:
+            bar = EpochProgress(self.steps_per_epoch, desc, initial=self.batch, enabled=self.progress, log=self.log)
+            with bar:
                 clock = _Clock(self.running)
                 for x, y in batches:
                     loss, correct = self.train_step(x, y)
