@@ -10,6 +10,7 @@ OpenBLAS through its ``openblas_set_num_threads`` entry point.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -71,6 +72,16 @@ def _path(text: str) -> Path:
     return Path(text)
 
 
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"hidden\": 64}}', got {text!r}")
+    return value
+
+
 def _defaults_table() -> str:
     rows = []
     for name, d in DATASET_DEFAULTS.items():
@@ -98,7 +109,19 @@ def register(subparsers) -> None:
         formatter_class=fmt,
     )
     p.add_argument("--dataset", choices=DATASETS, default=None, help="dataset (default: fashion-mnist)")
-    p.add_argument("--model", metavar="NAME", help="model name, one of lenet5, vggsmall, resnet8, resnet20")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="model name, one of lenet5, vggsmall, resnet8, resnet20; or your own nn.Module as "
+        "path/to/file.py:ClassName (the file's code is run, as by python: name only files you trust)",
+    )
+    p.add_argument(
+        "--model-args",
+        metavar="JSON",
+        type=_json_object,
+        help="constructor arguments of a model file's class, e.g. '{\"hidden\": 64}' (num_classes, in_channels "
+        "and input_size are filled in from the data when the constructor takes them)",
+    )
     p.add_argument(
         "--width", metavar="N", type=_positive_int, help="channels of the first stage (vggsmall, resnet models)"
     )
@@ -298,6 +321,7 @@ def _config_from_args(args) -> TrainConfig:
         "dataset": args.dataset,
         "model": args.model,
         "width": args.width,
+        "model_args": args.model_args,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "lr": args.lr,

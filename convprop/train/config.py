@@ -82,6 +82,11 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def is_model_file(model: str | None) -> bool:
+    """True for a model given as ``path/to/file.py:ClassName`` (see :mod:`convprop.train.models`)."""
+    return isinstance(model, str) and ".py:" in model
+
+
 @dataclass
 class TrainConfig:
     """Every setting of a training run (see ``convprop train --help`` for their meaning)."""
@@ -89,6 +94,8 @@ class TrainConfig:
     dataset: str = "fashion-mnist"
     model: str | None = None
     width: int | None = None
+    # Constructor arguments of a model file's class (--model-args JSON); built-ins take --width instead.
+    model_args: dict[str, Any] | None = None
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -153,8 +160,17 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     cfg = TrainConfig(**filled)
     from convprop.models import list_models
 
-    if cfg.model not in list_models():
-        raise ValueError(f"--model must be one of {', '.join(list_models())}; got {cfg.model!r}")
+    if is_model_file(cfg.model):
+        if cfg.width is not None:
+            raise ValueError("--width is for the built-in models; give a model file's arguments with --model-args")
+    elif cfg.model_args is not None:
+        raise ValueError("--model-args is for a model file (--model path/to/file.py:ClassName)")
+    elif cfg.model not in list_models():
+        raise ValueError(
+            f"--model must be one of {', '.join(list_models())}, or path/to/file.py:ClassName; got {cfg.model!r}"
+        )
+    if cfg.model_args is not None and not isinstance(cfg.model_args, dict):
+        raise ValueError(f"--model-args must be a JSON object; got {cfg.model_args!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {cfg.optimizer!r}")
     if cfg.scheduler not in SCHEDULERS:

@@ -42,7 +42,7 @@ import convprop.nn.functional as F
 from convprop._io import write_text_atomic
 from convprop.train.checkpoint import Checkpoint, load_checkpoint, load_model_state, save_checkpoint
 from convprop.train.config import RUNTIME_SETTINGS, TrainConfig, resolve_config
-from convprop.train.models import build_model
+from convprop.train.models import build_model, check_model_file, model_kwargs, model_record
 from convprop.train.progress import EpochProgress
 from convprop.train.threads import set_num_threads
 
@@ -278,14 +278,13 @@ class Trainer:
             for ds in (val, test)
         )
         self.num_classes = len(train.classes)
-        self.model_kwargs = {
-            "num_classes": self.num_classes,
-            "in_channels": image_shape[0],
-            "input_size": image_shape[1],
-        }
+        data_kwargs = {"num_classes": self.num_classes, "in_channels": image_shape[0], "input_size": image_shape[1]}
         if cfg.width is not None:
-            self.model_kwargs["width"] = cfg.width
+            data_kwargs["width"] = cfg.width
+        self.model_kwargs = model_kwargs(cfg.model, data_kwargs, cfg.model_args)
+        self.model_record = model_record(cfg.model)
         self.model = build_model(cfg.model, self.model_kwargs, self.rngs["init"])
+        _check_outputs(self.model, image_shape, self.num_classes, cfg.model)
         _set_dropout_generator(self.model, self.rngs["dropout"])
         self.steps_per_epoch = len(self.train_loader)
         self.optimizer = build_optimizer(cfg, list(self.model.parameters()))
@@ -306,6 +305,7 @@ class Trainer:
             "model": {
                 "name": self.cfg.model,
                 "kwargs": self.model_kwargs,
+                **self.model_record,
                 "state_keys": list(self.model.state_dict()),
             },
             "dataset": self.data,
@@ -333,6 +333,7 @@ class Trainer:
         )
         if changed:
             raise ValueError(f"the checkpoint was written with other settings ({', '.join(changed)})")
+        check_model_file(h["model"], ck.path)
         load_model_state(self.model, ck)
         self.optimizer.load_state_dict(h["states"]["optimizer"])
         if self.scheduler is not None:
@@ -569,6 +570,18 @@ class _Clock:
     def stop(self) -> None:
         self.running["seconds"] += time.perf_counter() - self.wall
         self.running["cpu_seconds"] += time.process_time() - self.cpu
+
+
+def _check_outputs(model, image_shape, num_classes: int, name: str) -> None:
+    """Refuse a model whose output for one image is not one logit per class (a model file's usual slip)."""
+    with convprop.no_grad():
+        shape = model.eval()(convprop.Tensor(np.zeros((1, *image_shape), np.float32))).shape
+    model.train()
+    if tuple(shape) != (1, num_classes):
+        raise ValueError(
+            f"--model {name}: for one {'x'.join(map(str, image_shape))} image it returns shape {tuple(shape)}, "
+            f"but training needs (1, {num_classes}): one logit per class"
+        )
 
 
 def _set_dropout_generator(model, generator: np.random.Generator) -> None:
