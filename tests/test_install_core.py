@@ -47,7 +47,7 @@ def _one_line_error(python, *args, cwd, expect):
 
 
 def test_the_venv_has_no_extras(venv, tmp_path):
-    modules = ("matplotlib", "PIL", "sympy", "tqdm", "torch")
+    modules = ("matplotlib", "PIL", "sympy", "tqdm", "torch", "onnx", "safetensors")
     code = f"import importlib.util as u; print([m for m in {modules} if u.find_spec(m)])"
     assert _run([str(venv), "-c", code], cwd=tmp_path).stdout.strip() == "[]"
 
@@ -91,3 +91,10 @@ def test_the_engine_works_without_extras(venv, tmp_path):
     )
     result = _run([str(venv), "-c", code], cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "36.0", result.stderr
+
+
+def test_export_says_which_extra(venv, tmp_path):
+    _one_line_error(
+        venv, "export", tmp_path, "-o", tmp_path / "m.onnx", cwd=tmp_path,
+        expect="convprop export: error: onnx (for --format onnx) is not installed: pip install 'convprop[onnx]'",
+    )  # fmt: skip

@@ -56,6 +56,11 @@ def _needs(args) -> list[tuple[str, str, str]]:
             else []
         ),
     }
+    if command == "export":
+        from convprop.cli.train import export_format
+
+        fmt = export_format(args)
+        needs["export"] = [(fmt, f"--format {fmt}", fmt)]
     return needs.get(command, [])
 
 

@@ -245,6 +245,19 @@ def register(subparsers) -> None:
     r.add_argument("--threads", type=_positive_int, metavar="N", default=1, help="BLAS and conv threads (default 1)")
     r.set_defaults(func=run_predict)
 
+    x = subparsers.add_parser(
+        "export",
+        help="export a checkpoint's model to ONNX or safetensors",
+        description="Export a trained model. onnx: the network as an ONNX graph (opset 17, float32, input "
+        "'input' of shape (batch, C, H, W), normalised as in training; output 'logits'), for onnxruntime and "
+        "other runtimes. safetensors: the weights under PyTorch's state_dict keys, with the model's name, "
+        "arguments, classes and normalisation as metadata.",
+    )
+    x.add_argument("checkpoint", type=_path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
+    x.add_argument("--format", choices=("onnx", "safetensors"), help="default: from the output file's suffix")
+    x.add_argument("-o", "--output", type=_path, required=True, metavar="FILE", help="the file to write")
+    x.set_defaults(func=run_export)
+
 
 # ---- train ----
 
@@ -484,4 +497,29 @@ def run_predict(args) -> int:
         print(f"{path}:")
         for name, prob in top:
             print(f"  {100 * prob:6.2f}%  {name}")
+    return 0
+
+
+# ---- export ----
+
+
+def export_format(args) -> str:
+    """--format, or the output file's suffix (.onnx, .safetensors)."""
+    if args.format is not None:
+        return args.format
+    suffix = args.output.suffix.lstrip(".").lower()
+    if suffix not in ("onnx", "safetensors"):
+        raise CLIError(f"-o {args.output}: say --format onnx or --format safetensors (or end the name in one)")
+    return suffix
+
+
+def run_export(args) -> int:
+    from convprop.train.export import OPSET, export_checkpoint
+
+    fmt = export_format(args)
+    _output_path(args.output, "-o")
+    ck = _load(_checkpoint_path(args.checkpoint))
+    path = export_checkpoint(ck, fmt, args.output)
+    what = f"ONNX opset {OPSET}" if fmt == "onnx" else "safetensors"
+    print(f"{ck.model_name} from {ck.path} written to {path} ({what})")
     return 0

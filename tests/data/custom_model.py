@@ -23,3 +23,12 @@ class TinyNet(nn.Module):
 
 class NotAModule:
     pass
+
+
+class FunctionalNet(TinyNet):
+    """TinyNet with a functional ReLU in forward: a graph the ONNX export cannot trace."""
+
+    def forward(self, x):
+        from convprop.nn import functional as F
+
+        return self.classifier(F.relu(self.features(x)))
