@@ -128,6 +128,6 @@ def test_val_dir_of_images_per_class(tmp_path, data_dir):
             Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(tmp_path / "val" / folder / f"{i}.png")
     config = _config(epochs=1, val_dir=str(tmp_path / "val"))
     trainer = Trainer(config, tmp_path / "run", data_dir=data_dir, progress=False, plots=False, log=lambda _: None)
-    assert trainer.data["val_size"] == 6 and trainer.data["train_size"] == 200
+    assert trainer.data.val_size == 6 and trainer.data.train_size == 200
     summary = trainer.fit()
     assert summary["val_size"] == 6 and summary["best_epoch"] == 1

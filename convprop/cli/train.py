@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 from convprop.cli import CLIError
@@ -22,9 +21,7 @@ from convprop.train.config import (
     DATASETS,
     OPTIMIZER_LR,
     OPTIMIZERS,
-    RUNTIME_SETTINGS,
     SCHEDULERS,
-    TrainConfig,
 )
 
 
@@ -307,29 +304,8 @@ def _load(path: Path):
         raise CLIError(str(exc)) from None
 
 
-def _resume_checkpoint(args):
-    """The checkpoint --resume points at, and the run folder to continue in."""
-    from convprop.train.trainer import LAST
-
-    if args.resume == "":
-        if args.out is None:
-            raise CLIError("--resume needs the run folder: pass --out DIR (or --resume DIR)")
-        source = args.out
-    else:
-        source = Path(args.resume)
-    path = source / LAST if source.is_dir() else source
-    if not path.is_file():
-        raise CLIError(f"nothing to resume: {path} does not exist")
-    out = args.out if args.out is not None else path.parent
-    # Continuing into another folder starts a copy of the run there; it must not overwrite a run that lives there.
-    if (out / LAST).exists() and out.resolve() != path.parent.resolve():
-        raise CLIError(
-            f"{out} already holds another run: resume into it with --resume {out}, or choose an --out without a run"
-        )
-    return _load(path), out
-
-
-def _config_from_args(args) -> TrainConfig:
+def _config_from_args(args) -> dict:
+    """The settings given on the command line (TrainConfig field -> value); the others are left to the library."""
     given = {
         "dataset": args.dataset,
         "model": args.model,
@@ -361,42 +337,14 @@ def _config_from_args(args) -> TrainConfig:
 def run_train(args) -> int:
     import numpy as np
 
-    from convprop.train.config import resolve_config
     from convprop.train.memory import keep_freed_memory
-    from convprop.train.trainer import SigintHandler, Trainer, TrainingInterrupted
+    from convprop.train.run import plan_run, start_run
+    from convprop.train.trainer import SigintHandler, TrainingInterrupted
 
-    given = _config_from_args(args)
-    ck = None
-    if args.resume is not None:
-        ck, out = _resume_checkpoint(args)
-        try:
-            saved = TrainConfig.from_dict(ck.header["config"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CLIError(f"{ck.path}: cannot read the run's settings: {exc}") from None
-        for key, value in given.items():
-            if key not in RUNTIME_SETTINGS and getattr(saved, key) != value:
-                flag = "--" + key.replace("_", "-")
-                raise CLIError(
-                    f"{flag} {value} differs from the run being resumed ({getattr(saved, key)}); "
-                    "a resumed run keeps its settings (start a new run with another --out to change them)"
-                )
-        config = TrainConfig(**{**saved.to_dict(), **{k: given[k] for k in RUNTIME_SETTINGS if k in given}})
-    else:
-        config = resolve_config(TrainConfig(**given))
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = args.out if args.out is not None else Path("runs") / f"{config.dataset}-{config.model}-{stamp}"
-        if (out / "last.npz").exists():
-            raise CLIError(f"{out} already holds a run: continue it with --resume, or choose another --out")
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} is a file, not a run folder")
-    _output_path(out, "--out")
+    plan = plan_run(_config_from_args(args), args.out, args.resume)
     keep_freed_memory()  # faster steps; see convprop/train/memory.py
-    trainer = Trainer(config, out, data_dir=_data_dir(args.data_dir), progress=args.progress)
-    if ck is not None:
-        try:
-            trainer.restore(ck)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CLIError(f"cannot resume from {ck.path}: {exc}") from None
+    trainer = start_run(plan, data_dir=_data_dir(args.data_dir), progress=args.progress)
+    ck, out = plan.checkpoint, plan.out_dir
     cfg = trainer.cfg
     what = (
         f"resuming at epoch {trainer.epoch + 1}, batch {trainer.batch}/{len(trainer)}"
@@ -404,8 +352,8 @@ def run_train(args) -> int:
         else f"training {cfg.model}"
     )
     print(
-        f"{what} on {cfg.dataset}: {trainer.data['train_size']} train / {trainer.data['val_size']} validation / "
-        f"{trainer.data['test_size']} test images, "
+        f"{what} on {cfg.dataset}: {trainer.data.train_size} train / {trainer.data.val_size} validation / "
+        f"{trainer.data.test_size} test images, "
         f"{cfg.epochs} epochs x {len(trainer)} batches of {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr} "
         f"({cfg.scheduler} schedule), seed {cfg.seed}, threads {cfg.threads or 'default'}; run folder {out}",
         flush=True,

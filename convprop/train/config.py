@@ -195,6 +195,12 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     return cfg
 
 
+def changed_settings(saved: TrainConfig, given: dict[str, Any]) -> list[str]:
+    """The settings in ``given`` that differ from ``saved`` and that a resumed run may not change
+    (all but :data:`RUNTIME_SETTINGS`)."""
+    return sorted(k for k, v in given.items() if k not in RUNTIME_SETTINGS and getattr(saved, k) != v)
+
+
 def _require(name: str, value, ok, what: str) -> None:
     if isinstance(value, bool) or not ok(value):
         flag = "--" + name.replace("_", "-")

@@ -248,25 +248,25 @@ def to_safetensors(model, path: str | os.PathLike, metadata: dict[str, str]) -> 
 def export_checkpoint(ck: Checkpoint, fmt: str, path: str | os.PathLike) -> Path:
     """Export the checkpoint's model as ``fmt`` (``"onnx"`` or ``"safetensors"``) to ``path``."""
     from convprop.train.models import load_model
-    from convprop.train.predict import _dataset_facts
+    from convprop.train.state import dataset_facts
 
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
-    facts = _dataset_facts(ck)
+    facts = dataset_facts(ck.header, ck.path)
     model = load_model(ck)
     info = {
         "model": ck.model_name,
-        "model_kwargs": ck.header["model"].get("kwargs", {}),
-        "classes": facts["classes"],
-        "input_shape": facts["input_shape"],
-        "mean": facts["mean"],
-        "std": facts["std"],
+        "model_kwargs": ck.header["model"]["kwargs"],
+        "classes": facts.classes,
+        "input_shape": facts.input_shape,
+        "mean": facts.mean,
+        "std": facts.std,
         "convprop_version": convprop.__version__,
     }
     if fmt == "safetensors":
         return to_safetensors(model, path, {k: json.dumps(v) for k, v in info.items()})
     doc = (
-        f"convprop {ck.model_name}; input: images (batch, {', '.join(map(str, facts['input_shape']))}) as pixel/255, "
+        f"convprop {ck.model_name}; input: images (batch, {', '.join(map(str, facts.input_shape))}) as pixel/255, "
         f"normalised (x - mean) / std per channel; {json.dumps(info)}"
     )
-    return to_onnx(model, facts["input_shape"], path, doc=doc)
+    return to_onnx(model, facts.input_shape, path, doc=doc)

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from convprop.train.checkpoint import Checkpoint, CheckpointError, load_model_state
-from convprop.train.config import MAX_CLASSES, MAX_IMAGE_SIDE, MAX_WIDTH, is_model_file
+from convprop.train.config import is_model_file
+from convprop.train.state import ModelRecord
+from convprop.train.state import model_record as model_record_of
 
 # The arguments convprop fills in from the data when the constructor takes them and --model-args does not.
 DATA_ARGUMENTS = ("num_classes", "in_channels", "input_size")
@@ -102,38 +104,24 @@ def model_record(name: str) -> dict[str, str]:
     return {"file": str(path), "sha256": file_sha256(path)}
 
 
-def check_model_file(header_model: dict, where) -> str:
-    """The name to build a checkpoint's model file by: its recorded path, which must hold the same code.
+def check_model_file(record: ModelRecord, where) -> str:
+    """The name to build a checkpoint's model by; for a model file, its recorded path, which must hold the
+    same code.
 
     Raises:
         CheckpointError: the file is gone or its SHA-256 differs from the one recorded.
     """
-    name = header_model["name"]
+    name = record.name
     if not is_model_file(name):
         return name
-    path = Path(header_model.get("file", model_file(name)[0]))
+    path = Path(record.file or model_file(name)[0])
     if not path.is_file():
         raise CheckpointError(f"{where}: the model's file {path} is gone (the checkpoint holds only the weights)")
-    if file_sha256(path) != header_model.get("sha256"):
+    if file_sha256(path) != record.sha256:
         raise CheckpointError(
             f"{where}: the model's file {path} has changed since the checkpoint was written (SHA-256 differs)"
         )
     return f"{path}:{model_file(name)[1]}"
-
-
-def check_model_kwargs(kwargs, where) -> None:
-    """Refuse constructor arguments no run of convprop trains with, before they allocate anything.
-
-    Raises:
-        CheckpointError: not a dict, or a size outside the bounds of :mod:`convprop.train.config`.
-    """
-    if not isinstance(kwargs, dict):
-        raise CheckpointError(f"{where}: the model's arguments are a {type(kwargs).__name__}, not a JSON object")
-    bounds = {"width": MAX_WIDTH, "input_size": MAX_IMAGE_SIDE, "in_channels": 4, "num_classes": MAX_CLASSES}
-    for name, high in bounds.items():
-        value = kwargs.get(name, 1)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-            raise CheckpointError(f"{where}: the model's {name} is {value!r}; a convprop model has 1..{high}")
 
 
 def load_model(ck: Checkpoint):
@@ -142,9 +130,9 @@ def load_model(ck: Checkpoint):
     Raises:
         CheckpointError: the model cannot be built from the header, or the weights do not fit it.
     """
-    kwargs = ck.header["model"].get("kwargs", {})
-    check_model_kwargs(kwargs, where=ck.path)
-    name = check_model_file(ck.header["model"], ck.path)
+    record = model_record_of(ck.header, ck.path)
+    kwargs = record.kwargs
+    name = check_model_file(record, ck.path)
     try:
         # The initial weights are overwritten at once; a fixed generator keeps the library free of global randomness.
         model = build_model(name, kwargs, np.random.default_rng(0))

@@ -13,41 +13,14 @@ from convprop.data.datasets import border_brightness
 from convprop.data.errors import DatasetError
 from convprop.data.imagefolder import SUFFIXES, decode_image
 from convprop.train.checkpoint import Checkpoint, CheckpointError
-from convprop.train.config import MAX_IMAGE_SIDE, TrainConfig
+from convprop.train.config import TrainConfig
 from convprop.train.models import load_model
+from convprop.train.state import dataset_facts
 from convprop.train.trainer import EvalResult, evaluate_model, load_split, load_splits
 
 
 class ImageError(ValueError):
     """An image file is missing or cannot be decoded, or a folder holds no images."""
-
-
-def _dataset_facts(ck: Checkpoint) -> dict:
-    """The header's facts about the training data, checked before any of them sizes an allocation."""
-    facts = ck.header.get("dataset")
-    if not isinstance(facts, dict) or not {"name", "classes", "mean", "std", "input_shape"} <= set(facts):
-        raise CheckpointError(f"{ck.path}: the header lacks the dataset facts (name, classes, normalisation)")
-    classes, shape = facts["classes"], facts["input_shape"]
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
-        raise CheckpointError(f"{ck.path}: the header's class names must be a non-empty list of strings")
-    if (
-        not isinstance(shape, list)
-        or len(shape) != 3
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
-        or shape[0] not in (1, 3)
-        or not all(1 <= v <= MAX_IMAGE_SIDE for v in shape[1:])
-    ):
-        raise CheckpointError(
-            f"{ck.path}: the header's input shape {shape!r} is not (1 or 3 channels, height, width) "
-            f"with sides up to {MAX_IMAGE_SIDE}"
-        )
-    for key in ("mean", "std"):
-        if not isinstance(facts[key], list) or len(facts[key]) != shape[0]:
-            raise CheckpointError(f"{ck.path}: the header's {key} must have one value per channel ({shape[0]})")
-    num_classes = ck.header["model"].get("kwargs", {}).get("num_classes", len(classes))
-    if num_classes != len(classes):
-        raise CheckpointError(f"{ck.path}: the model has {num_classes} outputs for {len(classes)} class names")
-    return facts
 
 
 def evaluate_checkpoint(
@@ -68,25 +41,25 @@ def evaluate_checkpoint(
     """
     from convprop.data.loader import DataLoader
 
-    facts = _dataset_facts(ck)
-    name = dataset or facts["name"]
+    facts = dataset_facts(ck.header, ck.path)
+    name = dataset or facts.name
     if split == "val":
         data = _validation_set(ck, name, data_dir)
     else:
-        data = load_split(name, split, data_dir, like=(facts["input_shape"], facts["classes"]))
+        data = load_split(name, split, data_dir, like=(facts.input_shape, facts.classes))
     if data is None:
         raise ValueError(f"{name} in {data_dir} has no {split} split")
     if len(data) == 0:
         raise ValueError(f"the {split} set of {name} ({data.source}) holds no images: nothing to evaluate")
     if limit is not None and limit < len(data):
         data = data.subset(slice(0, limit))
-    if list(data.images.shape[1:]) != list(facts["input_shape"]) or len(data.classes) != len(facts["classes"]):
+    if list(data.images.shape[1:]) != list(facts.input_shape) or len(data.classes) != len(facts.classes):
         raise ValueError(
             f"{name} has images {data.images.shape[1:]} in {len(data.classes)} classes, but the model was trained "
-            f"on {tuple(facts['input_shape'])} in {len(facts['classes'])} classes ({facts['name']})"
+            f"on {tuple(facts.input_shape)} in {len(facts.classes)} classes ({facts.name})"
         )
     model = load_model(ck)
-    loader = DataLoader(data, batch_size=batch_size, normalize=(facts["mean"], facts["std"]))
+    loader = DataLoader(data, batch_size=batch_size, normalize=(facts.mean, facts.std))
     return evaluate_model(model, loader, len(data.classes)), list(data.classes), name
 
 
@@ -159,10 +132,10 @@ def predict_images(
     ``warn`` is called with one line for each image that looks inverted relative to the training images
     (see :func:`looks_inverted`): the model's answer for it is likely meaningless.
     """
-    facts = _dataset_facts(ck)
+    facts = dataset_facts(ck.header, ck.path)
     # Checkpoints written before the border brightness was recorded: the mean is a rougher guide to the background.
-    training_border = facts.get("border_brightness", float(np.mean(facts["mean"])))
-    x = np.stack([load_image(p, facts["input_shape"], invert) for p in paths])
+    training_border = facts.border_brightness if facts.border_brightness is not None else float(np.mean(facts.mean))
+    x = np.stack([load_image(p, facts.input_shape, invert) for p in paths])
     if warn is not None:
         for path, pixels in zip(paths, x, strict=True):
             if looks_inverted(pixels, training_border):
@@ -172,11 +145,11 @@ def predict_images(
                     f"{path} looks inverted relative to the training images (which have a {light} object on a "
                     f"{'dark' if light == 'light' else 'light'} background): try {fix}"
                 )
-    mean = np.asarray(facts["mean"], np.float32)[:, None, None]
-    std = np.asarray(facts["std"], np.float32)[:, None, None]
+    mean = np.asarray(facts.mean, np.float32)[:, None, None]
+    std = np.asarray(facts.std, np.float32)[:, None, None]
     with convprop.no_grad():
         probs = model.eval()(convprop.Tensor((x - mean) / std)).softmax(1).data
-    classes = facts["classes"]
+    classes = facts.classes
     k = min(top_k, len(classes))
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[(classes[j], float(row[j])) for j in top] for row, top in zip(probs, order, strict=True)]

@@ -41,9 +41,10 @@ import convprop
 import convprop.nn.functional as F
 from convprop._io import write_text_atomic
 from convprop.train.checkpoint import Checkpoint, load_checkpoint, load_model_state, save_checkpoint
-from convprop.train.config import RUNTIME_SETTINGS, TrainConfig, resolve_config
+from convprop.train.config import TrainConfig, changed_settings, resolve_config
 from convprop.train.models import build_model, check_model_file, model_kwargs, model_record
 from convprop.train.progress import EpochProgress
+from convprop.train.state import CheckpointHeader, DatasetFacts, ModelRecord, Running, RunState
 from convprop.train.threads import set_num_threads
 
 LAST = "last.npz"
@@ -254,17 +255,17 @@ class Trainer:
         if cfg.early_stopping is not None and val is None:
             raise ValueError("--early-stopping needs a validation set (--val-split > 0 or --val-dir)")
         image_shape = tuple(train.images.shape[1:])
-        self.data = {
-            "name": cfg.dataset,
-            "classes": list(train.classes),
-            "mean": list(train.mean),
-            "std": list(train.std),
-            "input_shape": list(image_shape),
-            "border_brightness": train.border_brightness,
-            "train_size": len(train),
-            "val_size": len(val) if val is not None else 0,
-            "test_size": len(test) if test is not None else 0,
-        }
+        self.data = DatasetFacts(
+            name=cfg.dataset,
+            classes=list(train.classes),
+            mean=list(train.mean),
+            std=list(train.std),
+            input_shape=list(image_shape),
+            border_brightness=train.border_brightness,
+            train_size=len(train),
+            val_size=len(val) if val is not None else 0,
+            test_size=len(test) if test is not None else 0,
+        )
         self.train_loader = DataLoader(
             train,
             batch_size=cfg.batch_size,
@@ -282,71 +283,59 @@ class Trainer:
         if cfg.width is not None:
             data_kwargs["width"] = cfg.width
         self.model_kwargs = model_kwargs(cfg.model, data_kwargs, cfg.model_args)
-        self.model_record = model_record(cfg.model)
+        self.model_file = model_record(cfg.model)
         self.model = build_model(cfg.model, self.model_kwargs, self.rngs["init"])
         _check_outputs(self.model, image_shape, self.num_classes, cfg.model)
         _set_dropout_generator(self.model, self.rngs["dropout"])
         self.steps_per_epoch = len(self.train_loader)
         self.optimizer = build_optimizer(cfg, list(self.model.parameters()))
         self.scheduler = build_scheduler(cfg, self.optimizer, self.steps_per_epoch)
-        # Position: `epoch` epochs are complete; `batch` batches of the current one are done.
-        self.epoch = 0
-        self.batch = 0
-        self.step = 0
-        self.running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "cpu_seconds": 0.0}
-        self.history: list[dict[str, Any]] = []
-        self.best_val_accuracy = -1.0
+        self.state = RunState()
         self._stop_requested = False
+
+    # The run state's parts, by their short names.
+    epoch = property(lambda self: self.state.position.epoch, lambda self, v: setattr(self.state.position, "epoch", v))
+    batch = property(lambda self: self.state.position.batch, lambda self, v: setattr(self.state.position, "batch", v))
+    step = property(lambda self: self.state.position.step, lambda self, v: setattr(self.state.position, "step", v))
+    running = property(lambda self: self.state.running)
+    history = property(lambda self: self.state.history)
 
     # ---- checkpoints ----
 
-    def header(self) -> dict[str, Any]:
-        return {
-            "model": {
-                "name": self.cfg.model,
-                "kwargs": self.model_kwargs,
-                **self.model_record,
-                "state_keys": list(self.model.state_dict()),
-            },
-            "dataset": self.data,
-            "config": self.cfg.to_dict(),
-            "position": {"epoch": self.epoch, "batch": self.batch, "step": self.step},
-            "rng": {name: gen.bit_generator.state for name, gen in self.rngs.items()},
-            "loader": self.train_loader.state_dict(),
-            "running": dict(self.running),
-            "history": self.history,
-            "best_val_accuracy": self.best_val_accuracy,
-            "convprop_version": convprop.__version__,
-        }
+    def header(self) -> CheckpointHeader:
+        return CheckpointHeader(
+            model=ModelRecord(self.cfg.model, self.model_kwargs, list(self.model.state_dict()), **self.model_file),
+            dataset=self.data,
+            config=self.cfg.to_dict(),
+            state=self.state,
+            rng={name: gen.bit_generator.state for name, gen in self.rngs.items()},
+            loader=self.train_loader.state_dict(),
+            convprop_version=convprop.__version__,
+        )
 
     def save(self, name: str = LAST) -> Path:
         states = {"optimizer": self.optimizer.state_dict()}
         if self.scheduler is not None:
             states["scheduler"] = self.scheduler.state_dict()
-        return save_checkpoint(self.out_dir / name, self.header(), self.model.state_dict(), states)
+        return save_checkpoint(self.out_dir / name, self.header().to_dict(), self.model.state_dict(), states)
 
     def restore(self, ck: Checkpoint) -> None:
         """Continue from ``ck``, which must come from a run with the same settings (see RUNTIME_SETTINGS)."""
-        h = ck.header
-        changed = sorted(
-            k for k, v in self.cfg.to_dict().items() if k not in RUNTIME_SETTINGS and h["config"].get(k) != v
-        )
+        h = CheckpointHeader.from_dict(ck.header, ck.path)
+        changed = changed_settings(TrainConfig.from_dict(h.config), self.cfg.to_dict())
         if changed:
             raise ValueError(f"the checkpoint was written with other settings ({', '.join(changed)})")
-        check_model_file(h["model"], ck.path)
+        check_model_file(h.model, ck.path)
         load_model_state(self.model, ck)
-        self.optimizer.load_state_dict(h["states"]["optimizer"])
+        self.optimizer.load_state_dict(ck.header["states"]["optimizer"])
         if self.scheduler is not None:
-            self.scheduler.load_state_dict(h["states"]["scheduler"])
+            self.scheduler.load_state_dict(ck.header["states"]["scheduler"])
         for name, gen in self.rngs.items():
-            gen.bit_generator.state = h["rng"][name]
-        pos = h["position"]
-        self.epoch, self.batch, self.step = pos["epoch"], pos["batch"], pos["step"]
-        self.train_loader.load_state_dict(h["loader"])
-        self.running = dict(h["running"])
+            gen.bit_generator.state = h.rng[name]
+        self.train_loader.load_state_dict(h.loader)
         # Checkpoints written before headers kept their key order hold the records' keys sorted.
-        self.history = [{k: record[k] for k in METRICS_FIELDS} for record in h["history"]]
-        self.best_val_accuracy = h["best_val_accuracy"]
+        h.state.history = [{k: record[k] for k in METRICS_FIELDS} for record in h.state.history]
+        self.state = h.state
 
     # ---- the loop ----
 
@@ -398,10 +387,10 @@ class Trainer:
                     self.batch += 1
                     self.step += 1
                     r = self.running
-                    r["loss"] += loss * len(y)
-                    r["correct"] += correct
-                    r["seen"] += len(y)
-                    bar.update(len(y), r["loss"] / r["seen"], r["correct"] / r["seen"])
+                    r.loss += loss * len(y)
+                    r.correct += correct
+                    r.seen += len(y)
+                    bar.update(len(y), r.loss / r.seen, r.correct / r.seen)
                     # After the last batch, let the loader finish its epoch first, so that a
                     # checkpoint with batch == steps_per_epoch always has the loader rolled over.
                     if self._stop() and self.batch < self.steps_per_epoch:
@@ -446,19 +435,19 @@ class Trainer:
             "epoch": self.epoch + 1,
             "step": self.step,
             "lr": float(self.optimizer.param_groups[0]["lr"]),
-            "train_loss": r["loss"] / max(r["seen"], 1),
-            "train_acc": r["correct"] / max(r["seen"], 1),
+            "train_loss": r.loss / max(r.seen, 1),
+            "train_acc": r.correct / max(r.seen, 1),
             "val_loss": None if val is None else val.loss,
             "val_acc": None if val is None else float(val.accuracy),
-            "train_seconds": r["seconds"],
-            "train_cpu_seconds": r["cpu_seconds"],
+            "train_seconds": r.seconds,
+            "train_cpu_seconds": r.cpu_seconds,
             "eval_seconds": eval_seconds,
-            "images_per_second": r["seen"] / r["seconds"] if r["seconds"] > 0 else math.nan,
+            "images_per_second": r.seen / r.seconds if r.seconds > 0 else math.nan,
         }
         self.history.append(record)
         self.epoch += 1
         self.batch = 0
-        self.running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "cpu_seconds": 0.0}
+        self.state.running = Running()
         measured = "" if val is None else f" | val loss {val.loss:.4f} acc {100 * val.accuracy:.2f}%"
         self.log(
             f"epoch {record['epoch']}/{self.cfg.epochs}: train loss {record['train_loss']:.4f} "
@@ -466,9 +455,9 @@ class Trainer:
             f"({record['images_per_second']:.0f} img/s, CPU {record['train_cpu_seconds']:.1f}s)"
             + (f" + validation {eval_seconds:.1f}s" if val is not None else "")
         )
-        improved = val is not None and val.accuracy > self.best_val_accuracy
+        improved = val is not None and val.accuracy > self.state.best_val_accuracy
         if improved:
-            self.best_val_accuracy = float(val.accuracy)
+            self.state.best_val_accuracy = float(val.accuracy)
         self.save()
         if improved:
             self.save(BEST)
@@ -501,7 +490,7 @@ class Trainer:
 
     def _finish(self) -> dict[str, Any]:
         """Measure the final model and best.npz on the test set; write confusion.png and summary.json."""
-        names = self.data["classes"]
+        names = self.data.classes
         best_record = max(
             (h for h in self.history if h["val_acc"] is not None), key=lambda h: h["val_acc"], default=None
         )
@@ -538,9 +527,9 @@ class Trainer:
             "val_accuracy": pair(last_val, best_record["val_acc"] if best_record else None),
             "test_accuracy": pair(final and float(final.accuracy), best and float(best.accuracy)),
             "test_loss": pair(final and final.loss, best and best.loss),
-            "train_size": self.data["train_size"],
-            "val_size": self.data["val_size"],
-            "test_size": self.data["test_size"],
+            "train_size": self.data.train_size,
+            "val_size": self.data.val_size,
+            "test_size": self.data.test_size,
             "train_minutes": train_seconds / 60,
             # CPU time of this process while training: close to the wall time an idle machine would need
             # with --threads 1, whatever else was running here.
@@ -560,7 +549,7 @@ class Trainer:
 class _Clock:
     """Adds the wall-clock and CPU seconds between start() and stop() to ``running``."""
 
-    def __init__(self, running: dict):
+    def __init__(self, running: Running):
         self.running = running
         self.start()
 
@@ -568,8 +557,8 @@ class _Clock:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
 
     def stop(self) -> None:
-        self.running["seconds"] += time.perf_counter() - self.wall
-        self.running["cpu_seconds"] += time.process_time() - self.cpu
+        self.running.seconds += time.perf_counter() - self.wall
+        self.running.cpu_seconds += time.process_time() - self.cpu
 
 
 def _check_outputs(model, image_shape, num_classes: int, name: str) -> None:
