@@ -100,8 +100,10 @@ def register(subparsers) -> None:
         "train",
         help="train a CNN (default: the VGG-style net on Fashion-MNIST)",
         description="Train a CNN with convprop's engine. Shows a progress bar per epoch and writes a run folder\n"
-        "with checkpoints (last.npz, best.npz), metrics.csv/json, config.json, curves.png, confusion.png\n"
-        "and summary.json. Ctrl-C saves a checkpoint; continue with --resume (same weights as if never stopped).",
+        "with checkpoints (last.npz; best.npz, the epoch with the best validation accuracy), metrics.csv/json,\n"
+        "config.json, curves.png, confusion.png and summary.json. The test set is measured once, at the end, on\n"
+        "the final model and on best.npz. Ctrl-C saves a checkpoint; continue with --resume (same weights as if\n"
+        "never stopped).",
         epilog=_defaults_table(),
         formatter_class=fmt,
     )

@@ -46,7 +46,8 @@ def evaluate_checkpoint(
     if split == "val":
         data = _validation_set(ck, name, data_dir)
     else:
-        data = load_split(name, split, data_dir, like=(facts.input_shape, facts.classes))
+        shape = facts.input_shape
+        data = load_split(name, split, data_dir, like=(shape, facts.classes), image_size=shape[1])
     if data is None:
         raise ValueError(f"{name} in {data_dir} has no {split} split")
     if len(data) == 0:
