@@ -108,3 +108,11 @@ def test_export_needs_a_format(tmp_path, capsys):
     ck = _checkpoint(tmp_path / "ck.npz", *MODELS[0][:2], MODELS[0][2])
     assert main(["export", str(ck), "-o", str(tmp_path / "model.bin")]) == 2
     assert "say --format onnx or --format safetensors" in capsys.readouterr().err
+
+
+def test_a_padding_mode_onnx_lacks_is_refused(tmp_path):
+    from convprop.train.export import to_onnx
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"), nn.Flatten())
+    with pytest.raises(ExportError, match=r"cannot export 0: padding_mode='reflect' \(only 'zeros'\)"):
+        to_onnx(model, (1, 5, 5), tmp_path / "m.onnx")

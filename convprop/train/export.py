@@ -130,6 +130,8 @@ def _node(module, label: str, inputs: list[str], output: str, in_shape, out_shap
 
     n = len(in_shape) - 2
     if isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d):
+        if module.padding_mode != "zeros":  # ONNX's Conv pads with zeros only
+            raise ExportError(f"cannot export {label}: padding_mode={module.padding_mode!r} (only 'zeros')")
         k, d = list(module.kernel_size), list(module.dilation)
         if isinstance(module.padding, str):  # 'same' (stride 1) pads d*(k-1) in all, the odd one on the right
             totals = [0 if module.padding == "valid" else di * (ki - 1) for di, ki in zip(d, k, strict=True)]
@@ -193,6 +195,8 @@ def _node(module, label: str, inputs: list[str], output: str, in_shape, out_shap
     if isinstance(module, nn.LeakyReLU):
         return node("LeakyRelu", alpha=float(module.negative_slope))
     if isinstance(module, nn.Softmax | nn.LogSoftmax):
+        if module.dim is None:
+            raise ExportError(f"cannot export {label}: {type(module).__name__} without dim")
         return node(type(module).__name__, axis=int(module.dim))
     return node({nn.ReLU: "Relu", nn.Sigmoid: "Sigmoid", nn.Tanh: "Tanh"}[type(module)])
 
