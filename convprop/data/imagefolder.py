@@ -29,7 +29,6 @@ SUFFIXES = (".png", ".jpg", ".jpeg")
 # image, and below Pillow's decompression-bomb warning (89 M pixels) and error (179 M pixels).
 MAX_PIXELS = 1 << 26
 _GRAY_MODES = {"1", "L", "LA", "I", "F"}
-SPLIT_FOLDERS = ("train", "val", "test")
 
 
 def _pillow():
