@@ -1,8 +1,11 @@
-"""File-system helpers shared by the atomic writers (dataset downloads, checkpoints)."""
+"""File-system helpers shared by the atomic writers (dataset downloads, checkpoints, run files)."""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -21,3 +24,41 @@ def fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` so that a reader (or a crash) sees the old file or the new one, never half.
+
+    The text goes to a temporary file in the same folder (cleaned up on any failure), is fsynced and renamed
+    over ``path``; the file gets the permissions ``open()`` would give it.
+    """
+    path = Path(path)
+    remove_stale_temp_files(path.parent, path.name)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o666 & ~umask())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+def remove_stale_temp_files(directory: Path, name: str) -> None:
+    """Delete the temporary files (``.<name>.<random>.tmp``) that an atomic write of ``directory/name`` killed
+    midway (kill -9, power loss) left behind. One writer per file is assumed, as in a run folder."""
+    for stale in directory.glob(f".{glob.escape(name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def umask() -> int:
+    """The process's file-creation mask (the only portable way to read it is to set it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

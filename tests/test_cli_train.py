@@ -73,15 +73,17 @@ def test_train_in_process(run_dir, capsys):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["threads"] == 1 and config["batch_size"] == 32 and config["optimizer"] == "sgd"
     header = load_checkpoint(run_dir / "last.npz").header
-    assert header["dataset"]["train_size"] == 300 and header["dataset"]["test_size"] == 100
+    assert header["dataset"]["train_size"] == 270 and header["dataset"]["val_size"] == 30
+    assert header["dataset"]["test_size"] == 100
 
 
 def test_train_prints_epoch_lines(tmp_path, data_dir, capsys):
     assert main(_train_args(data_dir, tmp_path, "--limit-train", "64", "--limit-test", "20")) == 0
     out = capsys.readouterr().out
-    assert "training lenet5 on fashion-mnist: 64 train / 20 test images" in out
-    assert "epoch 1/1: train loss" in out and "img/s" in out
-    assert "done: test accuracy" in out
+    # --limit-train cuts the training set first; then 10% of each class is held out for validation.
+    assert "training lenet5 on fashion-mnist: 60 train / 4 validation / 20 test images" in out
+    assert "epoch 1/1: train loss" in out and "| val loss" in out and "img/s" in out
+    assert "test: final model accuracy" in out and "done: final model test accuracy" in out
 
 
 def test_adam_without_lr_gets_its_own_default_lr(tmp_path, data_dir, capsys):
@@ -101,7 +103,7 @@ def test_evaluate_matches_training_summary(run_dir, data_dir, tmp_path, capsys):
     assert main(["evaluate", str(run_dir / "last.npz"), "--data-dir", str(data_dir), "--confusion", str(png)]) == 0
     out = capsys.readouterr().out
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert f"accuracy {100 * summary['final_test_accuracy']:.2f}%" in out
+    assert f"accuracy {100 * summary['test_accuracy']['final']:.2f}%" in out
     assert "T-shirt/top" in out and "confusion matrix" in out
     confusion = np.array(summary["confusion_matrix"])
     rows = [line for line in out.splitlines() if line.rstrip().endswith(")") and line.startswith("Ankle boot")]
@@ -402,3 +404,12 @@ def test_closed_stdout_pipe_finishes_the_work_quietly(run_dir, data_dir, tmp_pat
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 0, err
     assert err == "" and png.is_file()
+
+
+def test_evaluate_on_the_runs_validation_set(run_dir, data_dir, capsys):
+    """--split val draws the run's validation split again from its seed: last.npz scores what training logged."""
+    assert main(["evaluate", str(run_dir / "last.npz"), "--data-dir", str(data_dir), "--split", "val"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "fashion-mnist val (30 images)" in out
+    assert f"accuracy {100 * summary['val_accuracy']['final']:.2f}%" in out

@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -221,17 +222,26 @@ def test_offline_error_says_what_to_put_where(isolated, monkeypatch):
     for d in (isolated / "mine", isolated / "home" / ".cache" / "convprop" / "fashion-mnist"):
         assert str(d) in message
     assert str(isolated / "system" / "fashion-mnist") in message
-    assert "apt install dataset-fashion-mnist" in message
+    assert "apt-get install dataset-fashion-mnist" in message
     assert _leftovers(isolated / "mine") == []
 
 
 def test_download_off_error(isolated):
     with pytest.raises(DatasetError, match=r"cifar10 \(test\): files not found and downloading is off") as info:
         load_dataset("cifar10", "test", download=False)
-    assert "cifar-10-binary.tar.gz, or the folder cifar-10-batches-bin/ extracted from it (test_batch.bin)," in str(
-        info.value
-    )
-    assert "published at https://www.cs.toronto.edu/~kriz/" in str(info.value)
+    message = str(info.value)
+    assert "cifar-10-binary.tar.gz, or the folder cifar-10-batches-bin/ extracted from it (data_batch_1.bin" in message
+    assert "test_batch.bin)" in message and "published at https://www.cs.toronto.edu/~kriz/" in message
+    assert "\n" not in message  # one line, as every error the CLI prints
+
+
+def test_offline_error_names_the_files_of_every_split(isolated):
+    with pytest.raises(DatasetError) as info:
+        load_dataset("fashion-mnist", "train", download=False)
+    message = str(info.value)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"):
+        assert name in message
+    assert "t10k-labels-idx1-ubyte.gz" in message and "\n" not in message
 
 
 def test_unwritable_destination(server, tmp_path):
@@ -239,3 +249,54 @@ def test_unwritable_destination(server, tmp_path):
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(DownloadError, match=r"cannot write the download of .* into .*file/sub"):
         download_file(server.url + "/f.bin", tmp_path / "file" / "sub" / "f.bin", DIGEST, progress=False)
+
+
+class _Trickle:
+    """A server on 127.0.0.1 that sends a 1000-byte body one byte every ``interval`` seconds."""
+
+    def __init__(self, interval: float):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                try:
+                    for _ in range(1000):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(interval)
+                except OSError:  # the client gave up
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/slow.bin"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    "limits, message",
+    [
+        ({"deadline": 0.5, "min_rate": 0}, r"not finished after 0\.5 s \(\d+ bytes received\)"),
+        ({"min_rate": 100, "rate_window": 0.3}, r"the server sent \d+ bytes/s over 0 s, below the minimum of 100"),
+    ],
+    ids=["deadline", "min-rate"],
+)
+def test_a_trickling_server_is_given_up_on(tmp_path, limits, message):
+    """Each byte arrives well within the per-operation timeout, so only the overall guards stop it."""
+    trickle = _Trickle(interval=0.05)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DownloadError, match=message):
+            download_file(trickle.url, tmp_path / "slow.bin", "0" * 64, progress=False, timeout=5, **limits)
+        assert time.monotonic() - started < 3
+    finally:
+        trickle.close()
+    assert list(tmp_path.iterdir()) == []  # no partial file left

@@ -12,7 +12,7 @@ from convprop.train.checkpoint import load_checkpoint
 from convprop.train.config import TrainConfig
 from convprop.train.trainer import BEST, LAST, METRICS_FIELDS, Trainer, TrainingInterrupted
 
-STEPS_PER_EPOCH = 10  # 240 images / batch 24
+STEPS_PER_EPOCH = 10  # 240 images, 24 per class, less round(2.4) per class for validation: 220 / batch 24
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def _config(**overrides):
 
 
 class _StopAfter(Trainer):
-    """Simulates Ctrl-C after ``stop_at`` training steps (or, with ``stop_in_eval``, while testing)."""
+    """Simulates Ctrl-C after ``stop_at`` training steps (or, with ``stop_in_eval``, while validating)."""
 
     def __init__(self, *args, stop_at=None, stop_in_eval=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,8 +107,9 @@ def test_run_folder_and_summary(reference_run):
     config = json.loads((out / "config.json").read_text())
     assert config == trainer.cfg.to_dict()
     assert summary == json.loads((out / "summary.json").read_text())
-    assert summary["final_test_accuracy"] == history[-1]["test_acc"]
-    assert summary["best_test_accuracy"] == max(h["test_acc"] for h in history)
+    assert summary["val_accuracy"]["final"] == history[-1]["val_acc"]
+    assert summary["val_accuracy"]["best"] == max(h["val_acc"] for h in history)
+    assert summary["val_size"] == 20 and summary["train_size"] == 220  # 10% of each class held out
     assert sum(sum(row) for row in summary["confusion_matrix"]) == 60
     assert history[1]["train_loss"] < history[0]["train_loss"]
     ck = load_checkpoint(out / LAST, model_name="lenet5")
@@ -121,9 +122,9 @@ def test_run_folder_and_summary(reference_run):
     [
         {"stop_at": 1},  # inside the first epoch, before any periodic checkpoint
         {"stop_at": 6},  # mid-epoch, after a periodic checkpoint at step 4
-        {"stop_at": STEPS_PER_EPOCH},  # the last batch of an epoch, before testing
+        {"stop_at": STEPS_PER_EPOCH},  # the last batch of an epoch, before validating
         {"stop_at": STEPS_PER_EPOCH + 3},  # mid second epoch
-        {"stop_in_eval": True},  # while testing after epoch 1
+        {"stop_in_eval": True},  # while validating after epoch 1
     ],
     ids=["step1", "step6", "epoch-end", "epoch2", "in-eval"],
 )

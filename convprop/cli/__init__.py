@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -29,6 +30,46 @@ EXIT_STATUS = "exit status: 0 done, 2 bad arguments or input files (one line on 
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+class MissingExtra(RuntimeError):
+    """An optional dependency the command needs is not installed: printed as one line, exit status 1."""
+
+
+def _needs(args) -> list[tuple[str, str, str]]:
+    """(module, what this invocation uses it for, the extra that installs it), for what ``args`` will do.
+
+    Checked before any work, so a core-only install (``pip install convprop``: NumPy only) never trains
+    an epoch and then stops for want of a plotting library.
+    """
+    command = args.command
+    imagefolder = getattr(args, "dataset", None) == "imagefolder" or getattr(args, "val_dir", None) is not None
+    needs = {
+        "train": [("matplotlib", "curves.png and confusion.png", "train")]
+        + ([("PIL", "reading image files", "train")] if imagefolder else []),
+        "evaluate": [("matplotlib", "--confusion", "train")] if getattr(args, "confusion", None) else [],
+        "predict": [("PIL", "reading image files", "train")],
+        "explain": [("sympy", "deriving the equations", "explain")]
+        + (
+            [("matplotlib", "--animate", "explain"), ("PIL", "--animate", "explain")]
+            if getattr(args, "animate", None)
+            else []
+        ),
+    }
+    if command == "export":
+        from convprop.cli.train import export_format
+
+        fmt = export_format(args)
+        needs["export"] = [(fmt, f"--format {fmt}", fmt)]
+    return needs.get(command, [])
+
+
+def check_extras(args) -> None:
+    """Raise :class:`MissingExtra` naming the first missing module and the extra that installs it."""
+    for module, purpose, extra in _needs(args):
+        if importlib.util.find_spec(module) is None:
+            name = {"PIL": "Pillow", "sympy": "SymPy"}.get(module, module)
+            raise MissingExtra(f"{name} (for {purpose}) is not installed: pip install 'convprop[{extra}]'")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stdout, sys.stdout = sys.stdout, _PipeSafeStdout(sys.stdout)
     try:
+        check_extras(args)
         return int(args.func(args) or 0)
     except (CLIError, ValueError) as exc:  # ValueError: CheckpointError, ImageError, DatasetError, settings
         print(f"convprop {args.command}: error: {exc}", file=sys.stderr)

@@ -10,9 +10,9 @@ OpenBLAS through its ``openblas_set_num_threads`` entry point.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
-import time
 from pathlib import Path
 
 from convprop.cli import CLIError
@@ -21,9 +21,7 @@ from convprop.train.config import (
     DATASETS,
     OPTIMIZER_LR,
     OPTIMIZERS,
-    RUNTIME_SETTINGS,
     SCHEDULERS,
-    TrainConfig,
 )
 
 
@@ -64,6 +62,23 @@ def _float(low: float, high: float | None = None, low_open: bool = False):
     return parse
 
 
+def _path(text: str) -> Path:
+    """An argparse ``type`` for paths: an empty string (Path("") is the current folder) is refused."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return Path(text)
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"hidden\": 64}}', got {text!r}")
+    return value
+
+
 def _defaults_table() -> str:
     rows = []
     for name, d in DATASET_DEFAULTS.items():
@@ -85,13 +100,27 @@ def register(subparsers) -> None:
         "train",
         help="train a CNN (default: the VGG-style net on Fashion-MNIST)",
         description="Train a CNN with convprop's engine. Shows a progress bar per epoch and writes a run folder\n"
-        "with checkpoints (last.npz, best.npz), metrics.csv/json, config.json, curves.png, confusion.png\n"
-        "and summary.json. Ctrl-C saves a checkpoint; continue with --resume (same weights as if never stopped).",
+        "with checkpoints (last.npz; best.npz, the epoch with the best validation accuracy), metrics.csv/json,\n"
+        "config.json, curves.png, confusion.png and summary.json. The test set is measured once, at the end, on\n"
+        "the final model and on best.npz. Ctrl-C saves a checkpoint; continue with --resume (same weights as if\n"
+        "never stopped).",
         epilog=_defaults_table(),
         formatter_class=fmt,
     )
     p.add_argument("--dataset", choices=DATASETS, default=None, help="dataset (default: fashion-mnist)")
-    p.add_argument("--model", metavar="NAME", help="model name, one of lenet5, vggsmall, resnet8, resnet20")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="model name, one of lenet5, vggsmall, resnet8, resnet20; or your own nn.Module as "
+        "path/to/file.py:ClassName (the file's code is run, as by python: name only files you trust)",
+    )
+    p.add_argument(
+        "--model-args",
+        metavar="JSON",
+        type=_json_object,
+        help="constructor arguments of a model file's class, e.g. '{\"hidden\": 64}' (num_classes, in_channels "
+        "and input_size are filled in from the data when the constructor takes them)",
+    )
     p.add_argument(
         "--width", metavar="N", type=_positive_int, help="channels of the first stage (vggsmall, resnet models)"
     )
@@ -114,6 +143,31 @@ def register(subparsers) -> None:
         "--label-smoothing", metavar="EPS", type=_float(0.0, 1.0), help="cross-entropy label smoothing (default 0)"
     )
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, help="random crop + flip augmentation")
+    p.add_argument(
+        "--val-split",
+        metavar="FRACTION",
+        type=_float(0.0, 1.0),
+        help="hold out this share of each class of the training set for validation, drawn from the seed "
+        "(default 0.1; 0: no validation). best.npz and early stopping use validation, never the test set",
+    )
+    p.add_argument(
+        "--val-dir",
+        type=_path,
+        metavar="DIR",
+        help="validate on these images instead: one subfolder per class, named after the class or its index",
+    )
+    p.add_argument(
+        "--early-stopping",
+        type=_positive_int,
+        metavar="PATIENCE",
+        help="stop when the validation loss has not improved for PATIENCE epochs",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_positive_int,
+        metavar="N",
+        help="--dataset imagefolder: resize the images to NxN (default: their own size, if they share one)",
+    )
     p.add_argument("--seed", metavar="N", type=_nonnegative_int, help="seed of every random generator (default 0)")
     p.add_argument(
         "--threads",
@@ -130,7 +184,7 @@ def register(subparsers) -> None:
         help="also checkpoint every STEPS batches (default 200; 0: only at epoch ends)",
     )
     p.add_argument("--eval-batch-size", type=_positive_int, metavar="N", help="batch size for testing (default 500)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/<dataset>-<model>-<time>)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="run folder (default runs/<dataset>-<model>-<time>)")
     p.add_argument(
         "--resume",
         nargs="?",
@@ -139,7 +193,13 @@ def register(subparsers) -> None:
         help="continue a run exactly: from --out DIR, or from PATH (a run folder or a checkpoint file); "
         "with both, the run continues in --out DIR, which must not hold another run",
     )
-    p.add_argument("--data-dir", type=Path, metavar="DIR", help="look for the dataset files here first")
+    p.add_argument(
+        "--data-dir",
+        type=_path,
+        metavar="DIR",
+        help="look for the dataset files here first; for imagefolder, the folder of class subfolders "
+        "(or of train/, val/, test/ folders of them)",
+    )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, help="progress bars (default: on a terminal)")
     p.set_defaults(func=run_train)
 
@@ -149,14 +209,19 @@ def register(subparsers) -> None:
         description="Evaluate a checkpoint on a dataset split: accuracy, per-class accuracy and the confusion "
         "matrix (rows: true class, columns: predicted).",
     )
-    e.add_argument("checkpoint", type=Path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
+    e.add_argument("checkpoint", type=_path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
     e.add_argument("--dataset", choices=DATASETS, help="dataset (default: the one the model was trained on)")
-    e.add_argument("--split", choices=("test", "train"), default="test", help="split (default test)")
-    e.add_argument("--data-dir", type=Path, metavar="DIR", help="look for the dataset files here first")
+    e.add_argument(
+        "--split",
+        choices=("test", "val", "train"),
+        default="test",
+        help="split (default test; val: the run's validation set, drawn again from its seed)",
+    )
+    e.add_argument("--data-dir", type=_path, metavar="DIR", help="look for the dataset files here first")
     e.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N images")
     e.add_argument("--batch-size", type=_positive_int, metavar="N", default=500, help="batch size (default 500)")
     e.add_argument("--threads", type=_positive_int, metavar="N", default=1, help="BLAS and conv threads (default 1)")
-    e.add_argument("--confusion", type=Path, metavar="PNG", help="also save the confusion matrix as a PNG")
+    e.add_argument("--confusion", type=_path, metavar="PNG", help="also save the confusion matrix as a PNG")
     e.set_defaults(func=run_evaluate)
 
     r = subparsers.add_parser(
@@ -166,8 +231,10 @@ def register(subparsers) -> None:
         "(grayscale or RGB, resized to the model's input size, normalised with the training statistics) "
         "and the top-k classes are printed with their probabilities.",
     )
-    r.add_argument("checkpoint", type=Path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
-    r.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    r.add_argument("checkpoint", type=_path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
+    r.add_argument(
+        "images", type=_path, nargs="+", metavar="IMAGE", help="PNG or JPEG files, or folders of them (each image)"
+    )
     r.add_argument("--top-k", type=_positive_int, metavar="K", default=3, help="how many classes to print (default 3)")
     r.add_argument(
         "--invert",
@@ -177,8 +244,44 @@ def register(subparsers) -> None:
     r.add_argument("--threads", type=_positive_int, metavar="N", default=1, help="BLAS and conv threads (default 1)")
     r.set_defaults(func=run_predict)
 
+    x = subparsers.add_parser(
+        "export",
+        help="export a checkpoint's model to ONNX or safetensors",
+        description="Export a trained model. onnx: the network as an ONNX graph (opset 17, float32, input "
+        "'input' of shape (batch, C, H, W), normalised as in training; output 'logits'), for onnxruntime and "
+        "other runtimes. safetensors: the weights under PyTorch's state_dict keys, with the model's name, "
+        "arguments, classes and normalisation as metadata.",
+    )
+    x.add_argument("checkpoint", type=_path, help="checkpoint file, or a run folder (uses best.npz, else last.npz)")
+    x.add_argument("--format", choices=("onnx", "safetensors"), help="default: from the output file's suffix")
+    x.add_argument("-o", "--output", type=_path, required=True, metavar="FILE", help="the file to write")
+    x.set_defaults(func=run_export)
+
 
 # ---- train ----
+
+
+def _warn(command: str):
+    def warn(line: str) -> None:
+        print(f"convprop {command}: warning: {line}", file=sys.stderr)
+
+    return warn
+
+
+def _output_path(path: Path, flag: str) -> Path:
+    """Refuse an output path under an existing file (mkdir would say "file exists"), before any work is done."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CLIError(f"{flag} {path}: {parent} is a file, not a folder")
+            break
+    return path
+
+
+def _data_dir(path: Path | None) -> Path | None:
+    if path is not None and not path.is_dir():
+        raise CLIError(f"--data-dir {path}: " + ("not a folder" if path.exists() else "no such folder"))
+    return path
 
 
 def _checkpoint_path(path: Path) -> Path:
@@ -203,33 +306,13 @@ def _load(path: Path):
         raise CLIError(str(exc)) from None
 
 
-def _resume_checkpoint(args):
-    """The checkpoint --resume points at, and the run folder to continue in."""
-    from convprop.train.trainer import LAST
-
-    if args.resume == "":
-        if args.out is None:
-            raise CLIError("--resume needs the run folder: pass --out DIR (or --resume DIR)")
-        source = args.out
-    else:
-        source = Path(args.resume)
-    path = source / LAST if source.is_dir() else source
-    if not path.is_file():
-        raise CLIError(f"nothing to resume: {path} does not exist")
-    out = args.out if args.out is not None else path.parent
-    # Continuing into another folder starts a copy of the run there; it must not overwrite a run that lives there.
-    if (out / LAST).exists() and out.resolve() != path.parent.resolve():
-        raise CLIError(
-            f"{out} already holds another run: resume into it with --resume {out}, or choose an --out without a run"
-        )
-    return _load(path), out
-
-
-def _config_from_args(args) -> TrainConfig:
+def _config_from_args(args) -> dict:
+    """The settings given on the command line (TrainConfig field -> value); the others are left to the library."""
     given = {
         "dataset": args.dataset,
         "model": args.model,
         "width": args.width,
+        "model_args": args.model_args,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "lr": args.lr,
@@ -239,6 +322,10 @@ def _config_from_args(args) -> TrainConfig:
         "scheduler": args.scheduler,
         "augment": args.augment,
         "label_smoothing": args.label_smoothing,
+        "val_split": args.val_split,
+        "val_dir": None if args.val_dir is None else str(args.val_dir),
+        "early_stopping": args.early_stopping,
+        "image_size": args.image_size,
         "seed": args.seed,
         "threads": args.threads,
         "limit_train": args.limit_train,
@@ -250,41 +337,16 @@ def _config_from_args(args) -> TrainConfig:
 
 
 def run_train(args) -> int:
-    from convprop.train.config import resolve_config
-    from convprop.train.memory import keep_freed_memory
-    from convprop.train.trainer import SigintHandler, Trainer, TrainingInterrupted
+    import numpy as np
 
-    given = _config_from_args(args)
-    ck = None
-    if args.resume is not None:
-        ck, out = _resume_checkpoint(args)
-        try:
-            saved = TrainConfig.from_dict(ck.header["config"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CLIError(f"{ck.path}: cannot read the run's settings: {exc}") from None
-        for key, value in given.items():
-            if key not in RUNTIME_SETTINGS and getattr(saved, key) != value:
-                flag = "--" + key.replace("_", "-")
-                raise CLIError(
-                    f"{flag} {value} differs from the run being resumed ({getattr(saved, key)}); "
-                    "a resumed run keeps its settings (start a new run with another --out to change them)"
-                )
-        config = TrainConfig(**{**saved.to_dict(), **{k: given[k] for k in RUNTIME_SETTINGS if k in given}})
-    else:
-        config = resolve_config(TrainConfig(**given))
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = args.out if args.out is not None else Path("runs") / f"{config.dataset}-{config.model}-{stamp}"
-        if (out / "last.npz").exists():
-            raise CLIError(f"{out} already holds a run: continue it with --resume, or choose another --out")
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} is a file, not a run folder")
+    from convprop.train.memory import keep_freed_memory
+    from convprop.train.run import plan_run, start_run
+    from convprop.train.trainer import SigintHandler, TrainingInterrupted
+
+    plan = plan_run(_config_from_args(args), args.out, args.resume)
     keep_freed_memory()  # faster steps; see convprop/train/memory.py
-    trainer = Trainer(config, out, data_dir=args.data_dir, progress=args.progress)
-    if ck is not None:
-        try:
-            trainer.restore(ck)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CLIError(f"cannot resume from {ck.path}: {exc}") from None
+    trainer = start_run(plan, data_dir=_data_dir(args.data_dir), progress=args.progress)
+    ck, out = plan.checkpoint, plan.out_dir
     cfg = trainer.cfg
     what = (
         f"resuming at epoch {trainer.epoch + 1}, batch {trainer.batch}/{len(trainer)}"
@@ -292,12 +354,14 @@ def run_train(args) -> int:
         else f"training {cfg.model}"
     )
     print(
-        f"{what} on {cfg.dataset}: {trainer.data['train_size']} train / {trainer.data['test_size']} test images, "
+        f"{what} on {cfg.dataset}: {trainer.data.train_size} train / {trainer.data.val_size} validation / "
+        f"{trainer.data.test_size} test images, "
         f"{cfg.epochs} epochs x {len(trainer)} batches of {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr} "
         f"({cfg.scheduler} schedule), seed {cfg.seed}, threads {cfg.threads or 'default'}; run folder {out}",
         flush=True,
     )
-    with SigintHandler(trainer):
+    # A diverging run overflows in NumPy before its loss turns NaN; the trainer reports that in one line instead.
+    with SigintHandler(trainer), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
             summary = trainer.fit()
         except TrainingInterrupted as exc:
@@ -308,12 +372,20 @@ def run_train(args) -> int:
             )
             return 130
     print(
-        f"done: test accuracy {100 * summary['final_test_accuracy']:.2f}% "
-        f"(best {100 * summary['best_test_accuracy']:.2f}% "
-        f"at epoch {summary['best_epoch']}), {summary['epochs']} epochs in {summary['train_minutes']:.1f} min of "
+        f"done: {_outcome(summary)}, {summary['epochs']} epochs in {summary['train_minutes']:.1f} min of "
         f"training ({summary['train_images_per_second'] or 0:.0f} img/s); results in {out}"
     )
     return 0
+
+
+def _outcome(summary) -> str:
+    """ "test accuracy 91.20% (best.npz, from epoch 4 on validation: 91.35%)", as far as the run measured it."""
+    test, val = summary["test_accuracy"], summary["val_accuracy"]
+    best = f"best.npz, epoch {summary['best_epoch']} by validation ({100 * val['best']:.2f}%)" if val else None
+    if test is None:
+        return f"no test set; {best}" if best else "no test set, no validation"
+    text = f"final model test accuracy {100 * test['final']:.2f}%"
+    return text + (f"; {best}: test accuracy {100 * test['best']:.2f}%" if best else "")
 
 
 # ---- evaluate ----
@@ -324,9 +396,16 @@ def run_evaluate(args) -> int:
     from convprop.train.threads import set_num_threads
 
     set_num_threads(args.threads)
+    if args.confusion is not None:
+        _output_path(args.confusion, "--confusion")
     ck = _load(_checkpoint_path(args.checkpoint))
     result, classes, dataset = evaluate_checkpoint(
-        ck, dataset=args.dataset, split=args.split, data_dir=args.data_dir, limit=args.limit, batch_size=args.batch_size
+        ck,
+        dataset=args.dataset,
+        split=args.split,
+        data_dir=_data_dir(args.data_dir),
+        limit=args.limit,
+        batch_size=args.batch_size,
     )
     n = int(result.confusion.sum())
     print(f"{ck.model_name} from {ck.path} on {dataset} {args.split} ({n} images)")
@@ -353,18 +432,44 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from convprop.train.predict import ImageError, load_model, predict_images
+    from convprop.train.predict import ImageError, image_files, load_model, predict_images
     from convprop.train.threads import set_num_threads
 
     set_num_threads(args.threads)
     ck = _load(_checkpoint_path(args.checkpoint))
     model = load_model(ck)
     try:
-        results = predict_images(model, ck, args.images, top_k=args.top_k, invert=args.invert)
+        files = image_files(args.images)
+        results = predict_images(model, ck, files, top_k=args.top_k, invert=args.invert, warn=_warn("predict"))
     except ImageError as exc:
         raise CLIError(str(exc)) from None
-    for path, top in zip(args.images, results, strict=True):
+    for path, top in zip(files, results, strict=True):
         print(f"{path}:")
         for name, prob in top:
             print(f"  {100 * prob:6.2f}%  {name}")
+    return 0
+
+
+# ---- export ----
+
+
+def export_format(args) -> str:
+    """--format, or the output file's suffix (.onnx, .safetensors)."""
+    if args.format is not None:
+        return args.format
+    suffix = args.output.suffix.lstrip(".").lower()
+    if suffix not in ("onnx", "safetensors"):
+        raise CLIError(f"-o {args.output}: say --format onnx or --format safetensors (or end the name in one)")
+    return suffix
+
+
+def run_export(args) -> int:
+    from convprop.train.export import OPSET, export_checkpoint
+
+    fmt = export_format(args)
+    _output_path(args.output, "-o")
+    ck = _load(_checkpoint_path(args.checkpoint))
+    path = export_checkpoint(ck, fmt, args.output)
+    what = f"ONNX opset {OPSET}" if fmt == "onnx" else "safetensors"
+    print(f"{ck.model_name} from {ck.path} written to {path} ({what})")
     return 0

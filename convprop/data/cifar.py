@@ -22,6 +22,15 @@ from convprop.data.errors import DatasetError
 CIFAR_SHAPE = (3, 32, 32)
 RECORD_BYTES = 1 + int(np.prod(CIFAR_SHAPE))
 ARCHIVE_DIR = "cifar-10-batches-bin"
+# Each batch file of the official data set holds 10000 records; larger ones are refused before they are read.
+MAX_BATCH_BYTES = 10000 * RECORD_BYTES
+
+
+def _check_size(size: int, name: str) -> None:
+    if size > MAX_BATCH_BYTES:
+        raise DatasetError(
+            f"{name}: {size} bytes, more than a CIFAR-10 batch holds (10000 records, {MAX_BATCH_BYTES} bytes)"
+        )
 
 
 def parse_cifar_batch(data: bytes, name: str, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -51,6 +60,8 @@ def read_cifar_batches(paths: Sequence[str | os.PathLike]) -> tuple[np.ndarray, 
     Raises:
         DatasetError: a file's size is not a whole number of records, or a label is not 0-9.
     """
+    for p in paths:
+        _check_size(Path(p).stat().st_size, str(p))
     parts = [parse_cifar_batch(Path(p).read_bytes(), str(p)) for p in paths]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
@@ -68,6 +79,7 @@ def read_cifar_archive(archive: str | os.PathLike, members: Sequence[str]) -> tu
         with tarfile.open(archive, "r:gz") as tar:
             for info in tar:
                 if info.name in wanted and info.isfile():
+                    _check_size(info.size, f"{archive}:{info.name}")
                     found[wanted[info.name]] = tar.extractfile(info).read()
     except (tarfile.TarError, EOFError, OSError) as exc:
         if isinstance(exc, FileNotFoundError):

@@ -95,7 +95,7 @@ FASHION_MNIST = DatasetInfo(
         ),
     },
     format="idx",
-    install_hint="On Debian or Ubuntu: sudo apt install dataset-fashion-mnist",
+    install_hint="on Debian or Ubuntu, as root: apt-get install dataset-fashion-mnist",
     homepage="https://github.com/zalandoresearch/fashion-mnist",
 )
 
@@ -191,6 +191,18 @@ class ImageDataset:
     def __getitem__(self, index):
         return self.images[index], self.labels[index]
 
+    def subset(self, index, split: str | None = None) -> ImageDataset:
+        """The images at ``index`` (an index array or a slice) as a dataset with the same classes and statistics."""
+        return ImageDataset(
+            self.images[index], self.labels[index], self.classes, self.mean, self.std, self.name,
+            split or self.split, self.source,
+        )  # fmt: skip
+
+    @property
+    def border_brightness(self) -> float:
+        """The brightness (pixel / 255) of the outermost ring of pixels over the first 1000 images."""
+        return border_brightness(self.images[:1000]) / 255
+
     @property
     def num_classes(self) -> int:
         return len(self.classes)
@@ -204,6 +216,16 @@ class ImageDataset:
         what = f"{self.name} {self.split}" if self.name else "ImageDataset"
         where = f", source={str(self.source)!r}" if self.source else ""
         return f"<{what}: {len(self)} images {self.images.shape[1:]}, {self.num_classes} classes{where}>"
+
+
+def border_brightness(images: np.ndarray) -> float:
+    """The mean of the outermost ring of pixels of ``images`` (..., H, W), in the images' own units.
+
+    The background's brightness: about 0 for Fashion-MNIST's light objects on black, near 1 for a
+    photo of an object on a white page (as pixel / 255).
+    """
+    ring = [images[..., 0, :], images[..., -1, :], images[..., 1:-1, 0], images[..., 1:-1, -1]]
+    return float(sum(part.sum(dtype=np.float64) for part in ring) / sum(part.size for part in ring))
 
 
 def _per_channel(value, default: float, channels: int, name: str) -> tuple[float, ...]:
@@ -347,16 +369,17 @@ def load_dataset(
         if reader is not None:
             return _dataset(info, split, reader, directory)
 
-    wanted = info.split_files[split]
-    where = "\n".join(f"  {d}" for d in dirs)
+    # Training needs both splits: name every file, not just this split's.
+    wanted = [f for files in info.split_files.values() for f in files]
+    where = ", ".join(map(str, dirs))
     if info.archive is not None:
         what = f"{info.archive}, or the folder {ARCHIVE_DIR}/ extracted from it ({', '.join(wanted)}),"
     else:
         what = ", ".join(wanted) + " (gzip-compressed or not)"
+    # One line (as every convprop error): the files, where they may go, where they come from.
     how_to = (
-        f"Put {what} into one of:\n{where}\n"
-        f"The files are published at {info.base_urls[0]} ($CONVPROP_DATA_URL selects another server)."
-        + (f"\n{info.install_hint}" if info.install_hint else "")
+        f"Put {what} into one of {where}; they are published at {info.base_urls[0]} "
+        f"($CONVPROP_DATA_URL selects another server)" + (f"; {info.install_hint}" if info.install_hint else "")
     )
     if not download:
         raise DatasetError(f"{name} ({split}): files not found and downloading is off. {how_to}")
@@ -366,7 +389,7 @@ def load_dataset(
         _fetch(info, _remote_files(info, split, target), target, base_url, progress)
     except DownloadError as exc:
         raise DownloadError(
-            f"{name} ({split}): files not found locally and the download failed: {exc}\n{how_to}"
+            f"{name} ({split}): files not found locally and the download failed: {exc}. {how_to}"
         ) from None
     reader = find(target)
     if reader is None:

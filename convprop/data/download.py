@@ -16,6 +16,7 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Collection
@@ -69,6 +70,9 @@ def download_file(
     sha256: str | Collection[str],
     progress: bool = True,
     timeout: float = 60.0,
+    deadline: float = 3600.0,
+    min_rate: float = 1024.0,
+    rate_window: float = 60.0,
 ) -> Path:
     """Download ``url`` to ``dest``, verifying its SHA-256 before the file appears under that name.
 
@@ -79,6 +83,9 @@ def download_file(
             data compressed by two publishers).
         progress: show a tqdm progress bar on stderr (when tqdm is installed).
         timeout: seconds to wait for the server at each network operation.
+        deadline: seconds the whole download may take (a server trickling bytes never times out otherwise).
+        min_rate: bytes per second the server must average over every ``rate_window`` seconds.
+        rate_window: the span, in seconds, over which ``min_rate`` is measured.
 
     Returns:
         ``dest`` as a Path.
@@ -106,12 +113,15 @@ def download_file(
                 with urllib.request.urlopen(url, timeout=timeout) as response:
                     length = response.headers.get("Content-Length")
                     total = int(length) if length and length.isdigit() else None
+                    guard = _RateGuard(url, deadline, min_rate, rate_window)
                     with _progress_bar(total, dest.name, progress) as bar:
-                        for chunk in iter(lambda: response.read(_CHUNK), b""):
+                        # read1: whatever has arrived (read(n) would wait for all n bytes of a trickle).
+                        for chunk in iter(lambda: response.read1(_CHUNK), b""):
                             out.write(chunk)
                             digest.update(chunk)
                             received += len(chunk)
                             bar.update(len(chunk))
+                            guard.check(len(chunk), received)
             except (OSError, http.client.HTTPException) as exc:
                 # URLError and HTTPError are OSErrors; IncompleteRead (connection closed before
                 # Content-Length bytes) is an HTTPException.
@@ -133,6 +143,32 @@ def download_file(
         raise
     fsync_dir(dest.parent)
     return dest
+
+
+class _RateGuard:
+    """Stops a download that runs past its deadline or stays below a minimum rate (bytes per second)."""
+
+    def __init__(self, url: str, deadline: float, min_rate: float, window: float):
+        self.url, self.deadline, self.min_rate, self.window = url, deadline, min_rate, window
+        self.start = self.window_start = time.monotonic()
+        self.window_bytes = 0
+
+    def check(self, new_bytes: int, received: int) -> None:
+        now = time.monotonic()
+        if now - self.start > self.deadline:
+            raise DownloadError(
+                f"could not download {self.url}: not finished after {self.deadline:g} s ({received} bytes received)"
+            )
+        self.window_bytes += new_bytes
+        span = now - self.window_start
+        if span >= self.window:
+            rate = self.window_bytes / span
+            if rate < self.min_rate:
+                raise DownloadError(
+                    f"could not download {self.url}: the server sent {rate:.0f} bytes/s over {span:.0f} s, "
+                    f"below the minimum of {self.min_rate:g} bytes/s"
+                )
+            self.window_start, self.window_bytes = now, 0
 
 
 def _describe(exc: BaseException) -> str:

@@ -34,6 +34,9 @@ IDX_DTYPES = {
 _CODES = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+# Deflate's best case: 1032 bytes out per byte in. A header that promises more than the file could hold
+# this way is corrupt, and is refused before anything is allocated or decompressed.
+_MAX_DEFLATE_RATIO = 1032
 
 
 class _Source:
@@ -75,6 +78,11 @@ class _Source:
             parts.append(out)
             have += len(out)
         return b"".join(parts)
+
+    def could_hold(self, n: int) -> bool:
+        """False when a gzip file is too small to decompress to ``n`` bytes (a raw file's reads are bounded
+        by its size, and a short one is reported as truncated)."""
+        return not self.compressed or n <= _MAX_DEFLATE_RATIO * self._size
 
     def at_end(self) -> bool:
         """True when nothing follows what was read (reading to the end also checks the gzip CRC)."""
@@ -141,6 +149,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         shape = tuple(int(d) for d in np.frombuffer(header, ">u4"))
         dtype = IDX_DTYPES[code]
         expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if not src.could_hold(expected):
+            raise DatasetError(
+                f"{path}: corrupt header: it declares {'x'.join(map(str, shape))} values ({expected} bytes), "
+                f"more than the {path.stat().st_size}-byte file can hold"
+            )
         body = src.read(expected)
         if len(body) < expected:
             dims = "x".join(map(str, shape))

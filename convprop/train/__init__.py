@@ -9,6 +9,8 @@ Example:
 
 from convprop.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model_state, save_checkpoint
 from convprop.train.config import DATASET_DEFAULTS, TrainConfig, resolve_config
+from convprop.train.run import RunError, RunPlan, plan_run, start_run
+from convprop.train.state import CheckpointHeader, DatasetFacts, ModelRecord, RunState
 from convprop.train.threads import set_num_threads
 from convprop.train.trainer import EvalResult, Trainer, TrainingInterrupted, evaluate_model
 
@@ -16,14 +18,22 @@ __all__ = [
     "DATASET_DEFAULTS",
     "Checkpoint",
     "CheckpointError",
+    "CheckpointHeader",
+    "DatasetFacts",
     "EvalResult",
+    "ModelRecord",
+    "RunError",
+    "RunPlan",
+    "RunState",
     "TrainConfig",
     "Trainer",
     "TrainingInterrupted",
     "evaluate_model",
     "load_checkpoint",
     "load_model_state",
+    "plan_run",
     "resolve_config",
     "save_checkpoint",
     "set_num_threads",
+    "start_run",
 ]

@@ -19,6 +19,7 @@ so a crash leaves either the old file or the new one, never half of one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from convprop._io import fsync_dir
+from convprop._io import fsync_dir, remove_stale_temp_files, umask
 
 FORMAT = "convprop-checkpoint"
 FORMAT_VERSION = 1
@@ -140,6 +141,7 @@ def save_checkpoint(
     arrays[_HEADER_KEY] = np.frombuffer(header_bytes, dtype=np.uint8)
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path.parent, path.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -147,19 +149,13 @@ def save_checkpoint(
             f.flush()
             os.fsync(f.fileno())
         # mkstemp creates the file readable by its owner only; give it the permissions open() would.
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.chmod(tmp_name, 0o666 & ~umask())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it is to set it
-    os.umask(mask)
-    return mask
 
 
 # ---- reading ----
@@ -182,6 +178,7 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None) -> C
     try:
         if not zipfile.is_zipfile(path):  # np.load would return a lone .npy array, or refuse a pickle
             raise CheckpointError(_not_an_archive(path))
+        _check_sizes(path)
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
@@ -196,7 +193,9 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None) -> C
         header = json.loads(raw.astype(np.uint8, copy=False).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} has a corrupted header: {exc}") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a convprop checkpoint (its header is a JSON {type(header).__name__})")
+    if header.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a convprop checkpoint (format tag {header.get('format')!r})")
     version = header.get("format_version")
     if not isinstance(version, int) or version < 1:
@@ -218,6 +217,47 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None) -> C
         missing = sorted(set(expected) - set(model_state))
         raise CheckpointError(f"{path} is missing model arrays: {', '.join(missing) or '(unexpected extra arrays)'}")
     return Checkpoint(header=header, model_state=model_state, path=path)
+
+
+# How far the archive's members may expand beyond the file's size: np.savez stores them uncompressed (1x);
+# np.savez_compressed of weights saves ~10%. A zip bomb expands a thousandfold.
+_MAX_EXPANSION = 64
+_SLACK = 64 << 20
+
+
+def _check_sizes(path: Path) -> None:
+    """Refuse an archive whose members would take more memory than its size justifies, before reading any.
+
+    Each ``.npy`` member's header declares its shape and dtype, and NumPy allocates that much before reading
+    the data, so the declared size must fit in the member; all members together may not expand more than
+    :data:`_MAX_EXPANSION` times beyond the file.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        expanded = sum(info.file_size for info in members)
+        if expanded > _MAX_EXPANSION * path.stat().st_size + _SLACK:
+            raise CheckpointError(
+                f"{path}: its {len(members)} members would expand to {expanded} bytes from a {path.stat().st_size}"
+                "-byte file; not a checkpoint convprop wrote (a zip bomb?)"
+            )
+        for info in members:
+            with archive.open(info) as member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read(member)
+                except (ValueError, SyntaxError, TypeError, OSError) as exc:
+                    raise CheckpointError(f"{path}: member {info.filename} is not a NumPy array: {exc}") from None
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > info.file_size:
+                raise CheckpointError(
+                    f"{path}: member {info.filename} declares shape {shape} ({declared} bytes) but holds "
+                    f"{info.file_size} bytes: corrupted"
+                )
 
 
 _PICKLE_REFUSAL = "it holds Python objects, which only pickle can load, and convprop never loads pickles"

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-DATASETS = ("fashion-mnist", "mnist", "cifar10")
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "imagefolder")
+# The share of the training images held out for validation when neither --val-split nor --val-dir is given.
+DEFAULT_VAL_SPLIT = 0.1
 # Settings a resumed run may change: they do not enter the training arithmetic (except that some BLAS
 # builds sum in a different order with another thread count, so a resumed run keeps it unless told).
 RUNTIME_SETTINGS = ("threads", "checkpoint_every", "eval_batch_size")
@@ -22,6 +24,11 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 # Adam's steps are normalised per parameter, so SGD's 0.05 makes it diverge; 1e-3 is its usual default.
 OPTIMIZER_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
+# Bounds that keep a typo (--width 1000000) or a doctored checkpoint header from asking for terabytes:
+# vggsmall at width 1024 already has ~150 M parameters, and a CPU trainer has no use for larger images.
+MAX_WIDTH = 1024
+MAX_IMAGE_SIDE = 4096
+MAX_CLASSES = 100_000
 
 # Chosen so that a plain `convprop train` reaches the README's targets on a 2-core CPU
 # (Fashion-MNIST: >= 92% test accuracy within 10 minutes of training; see the README for the measured run).
@@ -60,7 +67,24 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
         "scheduler": "cosine",
         "augment": True,
     },
+    # Your own images (--data-dir): a small ResNet, which takes any image size (global average pooling).
+    "imagefolder": {
+        "model": "resnet8",
+        "epochs": 10,
+        "batch_size": 64,
+        "lr": 0.05,
+        "optimizer": "sgd",
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "scheduler": "cosine",
+        "augment": False,
+    },
 }
+
+
+def is_model_file(model: str | None) -> bool:
+    """True for a model given as ``path/to/file.py:ClassName`` (see :mod:`convprop.train.models`)."""
+    return isinstance(model, str) and ".py:" in model
 
 
 @dataclass
@@ -70,6 +94,8 @@ class TrainConfig:
     dataset: str = "fashion-mnist"
     model: str | None = None
     width: int | None = None
+    # Constructor arguments of a model file's class (--model-args JSON); built-ins take --width instead.
+    model_args: dict[str, Any] | None = None
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -79,6 +105,13 @@ class TrainConfig:
     scheduler: str | None = None
     augment: bool | None = None
     label_smoothing: float = 0.0
+    # Validation: the share of the training set held out (stratified, drawn from the seed; 0: none), or a
+    # folder of images per class. None: DEFAULT_VAL_SPLIT unless val_dir (or an image folder's val/) is given.
+    val_split: float | None = None
+    val_dir: str | None = None
+    # Stop when the validation loss has not improved for this many epochs (None: never).
+    early_stopping: int | None = None
+    image_size: int | None = None  # --dataset imagefolder: side of the square images (None: their own size)
     seed: int = 0
     # One thread by default: on the shared 2-core machine the README's numbers come from, two BLAS threads
     # were up to 6x slower per image than one (they wait for each other on oversubscribed cores), and
@@ -115,27 +148,57 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     if config.optimizer not in (None, defaults["optimizer"]) and config.optimizer in OPTIMIZER_LR:
         defaults["lr"] = OPTIMIZER_LR[config.optimizer]  # the dataset's lr belongs to its default optimizer
     filled = {k: (defaults[k] if v is None and k in defaults else v) for k, v in config.to_dict().items()}
+    if filled["val_dir"] is not None:
+        if filled["val_split"]:
+            raise ValueError("give --val-split or --val-dir, not both")
+        filled["val_dir"] = str(filled["val_dir"])
+        filled["val_split"] = 0.0
+    elif filled["val_split"] is None:
+        filled["val_split"] = DEFAULT_VAL_SPLIT
+    if filled["image_size"] is not None and filled["dataset"] != "imagefolder":
+        raise ValueError(f"--image-size is for --dataset imagefolder ({filled['dataset']} has its own size)")
     cfg = TrainConfig(**filled)
     from convprop.models import list_models
 
-    if cfg.model not in list_models():
-        raise ValueError(f"--model must be one of {', '.join(list_models())}; got {cfg.model!r}")
+    if is_model_file(cfg.model):
+        if cfg.width is not None:
+            raise ValueError("--width is for the built-in models; give a model file's arguments with --model-args")
+    elif cfg.model_args is not None:
+        raise ValueError("--model-args is for a model file (--model path/to/file.py:ClassName)")
+    elif cfg.model not in list_models():
+        raise ValueError(
+            f"--model must be one of {', '.join(list_models())}, or path/to/file.py:ClassName; got {cfg.model!r}"
+        )
+    if cfg.model_args is not None and not isinstance(cfg.model_args, dict):
+        raise ValueError(f"--model-args must be a JSON object; got {cfg.model_args!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {cfg.optimizer!r}")
     if cfg.scheduler not in SCHEDULERS:
         raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}; got {cfg.scheduler!r}")
     for name in ("epochs", "batch_size", "eval_batch_size"):
         _require(name, getattr(cfg, name), lambda v: isinstance(v, int) and v >= 1, "a positive integer")
-    for name in ("limit_train", "limit_test", "threads", "width"):
+    for name in ("limit_train", "limit_test", "threads", "early_stopping"):
         value = getattr(cfg, name)
         _require(name, value, lambda v: v is None or (isinstance(v, int) and v >= 1), "a positive integer")
+    for name, high in (("width", MAX_WIDTH), ("image_size", MAX_IMAGE_SIDE)):
+        value = getattr(cfg, name)
+        _require(
+            name, value, lambda v, high=high: v is None or (isinstance(v, int) and 1 <= v <= high), f"in 1..{high}"
+        )
     _require("checkpoint_every", cfg.checkpoint_every, lambda v: isinstance(v, int) and v >= 0, ">= 0 (0: off)")
     _require("lr", cfg.lr, lambda v: 0 < v < math.inf, "positive and finite")
     _require("momentum", cfg.momentum, lambda v: 0 <= v < 1, "in [0, 1)")
     _require("weight_decay", cfg.weight_decay, lambda v: 0 <= v < math.inf, ">= 0 and finite")
+    _require("val_split", cfg.val_split, lambda v: 0 <= v < 1, "in [0, 1) (0: no validation)")
     _require("label_smoothing", cfg.label_smoothing, lambda v: 0 <= v < 1, "in [0, 1)")
     _require("seed", cfg.seed, lambda v: isinstance(v, int) and v >= 0, "a non-negative integer")
     return cfg
+
+
+def changed_settings(saved: TrainConfig, given: dict[str, Any]) -> list[str]:
+    """The settings in ``given`` that differ from ``saved`` and that a resumed run may not change
+    (all but :data:`RUNTIME_SETTINGS`)."""
+    return sorted(k for k, v in given.items() if k not in RUNTIME_SETTINGS and getattr(saved, k) != v)
 
 
 def _require(name: str, value, ok, what: str) -> None:

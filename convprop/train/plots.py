@@ -33,24 +33,28 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def plot_curves(history: Sequence[dict], path: str | Path, title: str = "") -> Path:
-    """Save train/test loss and accuracy per epoch (two panels) to ``path`` (``.png`` added if it has no suffix).
+    """Save train/validation loss and accuracy per epoch (two panels) to ``path`` (``.png`` added if it has no suffix).
 
     ``history`` is a list of per-epoch records with keys ``epoch``, ``train_loss``,
-    ``train_acc``, ``test_loss``, ``test_acc`` (accuracies as fractions).
+    ``train_acc``, ``val_loss``, ``val_acc`` (accuracies as fractions; the validation
+    values are None in a run without validation).
     """
     epochs = [h["epoch"] for h in history]
     fig = _figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
-    for split, style in (("train", "-o"), ("test", "-s")):
-        ax_loss.plot(epochs, [h[f"{split}_loss"] for h in history], style, label=split, markersize=4)
-        ax_acc.plot(epochs, [100 * h[f"{split}_acc"] for h in history], style, label=split, markersize=4)
+    validated = [h for h in history if h["val_acc"] is not None]
+    for split, style, records in (("train", "-o", history), ("val", "-s", validated)):
+        if records:
+            x = [h["epoch"] for h in records]
+            ax_loss.plot(x, [h[f"{split}_loss"] for h in records], style, label=split, markersize=4)
+            ax_acc.plot(x, [100 * h[f"{split}_acc"] for h in records], style, label=split, markersize=4)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    if history:
-        best = max(history, key=lambda h: h["test_acc"])
+    if validated:
+        best = max(validated, key=lambda h: h["val_acc"])
         ax_acc.annotate(
-            f"best test {100 * best['test_acc']:.2f}%",
-            (best["epoch"], 100 * best["test_acc"]),
+            f"best val {100 * best['val_acc']:.2f}% (best.npz)",
+            (best["epoch"], 100 * best["val_acc"]),
             textcoords="offset points",
             xytext=(-10, -25),
             ha="right",

@@ -13,11 +13,18 @@ Exact resume rests on three rules:
 
 With the same machine and thread count, a run killed at any moment and resumed
 from its last checkpoint ends with bit-for-bit the same weights.
+
+Model selection never looks at the test set: after every epoch the model is
+measured on a validation set (a seeded, stratified share of the training images,
+or a folder of images), ``best.npz`` is the epoch with the best validation
+accuracy, and early stopping watches the validation loss. The test set is
+measured once, at the end, on the final model and on ``best.npz``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -32,9 +39,12 @@ import numpy as np
 
 import convprop
 import convprop.nn.functional as F
-from convprop.train.checkpoint import Checkpoint, load_model_state, save_checkpoint
-from convprop.train.config import RUNTIME_SETTINGS, TrainConfig, resolve_config
+from convprop._io import write_text_atomic
+from convprop.train.checkpoint import Checkpoint, load_checkpoint, load_model_state, save_checkpoint
+from convprop.train.config import TrainConfig, changed_settings, resolve_config
+from convprop.train.models import build_model, check_model_file, model_kwargs, model_record
 from convprop.train.progress import EpochProgress
+from convprop.train.state import CheckpointHeader, DatasetFacts, ModelRecord, Running, RunState
 from convprop.train.threads import set_num_threads
 
 LAST = "last.npz"
@@ -46,8 +56,8 @@ METRICS_FIELDS = (
     "lr",
     "train_loss",
     "train_acc",
-    "test_loss",
-    "test_acc",
+    "val_loss",
+    "val_acc",
     "train_seconds",
     "train_cpu_seconds",
     "eval_seconds",
@@ -61,6 +71,10 @@ class TrainingInterrupted(Exception):
     def __init__(self, path: Path):
         super().__init__(f"training interrupted; checkpoint saved to {path}")
         self.path = path
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite; no checkpoint was written after the last finite step."""
 
 
 @dataclass
@@ -103,14 +117,67 @@ def spawn_generators(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.Generator(np.random.PCG64(child)) for name, child in zip(names, children, strict=True)}
 
 
-def load_split(name: str, split: str, data_dir=None, limit: int | None = None):
-    """One split of a dataset as an ``ImageDataset``, cut to its first ``limit`` images."""
-    from convprop.data.datasets import ImageDataset, load_dataset
+def load_split(name: str, split: str, data_dir=None, limit: int | None = None, like=None, image_size=None):
+    """One split of a dataset as an ``ImageDataset``, cut to its first ``limit`` images.
 
-    ds = load_dataset(name, split, data_dir=data_dir)
-    if limit is None or limit >= len(ds):
-        return ds
-    return ImageDataset(ds.images[:limit], ds.labels[:limit], ds.classes, ds.mean, ds.std, ds.name, split, ds.source)
+    For ``imagefolder``, ``data_dir`` holds one subfolder per class, or ``train/`` (and optionally ``val/``
+    and ``test/``) folders of them; a split it lacks is ``None``. Its images are resized to ``image_size``
+    (default: their own size); the ``val`` and ``test`` folders take the channels, size and classes of
+    ``like`` (the training set, or a checkpoint's ``(input_shape, classes)``). Built-in datasets always have
+    a train and a test split.
+    """
+    from convprop.data.datasets import load_dataset
+    from convprop.data.imagefolder import has_split_folders, read_image_folder
+
+    if name != "imagefolder":
+        ds = None if split == "val" else load_dataset(name, split, data_dir=data_dir)
+    else:
+        if data_dir is None:
+            raise ValueError("--dataset imagefolder needs --data-dir DIR (one subfolder of PNG/JPEG images per class)")
+        root = Path(data_dir)
+        if not root.is_dir():
+            raise ValueError(f"--data-dir {root}: " + ("not a folder" if root.exists() else "no such folder"))
+        if split == "train":
+            ds = read_image_folder(root / "train" if has_split_folders(root) else root, image_size, split=split)
+        elif has_split_folders(root) and (root / split).is_dir():
+            shape, classes = like if isinstance(like, tuple) else (like.images.shape[1:], like.classes)
+            ds = read_image_folder(root / split, shape[1], shape[0], classes, split=split)
+        else:
+            ds = None
+    return ds if ds is None or limit is None or limit >= len(ds) else ds.subset(slice(0, limit))
+
+
+def load_splits(cfg: TrainConfig, data_dir=None):
+    """The run's ``(train, val, test)`` datasets; ``val`` or ``test`` is None when the run has none.
+
+    Validation comes from ``cfg.val_dir`` (a folder of class subfolders), else from an image folder's
+    ``val/``, else from holding out ``cfg.val_split`` of each class of the training set (after
+    ``--limit-train``), drawn from the seed, so the same seed always gives the same split.
+
+    Raises:
+        ValueError: an empty training, validation or test set.
+    """
+    from convprop.data.imagefolder import read_image_folder
+    from convprop.data.split import stratified_split
+
+    train = load_split(cfg.dataset, "train", data_dir, cfg.limit_train, image_size=cfg.image_size)
+    test = load_split(cfg.dataset, "test", data_dir, cfg.limit_test, like=train)
+    val = None if cfg.val_dir is not None else load_split(cfg.dataset, "val", data_dir, like=train)
+    if cfg.val_dir is not None:
+        channels, size, _ = train.images.shape[1:]
+        val = read_image_folder(cfg.val_dir, size, channels, train.classes, name=train.name, split="val")
+    elif val is None and cfg.val_split > 0 and len(train):
+        keep, held = stratified_split(train.labels, cfg.val_split, split_generator(cfg.seed))
+        train, val = train.subset(keep), train.subset(held, "val")
+    for split, ds in (("training", train), ("validation", val), ("test", test)):
+        if ds is not None and len(ds) == 0:
+            raise ValueError(f"the {split} set of {cfg.dataset} ({ds.source}) holds no images")
+    return train, val, test
+
+
+def split_generator(seed: int) -> np.random.Generator:
+    """The generator that draws the validation split: a fourth child of the seed, after init, data, dropout."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed).spawn(4)[3]))
 
 
 def augmentation(image_shape):
@@ -160,7 +227,7 @@ class Trainer:
         config: the run's settings (defaults are filled in with :func:`resolve_config`).
         out_dir: the run folder.
         data_dir: where to look for the dataset files first (``--data-dir``).
-        progress: show tqdm bars (None: only on a terminal).
+        progress: show tqdm bars (None: on a terminal or in a notebook, else a log line every 30 s; False: none).
         plots: draw curves.png (every epoch) and confusion.png (at the end).
         log: prints one line (end-of-epoch lines, notices).
     """
@@ -175,7 +242,6 @@ class Trainer:
         log: Callable[[str], None] = print,
     ):
         from convprop.data.loader import DataLoader
-        from convprop.models import get_model
 
         self.cfg = cfg = resolve_config(config)
         if cfg.threads is not None:
@@ -185,18 +251,21 @@ class Trainer:
         self.plots = plots
         self.log = log
         self.rngs = spawn_generators(cfg.seed)
-        train = load_split(cfg.dataset, "train", data_dir, cfg.limit_train)
-        test = load_split(cfg.dataset, "test", data_dir, cfg.limit_test)
+        train, val, test = load_splits(cfg, data_dir)
+        if cfg.early_stopping is not None and val is None:
+            raise ValueError("--early-stopping needs a validation set (--val-split > 0 or --val-dir)")
         image_shape = tuple(train.images.shape[1:])
-        self.data = {
-            "name": cfg.dataset,
-            "classes": list(train.classes),
-            "mean": list(train.mean),
-            "std": list(train.std),
-            "input_shape": list(image_shape),
-            "train_size": len(train),
-            "test_size": len(test),
-        }
+        self.data = DatasetFacts(
+            name=cfg.dataset,
+            classes=list(train.classes),
+            mean=list(train.mean),
+            std=list(train.std),
+            input_shape=list(image_shape),
+            border_brightness=train.border_brightness,
+            train_size=len(train),
+            val_size=len(val) if val is not None else 0,
+            test_size=len(test) if test is not None else 0,
+        )
         self.train_loader = DataLoader(
             train,
             batch_size=cfg.batch_size,
@@ -205,76 +274,68 @@ class Trainer:
             transform=augmentation(image_shape) if cfg.augment else None,
             normalize=train.normalization,
         )
-        self.test_loader = DataLoader(test, batch_size=cfg.eval_batch_size, normalize=train.normalization)
+        self.val_loader, self.test_loader = (
+            DataLoader(ds, batch_size=cfg.eval_batch_size, normalize=train.normalization) if ds is not None else None
+            for ds in (val, test)
+        )
         self.num_classes = len(train.classes)
-        self.model_kwargs = {
-            "num_classes": self.num_classes,
-            "in_channels": image_shape[0],
-            "input_size": image_shape[1],
-        }
+        data_kwargs = {"num_classes": self.num_classes, "in_channels": image_shape[0], "input_size": image_shape[1]}
         if cfg.width is not None:
-            self.model_kwargs["width"] = cfg.width
-        self.model = get_model(cfg.model, generator=self.rngs["init"], **self.model_kwargs)
+            data_kwargs["width"] = cfg.width
+        self.model_kwargs = model_kwargs(cfg.model, data_kwargs, cfg.model_args)
+        self.model_file = model_record(cfg.model)
+        self.model = build_model(cfg.model, self.model_kwargs, self.rngs["init"])
+        _check_outputs(self.model, image_shape, self.num_classes, cfg.model)
         _set_dropout_generator(self.model, self.rngs["dropout"])
         self.steps_per_epoch = len(self.train_loader)
         self.optimizer = build_optimizer(cfg, list(self.model.parameters()))
         self.scheduler = build_scheduler(cfg, self.optimizer, self.steps_per_epoch)
-        # Position: `epoch` epochs are complete; `batch` batches of the current one are done.
-        self.epoch = 0
-        self.batch = 0
-        self.step = 0
-        self.running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "cpu_seconds": 0.0}
-        self.history: list[dict[str, Any]] = []
-        self.best_accuracy = -1.0
+        self.state = RunState()
         self._stop_requested = False
+
+    # The run state's parts, by their short names.
+    epoch = property(lambda self: self.state.position.epoch, lambda self, v: setattr(self.state.position, "epoch", v))
+    batch = property(lambda self: self.state.position.batch, lambda self, v: setattr(self.state.position, "batch", v))
+    step = property(lambda self: self.state.position.step, lambda self, v: setattr(self.state.position, "step", v))
+    running = property(lambda self: self.state.running)
+    history = property(lambda self: self.state.history)
 
     # ---- checkpoints ----
 
-    def header(self) -> dict[str, Any]:
-        return {
-            "model": {
-                "name": self.cfg.model,
-                "kwargs": self.model_kwargs,
-                "state_keys": list(self.model.state_dict()),
-            },
-            "dataset": self.data,
-            "config": self.cfg.to_dict(),
-            "position": {"epoch": self.epoch, "batch": self.batch, "step": self.step},
-            "rng": {name: gen.bit_generator.state for name, gen in self.rngs.items()},
-            "loader": self.train_loader.state_dict(),
-            "running": dict(self.running),
-            "history": self.history,
-            "best_accuracy": self.best_accuracy,
-            "convprop_version": convprop.__version__,
-        }
+    def header(self) -> CheckpointHeader:
+        return CheckpointHeader(
+            model=ModelRecord(self.cfg.model, self.model_kwargs, list(self.model.state_dict()), **self.model_file),
+            dataset=self.data,
+            config=self.cfg.to_dict(),
+            state=self.state,
+            rng={name: gen.bit_generator.state for name, gen in self.rngs.items()},
+            loader=self.train_loader.state_dict(),
+            convprop_version=convprop.__version__,
+        )
 
     def save(self, name: str = LAST) -> Path:
         states = {"optimizer": self.optimizer.state_dict()}
         if self.scheduler is not None:
             states["scheduler"] = self.scheduler.state_dict()
-        return save_checkpoint(self.out_dir / name, self.header(), self.model.state_dict(), states)
+        return save_checkpoint(self.out_dir / name, self.header().to_dict(), self.model.state_dict(), states)
 
     def restore(self, ck: Checkpoint) -> None:
         """Continue from ``ck``, which must come from a run with the same settings (see RUNTIME_SETTINGS)."""
-        h = ck.header
-        changed = sorted(
-            k for k, v in self.cfg.to_dict().items() if k not in RUNTIME_SETTINGS and h["config"].get(k) != v
-        )
+        h = CheckpointHeader.from_dict(ck.header, ck.path)
+        changed = changed_settings(TrainConfig.from_dict(h.config), self.cfg.to_dict())
         if changed:
             raise ValueError(f"the checkpoint was written with other settings ({', '.join(changed)})")
+        check_model_file(h.model, ck.path)
         load_model_state(self.model, ck)
-        self.optimizer.load_state_dict(h["states"]["optimizer"])
+        self.optimizer.load_state_dict(ck.header["states"]["optimizer"])
         if self.scheduler is not None:
-            self.scheduler.load_state_dict(h["states"]["scheduler"])
+            self.scheduler.load_state_dict(ck.header["states"]["scheduler"])
         for name, gen in self.rngs.items():
-            gen.bit_generator.state = h["rng"][name]
-        pos = h["position"]
-        self.epoch, self.batch, self.step = pos["epoch"], pos["batch"], pos["step"]
-        self.train_loader.load_state_dict(h["loader"])
-        self.running = dict(h["running"])
+            gen.bit_generator.state = h.rng[name]
+        self.train_loader.load_state_dict(h.loader)
         # Checkpoints written before headers kept their key order hold the records' keys sorted.
-        self.history = [{k: record[k] for k in METRICS_FIELDS} for record in h["history"]]
-        self.best_accuracy = h["best_accuracy"]
+        h.state.history = [{k: record[k] for k in METRICS_FIELDS} for record in h.state.history]
+        self.state = h.state
 
     # ---- the loop ----
 
@@ -289,15 +350,22 @@ class Trainer:
         self.model.train()
         logits = self.model(convprop.Tensor(x))
         loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
+        value = float(loss.item())
+        if not math.isfinite(value):  # checked before the step: the weights stay those of the last finite loss
+            raise TrainingDiverged(
+                f"the training loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}, batch "
+                f"{self.batch + 1}): the learning rate ({self.cfg.lr}) is probably too high; try a lower --lr "
+                f"(the last checkpoint in {self.out_dir} is from before this step)"
+            )
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
-        return float(loss.item()), int((logits.data.argmax(axis=1) == y).sum())
+        return value, int((logits.data.argmax(axis=1) == y).sum())
 
     def fit(self) -> dict[str, Any]:
-        """Train until ``config.epochs`` are done; returns the summary (also written to summary.json).
+        """Train until ``config.epochs`` are done (or early stopping); returns the summary (also summary.json).
 
         Raises:
             TrainingInterrupted: after :meth:`request_stop` (Ctrl-C), once the checkpoint is saved.
@@ -305,24 +373,24 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         # allow_nan=False: config.json is strict JSON for any reader (resolve_config rejects non-finite values).
         config_json = json.dumps(self.cfg.to_dict(), indent=2, allow_nan=False)
-        (self.out_dir / "config.json").write_text(config_json + "\n")
+        write_text_atomic(self.out_dir / "config.json", config_json + "\n")
         cfg = self.cfg
-        result = None
-        while self.epoch < cfg.epochs:
-            # A run stopped while testing resumes with the epoch's training done.
+        while self.epoch < cfg.epochs and not self.stopped_early:
+            # A run stopped while validating resumes with the epoch's training done.
             batches = iter(self.train_loader) if self.batch < self.steps_per_epoch else iter(())
             desc = f"epoch {self.epoch + 1}/{cfg.epochs}"
-            with EpochProgress(self.steps_per_epoch, desc, initial=self.batch, enabled=self.progress) as bar:
+            bar = EpochProgress(self.steps_per_epoch, desc, initial=self.batch, enabled=self.progress, log=self.log)
+            with bar:
                 clock = _Clock(self.running)
                 for x, y in batches:
                     loss, correct = self.train_step(x, y)
                     self.batch += 1
                     self.step += 1
                     r = self.running
-                    r["loss"] += loss * len(y)
-                    r["correct"] += correct
-                    r["seen"] += len(y)
-                    bar.update(len(y), r["loss"] / r["seen"], r["correct"] / r["seen"])
+                    r.loss += loss * len(y)
+                    r.correct += correct
+                    r.seen += len(y)
+                    bar.update(len(y), r.loss / r.seen, r.correct / r.seen)
                     # After the last batch, let the loader finish its epoch first, so that a
                     # checkpoint with batch == steps_per_epoch always has the loader rolled over.
                     if self._stop() and self.batch < self.steps_per_epoch:
@@ -333,49 +401,63 @@ class Trainer:
                         self.save()
                         clock.start()
                 clock.stop()
-            if self._stop():
-                raise TrainingInterrupted(self.save())
-            t_eval = time.perf_counter()
-            result = evaluate_model(self.model, self.test_loader, self.num_classes, self._stop)
-            if self._stop():
-                raise TrainingInterrupted(self.save())
+                if self._stop():
+                    raise TrainingInterrupted(self.save())
+                t_eval = time.perf_counter()
+                result = None if self.val_loader is None else self._evaluate(self.model, self.val_loader)
+                if result is not None:
+                    bar.set_validation(result.loss, result.accuracy)
             self._end_epoch(result, time.perf_counter() - t_eval)
-        if result is None:  # resumed from a finished run: nothing left to train, measure the final model
-            result = evaluate_model(self.model, self.test_loader, self.num_classes)
-        return self._finish(result)
+        return self._finish()
+
+    def _evaluate(self, model, loader) -> EvalResult:
+        """``model`` on ``loader``; Ctrl-C while it runs saves the position and stops."""
+        result = evaluate_model(model, loader, self.num_classes, self._stop)
+        if self._stop():
+            raise TrainingInterrupted(self.save())
+        return result
+
+    @property
+    def stopped_early(self) -> bool:
+        """Whether ``--early-stopping`` epochs have passed since the lowest validation loss so far."""
+        patience = self.cfg.early_stopping
+        if patience is None or not self.history:
+            return False
+        losses = [h["val_loss"] for h in self.history]
+        return len(losses) - 1 - losses.index(min(losses)) >= patience
 
     def __len__(self) -> int:
         return self.steps_per_epoch
 
-    def _end_epoch(self, result: EvalResult, eval_seconds: float) -> None:
+    def _end_epoch(self, val: EvalResult | None, eval_seconds: float) -> None:
         r = self.running
         record = {
             "epoch": self.epoch + 1,
             "step": self.step,
             "lr": float(self.optimizer.param_groups[0]["lr"]),
-            "train_loss": r["loss"] / max(r["seen"], 1),
-            "train_acc": r["correct"] / max(r["seen"], 1),
-            "test_loss": result.loss,
-            "test_acc": float(result.accuracy),
-            "train_seconds": r["seconds"],
-            "train_cpu_seconds": r["cpu_seconds"],
+            "train_loss": r.loss / max(r.seen, 1),
+            "train_acc": r.correct / max(r.seen, 1),
+            "val_loss": None if val is None else val.loss,
+            "val_acc": None if val is None else float(val.accuracy),
+            "train_seconds": r.seconds,
+            "train_cpu_seconds": r.cpu_seconds,
             "eval_seconds": eval_seconds,
-            "images_per_second": r["seen"] / r["seconds"] if r["seconds"] > 0 else math.nan,
+            "images_per_second": r.seen / r.seconds if r.seconds > 0 else math.nan,
         }
         self.history.append(record)
         self.epoch += 1
         self.batch = 0
-        self.running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "cpu_seconds": 0.0}
+        self.state.running = Running()
+        measured = "" if val is None else f" | val loss {val.loss:.4f} acc {100 * val.accuracy:.2f}%"
         self.log(
             f"epoch {record['epoch']}/{self.cfg.epochs}: train loss {record['train_loss']:.4f} "
-            f"acc {100 * record['train_acc']:.2f}% | test loss {record['test_loss']:.4f} "
-            f"acc {100 * record['test_acc']:.2f}% | {record['train_seconds']:.1f}s "
-            f"({record['images_per_second']:.0f} img/s, CPU {record['train_cpu_seconds']:.1f}s) "
-            f"+ eval {eval_seconds:.1f}s"
+            f"acc {100 * record['train_acc']:.2f}%{measured} | {record['train_seconds']:.1f}s "
+            f"({record['images_per_second']:.0f} img/s, CPU {record['train_cpu_seconds']:.1f}s)"
+            + (f" + validation {eval_seconds:.1f}s" if val is not None else "")
         )
-        improved = record["test_acc"] > self.best_accuracy
+        improved = val is not None and val.accuracy > self.state.best_val_accuracy
         if improved:
-            self.best_accuracy = record["test_acc"]
+            self.state.best_val_accuracy = float(val.accuracy)
         self.save()
         if improved:
             self.save(BEST)
@@ -384,50 +466,90 @@ class Trainer:
             from convprop.train.plots import plot_curves
 
             plot_curves(self.history, self.out_dir / "curves.png", title=f"{self.cfg.model} on {self.cfg.dataset}")
+        if self.stopped_early and self.epoch < self.cfg.epochs:
+            self.log(
+                f"early stopping after epoch {self.epoch}: the validation loss has not improved for "
+                f"{self.cfg.early_stopping} epochs"
+            )
 
     def _write_metrics(self) -> None:
         if not self.history:
             return
-        with open(self.out_dir / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRICS_FIELDS)
-            writer.writeheader()
-            writer.writerows(self.history)
-        (self.out_dir / "metrics.json").write_text(json.dumps(self.history, indent=2) + "\n")
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(table, fieldnames=METRICS_FIELDS)
+        writer.writeheader()
+        writer.writerows(self.history)
+        write_text_atomic(self.out_dir / "metrics.csv", table.getvalue())
+        write_text_atomic(self.out_dir / "metrics.json", json.dumps(self.history, indent=2) + "\n")
 
-    def _finish(self, result: EvalResult) -> dict[str, Any]:
-        names = self.data["classes"]
-        if self.plots:
-            from convprop.train.plots import plot_confusion
+    def _best_model(self):
+        """The model of ``best.npz`` (the epoch with the best validation accuracy)."""
+        model = build_model(self.cfg.model, self.model_kwargs, np.random.default_rng(0))
+        load_model_state(model, load_checkpoint(self.out_dir / BEST))
+        return model
 
-            plot_confusion(result.confusion, names, self.out_dir / "confusion.png", title=f"{self.cfg.model} (final)")
+    def _finish(self) -> dict[str, Any]:
+        """Measure the final model and best.npz on the test set; write confusion.png and summary.json."""
+        names = self.data.classes
+        best_record = max(
+            (h for h in self.history if h["val_acc"] is not None), key=lambda h: h["val_acc"], default=None
+        )
+        final = best = None
+        if self.test_loader is not None:
+            final = self._evaluate(self.model, self.test_loader)
+            if best_record is not None and best_record["epoch"] == self.epoch:
+                best = final  # best.npz holds the final weights
+            elif best_record is not None:
+                best = self._evaluate(self._best_model(), self.test_loader)
+            self.log(
+                f"test: final model accuracy {100 * final.accuracy:.2f}% loss {final.loss:.4f}"
+                + (f" | best.npz (best validation) {100 * best.accuracy:.2f}% loss {best.loss:.4f}" if best else "")
+            )
+            if self.plots:
+                from convprop.train.plots import plot_confusion
+
+                title = f"{self.cfg.model} (final)"
+                plot_confusion(final.confusion, names, self.out_dir / "confusion.png", title=title)
         train_seconds = sum(h["train_seconds"] for h in self.history)
         images = sum(h["images_per_second"] * h["train_seconds"] for h in self.history)
+
+        def pair(final_value, best_value):
+            return None if final_value is None else {"final": final_value, "best": best_value}
+
+        last_val = self.history[-1]["val_acc"] if self.history else None
         summary = {
             "dataset": self.cfg.dataset,
             "model": self.cfg.model,
             "epochs": self.epoch,
             "steps": self.step,
-            "final_test_accuracy": float(result.accuracy),
-            "final_test_loss": result.loss,
-            "best_test_accuracy": self.best_accuracy,
-            "best_epoch": max(self.history, key=lambda h: h["test_acc"])["epoch"] if self.history else None,
+            "stopped_early": self.stopped_early and self.epoch < self.cfg.epochs,
+            "best_epoch": best_record["epoch"] if best_record else None,
+            "val_accuracy": pair(last_val, best_record["val_acc"] if best_record else None),
+            "test_accuracy": pair(final and float(final.accuracy), best and float(best.accuracy)),
+            "test_loss": pair(final and final.loss, best and best.loss),
+            "train_size": self.data.train_size,
+            "val_size": self.data.val_size,
+            "test_size": self.data.test_size,
             "train_minutes": train_seconds / 60,
             # CPU time of this process while training: close to the wall time an idle machine would need
             # with --threads 1, whatever else was running here.
             "train_cpu_minutes": sum(h["train_cpu_seconds"] for h in self.history) / 60,
             "train_images_per_second": images / train_seconds if train_seconds > 0 else None,
-            "per_class_accuracy": {n: float(a) for n, a in zip(names, result.per_class_accuracy, strict=True)},
-            "confusion_matrix": result.confusion.tolist(),
+            # The final model on the test set:
+            "per_class_accuracy": (
+                {n: float(a) for n, a in zip(names, final.per_class_accuracy, strict=True)} if final else None
+            ),
+            "confusion_matrix": final.confusion.tolist() if final else None,
             "run_dir": str(self.out_dir),
         }
-        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_text_atomic(self.out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
         return summary
 
 
 class _Clock:
     """Adds the wall-clock and CPU seconds between start() and stop() to ``running``."""
 
-    def __init__(self, running: dict):
+    def __init__(self, running: Running):
         self.running = running
         self.start()
 
@@ -435,8 +557,20 @@ class _Clock:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
 
     def stop(self) -> None:
-        self.running["seconds"] += time.perf_counter() - self.wall
-        self.running["cpu_seconds"] += time.process_time() - self.cpu
+        self.running.seconds += time.perf_counter() - self.wall
+        self.running.cpu_seconds += time.process_time() - self.cpu
+
+
+def _check_outputs(model, image_shape, num_classes: int, name: str) -> None:
+    """Refuse a model whose output for one image is not one logit per class (a model file's usual slip)."""
+    with convprop.no_grad():
+        shape = model.eval()(convprop.Tensor(np.zeros((1, *image_shape), np.float32))).shape
+    model.train()
+    if tuple(shape) != (1, num_classes):
+        raise ValueError(
+            f"--model {name}: for one {'x'.join(map(str, image_shape))} image it returns shape {tuple(shape)}, "
+            f"but training needs (1, {num_classes}): one logit per class"
+        )
 
 
 def _set_dropout_generator(model, generator: np.random.Generator) -> None:
@@ -478,6 +612,7 @@ __all__ = [
     "EvalResult",
     "SigintHandler",
     "Trainer",
+    "TrainingDiverged",
     "TrainingInterrupted",
     "evaluate_model",
 ]
