@@ -176,3 +176,10 @@ def test_cli_errors_are_one_line(capsys, argv, message):
 def test_cli_pool_values_still_parse(capsys):
     assert main(["explain", "maxpool", "--values", "1 2; 3 4", "--input", "2x2", "--format", "text"]) == 0
     assert "B₁₁ = max" in capsys.readouterr().out and main(["explain", "maxpool", "--values", "1 x"]) == 2
+
+
+@pytest.mark.parametrize("layer", ["conv", "conv_transpose"])
+def test_groups_that_do_not_divide_the_channels_are_named(capsys, layer):
+    assert main(["explain", layer, "--groups", "3", "--in-channels", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("in_channels (2) and out_channels (1) must both be divisible by groups (3)"), err

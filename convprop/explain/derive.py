@@ -65,6 +65,10 @@ class ConvConfig:
             positive(v, 1, n, op)[0]
             for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"), (groups, "groups"))
         )
+        if cin % groups or cout % groups:  # before the zeros below, whose shapes would be empty
+            raise ValueError(
+                f"{op}: in_channels ({cin}) and out_channels ({cout}) must both be divisible by groups ({groups})"
+            )
         x = convprop.tensor(np.zeros((cin, *size)))
         w = convprop.tensor(np.zeros((cout, cin // groups, *kernel)))
         conv = F.conv2d if ndim == 2 else F.conv1d

@@ -54,6 +54,10 @@ class ConvTransposeConfig:
             positive(v, 1, n, op)[0]
             for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"), (groups, "groups"))
         )
+        if cin % groups or cout % groups:  # before the zeros below, whose shapes would be empty
+            raise ValueError(
+                f"{op}: in_channels ({cin}) and out_channels ({cout}) must both be divisible by groups ({groups})"
+            )
         x = convprop.tensor(np.zeros((1, cin, *size)))
         w = convprop.tensor(np.zeros((cin, cout // groups, *kernel)))
         with convprop.no_grad():
