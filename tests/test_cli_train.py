@@ -81,6 +81,7 @@ def test_train_prints_epoch_lines(tmp_path, data_dir, capsys):
     assert main(_train_args(data_dir, tmp_path, "--limit-train", "64", "--limit-test", "20")) == 0
     out = capsys.readouterr().out
     # --limit-train cuts the training set first; then 10% of each class is held out for validation.
+    assert "lenet5: 61,706 parameters, 0.42 M multiply-accumulates per image" in out  # the summary line first
     assert "training lenet5 on fashion-mnist: 60 train / 4 validation / 20 test images" in out
     assert "epoch 1/1: train loss" in out and "| val loss" in out and "img/s" in out
     assert "test: final model accuracy" in out and "done: final model test accuracy" in out

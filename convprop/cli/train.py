@@ -339,6 +339,7 @@ def _config_from_args(args) -> dict:
 def run_train(args) -> int:
     import numpy as np
 
+    from convprop.nn.summary import summary
     from convprop.train.memory import keep_freed_memory
     from convprop.train.run import plan_run, start_run
     from convprop.train.trainer import SigintHandler, TrainingInterrupted
@@ -352,6 +353,11 @@ def run_train(args) -> int:
         f"resuming at epoch {trainer.epoch + 1}, batch {trainer.batch}/{len(trainer)}"
         if ck is not None
         else f"training {cfg.model}"
+    )
+    shape = summary(trainer.model, trainer.data.input_shape)
+    print(
+        f"{cfg.model}: {shape.total_parameters:,} parameters, {shape.total_macs / 1e6:.2f} M multiply-accumulates "
+        f"per image (convprop summary {cfg.model} --input-shape {'x'.join(map(str, trainer.data.input_shape))})"
     )
     print(
         f"{what} on {cfg.dataset}: {trainer.data.train_size} train / {trainer.data.val_size} validation / "

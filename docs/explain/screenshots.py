@@ -2,7 +2,7 @@
 
 Opens the gallery's stride-2, padding-1 lesson (docs/explain/site) in Debian's Chromium through Playwright,
 hovers ∂L/∂X₂₂ in the input-gradient figure, and saves that figure in English and Arabic at desktop width and
-the English page's top at 375 px (a phone).
+the English page's top at 375 px (a phone); and the top of conv.ar.html (the article's example in Arabic).
 """
 
 import shutil
@@ -26,4 +26,7 @@ with sync_playwright() as p:
         widget.locator('[data-tensor="dX"][data-index="2,2"]').last.hover()
         widget.screenshot(path=HERE / shot)
         page.close()
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    page.goto((HERE / "conv.ar.html").as_uri())
+    page.screenshot(path=HERE / "conv.ar.html.png")
     browser.close()
