@@ -183,3 +183,9 @@ def test_groups_that_do_not_divide_the_channels_are_named(capsys, layer):
     assert main(["explain", layer, "--groups", "3", "--in-channels", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith("in_channels (2) and out_channels (1) must both be divisible by groups (3)"), err
+
+
+def test_transposed_derivation_displays_in_notebooks():
+    d = derive_conv_transpose(2, 2, stride=2)
+    assert repr(d).startswith("ConvTransposeDerivation(input 2x2") and "verified=True" in repr(d)
+    assert "<iframe" in d._repr_html_() and "$$" in d._repr_latex_() and "Verified" in d._repr_markdown_()

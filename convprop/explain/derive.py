@@ -24,6 +24,7 @@ import sympy as sp
 import convprop
 import convprop.nn.functional as F
 from convprop import reference as ref
+from convprop.explain.notebook import NotebookDisplay
 from convprop.explain.symbols import symbol_array
 from convprop.ops._args import ntuple, positive
 from convprop.ops.conv import Geometry
@@ -31,6 +32,19 @@ from convprop.ops.conv import Geometry
 #: Beyond this input height/width the equations are too long to read; use the numeric check.
 MAX_SYMBOLIC_SIZE = 8
 MAX_SYMBOLIC_CHANNELS = 4
+
+
+def channels(in_channels, out_channels, groups, op: str) -> tuple[int, int, int]:
+    """Positive channel counts that ``groups`` divides, checked before any array of their shapes is built."""
+    cin, cout, groups = (
+        positive(v, 1, n, op)[0]
+        for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"), (groups, "groups"))
+    )
+    if cin % groups or cout % groups:
+        raise ValueError(
+            f"{op}: in_channels ({cin}) and out_channels ({cout}) must both be divisible by groups ({groups})"
+        )
+    return cin, cout, groups
 
 
 @dataclass(frozen=True)
@@ -61,14 +75,7 @@ class ConvConfig:
             raise ValueError(f"ndim must be 1 (conv1d) or 2 (conv2d), got {ndim!r}")
         op = f"conv{ndim}d"
         size, kernel = positive(input_size, ndim, "input_size", op), positive(kernel_size, ndim, "kernel_size", op)
-        cin, cout, groups = (
-            positive(v, 1, n, op)[0]
-            for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"), (groups, "groups"))
-        )
-        if cin % groups or cout % groups:  # before the zeros below, whose shapes would be empty
-            raise ValueError(
-                f"{op}: in_channels ({cin}) and out_channels ({cout}) must both be divisible by groups ({groups})"
-            )
+        cin, cout, groups = channels(in_channels, out_channels, groups, op)
         x = convprop.tensor(np.zeros((cin, *size)))
         w = convprop.tensor(np.zeros((cout, cin // groups, *kernel)))
         conv = F.conv2d if ndim == 2 else F.conv1d
@@ -250,7 +257,7 @@ def _public(a: np.ndarray, single: bool):
 
 
 @dataclass
-class ConvDerivation:
+class ConvDerivation(NotebookDisplay):
     """Every step of the derivation for one configuration; see :func:`derive_conv`.
 
     The ``x``, ``f``, ``go`` (dL/dO), ``o`` ... attributes are NumPy object arrays
@@ -330,21 +337,6 @@ class ConvDerivation:
         from convprop.explain.document import conv_document
 
         return conv_document(self)
-
-    def _repr_markdown_(self) -> str:
-        from convprop.explain.render import render
-
-        return render(self._document(), "md")
-
-    def _repr_html_(self) -> str:
-        from convprop.explain.render import notebook_html
-
-        return notebook_html(self._document())
-
-    def _repr_latex_(self) -> str:
-        from convprop.explain.render import notebook_latex
-
-        return notebook_latex(self._document())
 
 
 def _forward(cfg: ConvConfig, x: np.ndarray, f: np.ndarray):

@@ -123,18 +123,24 @@ def _evaluate(values: dict, a: np.ndarray) -> np.ndarray:
 # ---- convolution -------------------------------------------------------------
 
 
-def _conv_engine(cfg: ConvConfig, x, w, go):
-    F = _functional()
-    kw = dict(stride=cfg.stride, padding=cfg.padding, dilation=cfg.dilation, groups=cfg.groups)
+def _engine(layer, kw: dict, x, w, go):
+    """``layer(x, w, **kw)`` with autograd in float64: (output, ∂L/∂X, ∂L/∂F, loss) for L = Σ O · ∂L/∂O."""
     xt, wt = _tensor(x), convprop.tensor(w, requires_grad=True, dtype=np.float64)
-    out = F.conv2d(xt, wt, **kw)
+    out = layer(xt, wt, **kw)
     out.backward(go[None])
 
     def loss(x_, w_):
         with convprop.no_grad():
-            o = F.conv2d(_tensor(x_, False), convprop.tensor(w_, dtype=np.float64), **kw)
+            o = layer(_tensor(x_, False), convprop.tensor(w_, dtype=np.float64), **kw)
         return float(np.sum(o.data[0] * go))
 
+    return out.data[0], xt.grad[0], wt.grad, loss
+
+
+def _conv_engine(cfg: ConvConfig, x, w, go):
+    F = _functional()
+    kw = dict(stride=cfg.stride, padding=cfg.padding, dilation=cfg.dilation, groups=cfg.groups)
+    out, gx, gw, loss = _engine(F.conv2d, kw, x, w, go)
     with convprop.no_grad():
         transposed = F.conv_transpose2d(
             _tensor(go, False),
@@ -145,7 +151,7 @@ def _conv_engine(cfg: ConvConfig, x, w, go):
             groups=cfg.groups,
             dilation=cfg.dilation,
         )
-    return out.data[0], xt.grad[0], wt.grad, loss, transposed.data[0]
+    return out, gx, gw, loss, transposed.data[0]
 
 
 def _check_conv_numbers(check: NumericCheck, cfg, x, w, go, rng, samples, derived_x, derived_f, label):
@@ -314,27 +320,19 @@ def check_conv_transpose(d, seed: int = 0) -> NumericCheck:
     values = dict(zip(d.symbols, np.concatenate([x.ravel(), w.ravel(), go.ravel()]), strict=True))
     kw = dict(stride=cfg.stride, padding=cfg.padding, output_padding=cfg.output_padding, groups=cfg.groups,
               dilation=cfg.dilation)  # fmt: skip
-    xt, wt = _tensor(x), convprop.tensor(w, requires_grad=True, dtype=np.float64)
-    out = F.conv_transpose2d(xt, wt, **kw)
-    out.backward(go[None])
-
-    def loss(x_, w_):
-        with convprop.no_grad():
-            o = F.conv_transpose2d(_tensor(x_, False), convprop.tensor(w_, dtype=np.float64), **kw)
-        return float(np.sum(o.data[0] * go))
-
+    out, gx, gw, loss = _engine(F.conv_transpose2d, kw, x, w, go)
     check = NumericCheck(seed)
-    check.add("O", "symbolic", "autograd", _evaluate(values, d.o), out.data[0])
+    check.add("O", "symbolic", "autograd", _evaluate(values, d.o), out)
     witness = _torch_run(check, lambda torch, x_, w_: torch.nn.functional.conv_transpose2d(x_, w_, **kw),
                          [x[None], w], go[None])  # fmt: skip
     if witness is not None:
-        check.add("O", "autograd", "PyTorch", out.data[0], witness[0][0])
-        check.add("dL/dX", "autograd", "PyTorch", xt.grad[0], witness[1][0])
-        check.add("dL/dF", "autograd", "PyTorch", wt.grad, witness[2])
-    check.add("dL/dX", "symbolic", "autograd", _evaluate(values, d.chain_x), xt.grad[0])
-    check.add("dL/dF", "symbolic", "autograd", _evaluate(values, d.chain_f), wt.grad)
+        check.add("O", "autograd", "PyTorch", out, witness[0][0])
+        check.add("dL/dX", "autograd", "PyTorch", gx, witness[1][0])
+        check.add("dL/dF", "autograd", "PyTorch", gw, witness[2])
+    check.add("dL/dX", "symbolic", "autograd", _evaluate(values, d.chain_x), gx)
+    check.add("dL/dF", "symbolic", "autograd", _evaluate(values, d.chain_f), gw)
     px, pf = list(np.ndindex(*x.shape)), list(np.ndindex(*w.shape))
     fd_x, fd_f = _finite_differences(loss, [x, w], 0, px), _finite_differences(loss, [x, w], 1, pf)
-    check.add("dL/dX", "autograd", "finite differences", [xt.grad[0][p] for p in px], fd_x, "fd")
-    check.add("dL/dF", "autograd", "finite differences", [wt.grad[p] for p in pf], fd_f, "fd")
+    check.add("dL/dX", "autograd", "finite differences", [gx[p] for p in px], fd_x, "fd")
+    check.add("dL/dF", "autograd", "finite differences", [gw[p] for p in pf], fd_f, "fd")
     return check

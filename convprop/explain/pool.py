@@ -17,6 +17,7 @@ import sympy as sp
 import convprop
 import convprop.nn.functional as F
 from convprop.explain.derive import MAX_SYMBOLIC_SIZE, prove
+from convprop.explain.notebook import NotebookDisplay
 from convprop.explain.symbols import entry_name, symbol_array
 from convprop.ops._args import ntuple, positive
 
@@ -102,7 +103,7 @@ def pool_config(
 
 
 @dataclass
-class PoolDerivation:
+class PoolDerivation(NotebookDisplay):
     """Every step for one pooling configuration; see :func:`derive_pool`.
 
     ``a``, ``b`` (outputs), ``gb`` (dL/dB), ``chain`` and ``closed`` are 2-D object
@@ -150,21 +151,6 @@ class PoolDerivation:
         from convprop.explain.document import pool_document
 
         return pool_document(self)
-
-    def _repr_markdown_(self) -> str:
-        from convprop.explain.render import render
-
-        return render(self._document(), "md")
-
-    def _repr_html_(self) -> str:
-        from convprop.explain.render import notebook_html
-
-        return notebook_html(self._document())
-
-    def _repr_latex_(self) -> str:
-        from convprop.explain.render import notebook_latex
-
-        return notebook_latex(self._document())
 
     @property
     def concrete(self) -> np.ndarray | None:

@@ -22,7 +22,8 @@ import sympy as sp
 
 import convprop
 import convprop.nn.functional as F
-from convprop.explain.derive import ConvConfig, _chain_rule, _forward, closed_form_dF, closed_form_dX, prove
+from convprop.explain.derive import ConvConfig, _chain_rule, _forward, channels, closed_form_dF, closed_form_dX, prove
+from convprop.explain.notebook import NotebookDisplay
 from convprop.explain.symbols import symbol_array
 from convprop.ops._args import ntuple, positive
 
@@ -50,14 +51,7 @@ class ConvTransposeConfig:
         """Validate with ``conv_transpose2d`` itself, on zeros; it also gives the output size."""
         op = "conv_transpose2d"
         size, kernel = positive(input_size, 2, "input_size", op), positive(kernel_size, 2, "kernel_size", op)
-        cin, cout, groups = (
-            positive(v, 1, n, op)[0]
-            for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"), (groups, "groups"))
-        )
-        if cin % groups or cout % groups:  # before the zeros below, whose shapes would be empty
-            raise ValueError(
-                f"{op}: in_channels ({cin}) and out_channels ({cout}) must both be divisible by groups ({groups})"
-            )
+        cin, cout, groups = channels(in_channels, out_channels, groups, op)
         x = convprop.tensor(np.zeros((1, cin, *size)))
         w = convprop.tensor(np.zeros((cin, cout // groups, *kernel)))
         with convprop.no_grad():
@@ -91,7 +85,7 @@ class ConvTransposeConfig:
 
 
 @dataclass
-class ConvTransposeDerivation:
+class ConvTransposeDerivation(NotebookDisplay):
     """Every step for one configuration; see :func:`derive_conv_transpose`.
 
     ``x`` (in_channels, H, W), ``f`` (in_channels, out_channels/groups, kh, kw), ``go`` = ∂L/∂O and ``o``
@@ -118,6 +112,11 @@ class ConvTransposeDerivation:
     @property
     def verified(self) -> bool:
         return self.verified_o and self.verified_x and self.verified_f
+
+    def _document(self):
+        from convprop.explain.transposed_document import conv_transpose_document
+
+        return conv_transpose_document(self)
 
     def __repr__(self) -> str:
         c = self.config
