@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop import random
 from convprop.ops.elementwise import mul
 from convprop.tensor import Function, Tensor
 
@@ -115,14 +116,14 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout).
 
-    The mask is drawn from ``generator`` (an ``np.random.Generator``; a fresh
-    unseeded one when None). dL/dx = dL/dy · mask / (1 - p).
+    The mask is drawn from ``generator`` (an ``np.random.Generator``), else from the
+    default generator that ``convprop.manual_seed`` seeds. dL/dx = dL/dy · mask / (1 - p).
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return x
-    rng = generator if generator is not None else np.random.default_rng()
+    rng = random.resolve(generator, "dropout")
     if p == 1.0:
         scale = np.zeros(x.shape, dtype=x.dtype)
     else:

@@ -11,15 +11,15 @@ from convprop.nn.modules.module import Module
 class Dropout(Module):
     r"""During training, zero each element with probability ``p`` and scale the others by :math:`1/(1-p)`.
 
-    In eval mode it is the identity. The mask is drawn from ``self.generator``, an
-    ``np.random.Generator`` the module owns (the one passed in, or a fresh unseeded
-    one): a trainer seeds it, or saves and restores ``generator.bit_generator.state``
-    for an exact resume.
+    In eval mode it is the identity. The mask is drawn from ``self.generator`` (the
+    ``np.random.Generator`` passed in), or, when that is None, from the default
+    generator that ``convprop.manual_seed`` seeds. A trainer sets its own generator
+    and saves ``generator.bit_generator.state`` for an exact resume.
 
     Args:
         p: probability of an element being zeroed. Default: 0.5.
         inplace: accepted for compatibility; the output is always a new tensor.
-        generator: the ``np.random.Generator`` for the masks. Default: a fresh unseeded one.
+        generator: the ``np.random.Generator`` for the masks. Default: the default generator.
 
     Shape: any; output has the input's shape.
 
@@ -37,7 +37,7 @@ class Dropout(Module):
             raise TypeError(f"Dropout: generator must be a numpy.random.Generator, got {type(generator).__name__}")
         self.p = p
         self.inplace = inplace
-        self.generator = np.random.default_rng() if generator is None else generator
+        self.generator = generator
 
     def forward(self, input):
         return F.dropout(input, self.p, self.training, generator=self.generator)
