@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from convprop import dtypes
 from convprop.dtypes import check_device
 from convprop.ops.elementwise import to_dtype, unbroadcast
 from convprop.tensor import Function, Tensor
@@ -362,7 +363,7 @@ def to(x: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocki
     for arg in args:
         if isinstance(arg, Tensor):
             dtype = arg.dtype
-        elif isinstance(arg, str) or type(arg).__name__ == "device":
+        elif isinstance(arg, str | dtypes.device):
             device = arg
         else:
             dtype = arg
