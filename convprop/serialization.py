@@ -53,7 +53,7 @@ def _encode(obj, path: str, arrays: dict):
         arr = obj.data if isinstance(obj, Tensor) else obj
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"save: the array at {path or 'the top level'} has dtype {arr.dtype}, which is not stored")
-        arrays[name] = np.ascontiguousarray(arr)
+        arrays[name] = np.require(arr, requirements="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         return {"__tensor__" if isinstance(obj, Tensor) else "__ndarray__": name}
     if obj is None or isinstance(obj, bool | str):
         return obj
@@ -128,7 +128,10 @@ def _read(f) -> tuple[bytes, str]:
 
 def _header(blob: bytes, where: str) -> dict:
     """The safetensors JSON header, checked against the file's real size before it is trusted."""
-    if blob[:4] == b"PK\x03\x04" or blob[:1] == b"\x80":
+    looks_like_pickle = blob[:4] == b"PK\x03\x04" or (
+        blob[:1] == b"\x80" and blob[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    )
+    if looks_like_pickle and blob[8:9] != b"{":  # a safetensors header length can start with 0x80 too
         raise ValueError(f"load: {where} {_PICKLE_HINT.replace('PATH', repr(where))}")
     if len(blob) < 8:
         raise ValueError(f"load: {where} is not a safetensors file ({len(blob)} bytes, too short for a header)")
