@@ -178,3 +178,20 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, np.ndarray) and (dtype is None or as_dtype(dtype, "as_tensor") == data.dtype):
         return from_numpy(data)
     return Tensor(data, dtype=dtype)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows: out[..., k] = 1 where tensor == k; ``num_classes=-1`` means max + 1."""
+    labels = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer (int64) tensor of class indices, got dtype {labels.dtype}")
+    if labels.size and labels.min() < 0:
+        raise RuntimeError("one_hot: class values must be non-negative")
+    if num_classes == -1:
+        if not labels.size:
+            raise RuntimeError("one_hot: cannot infer the number of classes from an empty tensor")
+        num_classes = int(labels.max()) + 1
+    if labels.size and labels.max() >= num_classes:
+        raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes})")
+    check_allocation((*labels.shape, num_classes), np.int64, "one_hot")
+    return Tensor._wrap((labels[..., None] == np.arange(num_classes)).astype(np.int64))

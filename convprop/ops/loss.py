@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from convprop.ops.activation import log_softmax, relu
-from convprop.ops.elementwise import abs, add, exp, log, mul, sub, where
+from convprop.ops.elementwise import abs, add, exp, log, maximum, mul, neg, sub, where
 from convprop.ops.reduce import mean, sum
 from convprop.tensor import Tensor
 
@@ -151,6 +151,81 @@ def binary_cross_entropy_with_logits(
     softplus_neg = add(log(add(exp(-abs(x)), 1.0)), relu(-x))
     scale = 1.0 if pos_weight is None else add(mul(sub(_as_tensor(pos_weight), 1.0), t), 1.0)
     loss = add(mul(sub(1.0, t), x), mul(scale, softplus_neg))
+    if weight is not None:
+        loss = mul(loss, _as_tensor(weight))
+    return _reduce(loss, reduction)
+
+
+def _pair(input, target, op: str) -> tuple[Tensor, Tensor]:
+    """Input and target as tensors of one shape; the target takes the input's floating dtype, as in PyTorch."""
+    input, target = _as_tensor(input), _as_tensor(target)
+    _check_same_shape(input, target, op)
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype) if not target.requires_grad or target.dtype.kind == "f" else target
+    return input, target
+
+
+def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error |input - target|, reduced; gradient sign(input - target) / n."""
+    _check_reduction(reduction, "l1_loss")
+    x, t = _pair(input, target, "l1_loss")
+    return _reduce(abs(sub(x, t)), reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d² / β where d = |input - target| < β, else d - 0.5 β (β = 0 gives the L1 loss)."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    x, t = _pair(input, target, "smooth_l1_loss")
+    d = abs(sub(x, t))
+    if beta == 0:
+        return _reduce(d, reduction)
+    loss = where(d.data < beta, mul(mul(d, d), 0.5 / beta), sub(d, 0.5 * beta))
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d² where d = |input - target| < δ, else δ (d - 0.5 δ)."""
+    _check_reduction(reduction, "huber_loss")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    x, t = _pair(input, target, "huber_loss")
+    d = abs(sub(x, t))
+    loss = where(d.data < delta, mul(mul(d, d), 0.5), mul(sub(d, 0.5 * delta), delta))
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL divergence with log-probabilities ``input``: t (ln t - x), 0 where t = 0 (or eᵗ (t - x) with
+    ``log_target``); ``reduction='batchmean'`` divides the sum by the batch size, the true KL per sample."""
+    if reduction not in (*_REDUCTIONS, "batchmean"):
+        raise ValueError(f"kl_div: reduction must be one of {(*_REDUCTIONS, 'batchmean')}, got {reduction!r}")
+    x, t = _pair(input, target, "kl_div")
+    if log_target:
+        loss = mul(exp(t), sub(t, x))
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_t = where(t.data > 0, log(t), 0.0)
+        loss = mul(t, sub(log_t, x))
+    if reduction == "batchmean":
+        return mul(sum(loss), 1.0 / (x.shape[0] if x.ndim else 1))
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
+    """-w [t ln x + (1 - t) ln(1 - x)] for probabilities ``input`` in [0, 1]; each log is clamped at -100,
+    as in PyTorch, so x = 0 or 1 gives a finite loss."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    x, t = _pair(input, target, "binary_cross_entropy")
+    if ((x.data < 0) | (x.data > 1)).any() or np.isnan(x.data).any():
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    with np.errstate(divide="ignore"):
+        log_x = maximum(log(x), Tensor._wrap(np.asarray(-100.0, dtype=x.dtype)))
+        log_1mx = maximum(log(sub(1.0, x)), Tensor._wrap(np.asarray(-100.0, dtype=x.dtype)))
+    loss = neg(add(mul(t, log_x), mul(sub(1.0, t), log_1mx)))
     if weight is not None:
         loss = mul(loss, _as_tensor(weight))
     return _reduce(loss, reduction)

@@ -44,3 +44,26 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Module):
+    r"""During training, zero whole channels of a (N, C, H, W) or (C, H, W) input with probability ``p`` and
+    scale the others by :math:`1/(1-p)`; the identity in eval mode.
+
+    Args:
+        p: probability of a channel being zeroed. Default: 0.5.
+        inplace: accepted for compatibility; the output is always a new tensor.
+        generator: the ``np.random.Generator`` for the masks. Default: the default generator.
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False, generator: np.random.Generator | None = None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace, self.generator = p, inplace, generator
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, generator=self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
