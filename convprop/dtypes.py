@@ -73,6 +73,13 @@ class device:
 
 cpu = device("cpu")
 
+_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "hip", "meta", "xla", "ipu", "hpu", "mtia", "privateuseone")
+
+
+def is_device(value) -> builtins.bool:
+    """Whether ``value`` names a device (a :class:`device` or a string such as ``"cpu"`` or ``"cuda:0"``)."""
+    return isinstance(value, device) or (isinstance(value, str) and value.partition(":")[0] in _DEVICE_TYPES)
+
 
 def check_device(value, op: str) -> None:
     """Accept the CPU (as a string or a :class:`device`); anything else is a clear error."""

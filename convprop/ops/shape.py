@@ -363,7 +363,7 @@ def to(x: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocki
     for arg in args:
         if isinstance(arg, Tensor):
             dtype = arg.dtype
-        elif isinstance(arg, str | dtypes.device):
+        elif dtypes.is_device(arg):
             device = arg
         else:
             dtype = arg

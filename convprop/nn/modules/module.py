@@ -308,7 +308,7 @@ class Module:
         for arg in args:
             if isinstance(arg, Tensor):
                 dtype = arg.dtype
-            elif isinstance(arg, str | dtypes.device):
+            elif dtypes.is_device(arg):
                 device = arg
             else:
                 dtype = arg
