@@ -96,6 +96,12 @@ CASES = [
     ("inplace_chain_in_graph", _inplace_chain, lambda t: _inplace_chain, [rand(3, 4)]),
     ("setitem_in_graph", _setitem, lambda t: _setitem, [rand(3, 4), rand(4, seed=1)]),
     ("copy_in_graph", _copy, lambda t: _copy, [rand(2, 3), rand(3, seed=1)]),
+    ("pad_negative_circular", lambda a: convprop.nn.functional.pad(a, (2, -1, -1, 1), mode="circular"),
+     lambda t: lambda a: t.nn.functional.pad(a, (2, -1, -1, 1), mode="circular"), [rand(1, 3, 4)]),
+    ("pad_negative_reflect", lambda a: convprop.nn.functional.pad(a, (3, -2), mode="reflect"),
+     lambda t: lambda a: t.nn.functional.pad(a, (3, -2), mode="reflect"), [rand(2, 5)]),
+    ("pad_negative_replicate", lambda a: convprop.nn.functional.pad(a, (-2, 3), mode="replicate"),
+     lambda t: lambda a: t.nn.functional.pad(a, (-2, 3), mode="replicate"), [rand(2, 5)]),
 ]  # fmt: skip
 
 

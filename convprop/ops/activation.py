@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from convprop import random
+from convprop.ops._args import check_allocation
 from convprop.ops.elementwise import mul
 from convprop.tensor import Function, Tensor
 
@@ -62,6 +63,9 @@ class Softmax(Function):
 
     def forward(self, x, dim=-1):
         self.dim = dim
+        if x.size == 0:  # nothing to normalise (an empty dim has no maximum)
+            self.y = x.copy()
+            return self.y
         e = np.exp(x - x.max(axis=dim, keepdims=True))
         self.y = e / e.sum(axis=dim, keepdims=True)
         return self.y
@@ -76,6 +80,9 @@ class LogSoftmax(Function):
 
     def forward(self, x, dim=-1):
         self.dim = dim
+        if x.size == 0:
+            self.y = x.copy()
+            return self.y
         shifted = x - x.max(axis=dim, keepdims=True)
         y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         self.y = y
@@ -108,10 +115,12 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    check_allocation(x.shape, x.dtype, "softmax")
     return Softmax.apply(x, dim=_dim(x, dim, "softmax"))
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    check_allocation(x.shape, x.dtype, "log_softmax")
     return LogSoftmax.apply(x, dim=_dim(x, dim, "log_softmax"))
 
 

@@ -16,19 +16,8 @@ import numpy as np
 
 from convprop import random
 from convprop.dtypes import as_dtype, check_device
+from convprop.ops._args import check_allocation
 from convprop.tensor import Tensor
-
-# Larger requests are refused before NumPy tries them (PyTorch would fail too, on any machine we run on).
-MAX_ALLOCATION_BYTES = 2**40
-
-
-def check_allocation(shape: Sequence[int], dtype, op: str) -> None:
-    """Raise a clear error if an array of ``shape`` and ``dtype`` would be absurdly large."""
-    nbytes = math.prod(int(n) for n in shape) * np.dtype(dtype).itemsize
-    if nbytes > MAX_ALLOCATION_BYTES:
-        raise RuntimeError(
-            f"{op}: this call would allocate {nbytes / 2**40:.1f} TiB (shape {tuple(shape)}, dtype {np.dtype(dtype)})"
-        )
 
 
 def _size(size: tuple, op: str) -> tuple[int, ...]:

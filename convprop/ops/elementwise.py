@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from convprop.dtypes import as_dtype
+from convprop.ops._args import check_allocation
 from convprop.tensor import Function, Tensor
 
 
@@ -53,9 +54,10 @@ def _beside(value, tensor: Tensor) -> Tensor:
 
 def _check_broadcast(op: str, a: np.ndarray, b: np.ndarray) -> None:
     try:
-        np.broadcast_shapes(a.shape, b.shape)
+        shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"{op}: operands of shape {a.shape} and {b.shape} cannot be broadcast together") from None
+    check_allocation(shape, np.result_type(a.dtype, b.dtype), op)
 
 
 class _Binary(Function):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop.ops._args import check_allocation
 from convprop.ops.activation import log_softmax, relu
 from convprop.ops.elementwise import abs, add, exp, log, maximum, mul, neg, sub, where
 from convprop.ops.reduce import mean, sum
@@ -49,6 +50,11 @@ def _indexed_nll(
         )
     if not np.issubdtype(target.dtype, np.integer):
         raise TypeError(f"{op}: class-index targets must be integers, got dtype {target.dtype}")
+    if logp.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {logp.dtype}")
+    check_allocation((*target.shape, c), logp.dtype, op)
+    if isinstance(weight, Tensor) and weight.dtype != logp.dtype:
+        raise RuntimeError(f"{op}: weight has dtype {weight.dtype} but the input has dtype {logp.dtype}")
     keep = target != ignore_index
     bad = keep & ((target < 0) | (target >= c))
     if bad.any():
@@ -59,7 +65,8 @@ def _indexed_nll(
     safe = np.where(keep, target, 0)
     onehot = np.zeros((*target.shape, c), dtype=logp.dtype)
     np.put_along_axis(onehot, safe[..., None], 1, axis=-1)
-    coef = ((1 - smoothing) * onehot * w[safe][..., None] + (smoothing / c) * w) * keep[..., None]
+    smooth = smoothing / c if c else 0.0  # no classes: an empty sum
+    coef = ((1 - smoothing) * onehot * w[safe][..., None] + smooth * w) * keep[..., None]
     coef = np.moveaxis(coef, -1, 1) if batched else coef
     # Only classes with a non-zero coefficient enter the sum, so a -inf logit elsewhere (a masked class)
     # contributes nothing rather than 0 * -inf = NaN, as in PyTorch.
@@ -69,7 +76,9 @@ def _indexed_nll(
     if reduction != "mean":
         return _reduce(per_item, reduction)
     denom = (w[safe] * keep).sum()
-    return mul(sum(per_item), Tensor._wrap(np.asarray(1 / denom, dtype=logp.dtype)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # nothing counted: 0 / 0 = NaN, as in PyTorch
+        scale = np.asarray(np.float64(1) / denom if denom else np.nan, dtype=logp.dtype)
+    return mul(sum(per_item), Tensor._wrap(scale))
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
@@ -104,6 +113,12 @@ def cross_entropy(
     if np.issubdtype(t.dtype, np.integer):
         return _indexed_nll(logp, t, weight, ignore_index, reduction, label_smoothing, "cross_entropy")
     # probability targets
+    if t.dtype.kind != "f":
+        raise RuntimeError(
+            f"cross_entropy: expected floating point type for target with class probabilities, got {t.dtype}"
+        )
+    if ignore_index != -100:
+        raise RuntimeError("cross_entropy: ignore_index is not supported for floating point target")
     if t.shape != input.shape:
         raise ValueError(f"cross_entropy: probability target shape {t.shape} must equal input shape {input.shape}")
     q = _as_tensor(target)
@@ -127,8 +142,7 @@ def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     """Mean squared error: (input - target)², reduced."""
     _check_reduction(reduction, "mse_loss")
-    input, target = _as_tensor(input), _as_tensor(target)
-    _check_same_shape(input, target, "mse_loss")
+    input, target = _pair(input, target, "mse_loss")
     d = sub(input, target)
     return _reduce(mul(d, d), reduction)
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from convprop.ops.elementwise import add, div, mul, sqrt, sub
 from convprop.ops.reduce import mean
-from convprop.ops.shape import reshape
+from convprop.ops.shape import clone, reshape
 from convprop.tensor import Function, Tensor
 
 
@@ -171,7 +171,7 @@ def batch_norm(
         raise ValueError("batch_norm: running_mean and running_var must both be given or both be None")
     if not training and rm is None:
         raise ValueError("batch_norm: running_mean and running_var must be defined in evaluation mode")
-    if training and x.numel() // max(c, 1) <= 1:
+    if training and x.numel() // max(c, 1) == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
     affine = []
     for name, t in (("weight", weight), ("bias", bias)):
@@ -182,6 +182,10 @@ def batch_norm(
         affine.append(t)
     if not math.isfinite(eps) or eps < 0:
         raise ValueError(f"batch_norm: eps must be a non-negative number, got {eps}")
+    if training and eps <= 0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if x.data.size == 0:  # nothing to normalise (and no statistics to update), as in PyTorch
+        return clone(x)
     return BatchNormFunction.apply(
         x,
         *affine,

@@ -144,11 +144,12 @@ def _pad_source(n: int, lo: int, hi: int, mode: str) -> np.ndarray | None:
     """For each output position along one axis, the input position it copies."""
     if lo == 0 and hi == 0:
         return None
+    if mode == "circular":  # PyTorch crops first (negative pads), then wraps around what is left
+        kept = n + min(lo, 0) + min(hi, 0)
+        return max(-lo, 0) + np.arange(-max(lo, 0), kept + max(hi, 0)) % kept
     pos = np.arange(-lo, n + hi)
     if mode == "replicate":
         return np.clip(pos, 0, n - 1)
-    if mode == "circular":
-        return pos % n
     period = 2 * (n - 1)  # reflect: mirror about the edge elements, which are not repeated
     pos = np.abs(pos) % period if period else np.zeros_like(pos)
     return np.where(pos >= n, period - pos, pos)
@@ -337,14 +338,14 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
             if n + lo + hi < 0:
                 raise ValueError(f"pad: padding {(lo, hi)} leaves dimension {axis} of size {n} with a negative size")
             continue
-        if lo < 0 or hi < 0:
-            raise ValueError(f"pad: negative padding {(lo, hi)} is only supported in 'constant' mode")
+        if n + lo + hi < 0:
+            raise ValueError(f"pad: input (size {n} at dimension {axis}) is too small for padding {(lo, hi)}")
         if mode == "reflect" and (lo >= n or hi >= n) and (lo or hi):
             raise ValueError(
                 f"pad: padding size should be less than the corresponding input dimension for 'reflect', "
                 f"but got padding {(lo, hi)} at dimension {axis} of input {x.shape}"
             )
-        if mode == "circular" and (lo > n or hi > n):
+        if mode == "circular" and (lo > n + min(hi, 0) or hi > n + min(lo, 0)):
             raise ValueError(
                 f"pad: padding {(lo, hi)} at dimension {axis} is larger than the dimension size {n} ('circular')"
             )
@@ -352,6 +353,10 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
             raise ValueError(f"pad: cannot 'replicate'-pad the empty dimension {axis} of input {x.shape}")
     if all(p == (0, 0) for p in pairs):
         return x
+    if mode == "constant" and x.dtype.kind in "iub":
+        info = np.iinfo(x.dtype) if x.dtype.kind != "b" else None
+        if not np.isfinite(value) or (info is not None and not info.min <= value <= info.max):
+            raise RuntimeError(f"pad: value {value} cannot be converted to type {x.dtype} without overflow")
     return Pad.apply(x, pads=tuple(pairs), mode=mode, value=value)
 
 
