@@ -354,8 +354,8 @@ class Tensor:
     def mul(self, other) -> Tensor:
         return _ops.mul(self, other)
 
-    def div(self, other) -> Tensor:
-        return _ops.div(self, other)
+    def div(self, other, *, rounding_mode=None) -> Tensor:
+        return _ops.div(self, other, rounding_mode)
 
     def neg(self) -> Tensor:
         return _ops.neg(self)
@@ -405,11 +405,11 @@ class Tensor:
     def tanh(self) -> Tensor:
         return _ops.tanh(self)
 
-    def softmax(self, dim: builtins.int) -> Tensor:
-        return _ops.softmax(self, dim)
+    def softmax(self, dim: builtins.int, dtype=None) -> Tensor:
+        return _ops.softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim: builtins.int) -> Tensor:
-        return _ops.log_softmax(self, dim)
+    def log_softmax(self, dim: builtins.int, dtype=None) -> Tensor:
+        return _ops.log_softmax(self, dim, dtype=dtype)
 
     def masked_fill(self, mask, value) -> Tensor:
         return _ops.masked_fill(self, mask, value)

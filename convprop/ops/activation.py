@@ -8,7 +8,7 @@ import numpy as np
 
 from convprop import random
 from convprop.ops._args import check_allocation
-from convprop.ops.elementwise import mul
+from convprop.ops.elementwise import mul, to_dtype
 from convprop.tensor import Function, Tensor
 
 
@@ -114,12 +114,16 @@ def tanh(x: Tensor) -> Tensor:
     return Tanh.apply(x)
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
+def softmax(x: Tensor, dim: int = -1, dtype=None) -> Tensor:
+    """e^x / Σ e^x along ``dim``; ``dtype`` casts the input first, as in PyTorch."""
+    x = x if dtype is None else to_dtype(x, dtype)
     check_allocation(x.shape, x.dtype, "softmax")
     return Softmax.apply(x, dim=_dim(x, dim, "softmax"))
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+def log_softmax(x: Tensor, dim: int = -1, dtype=None) -> Tensor:
+    """x - ln Σ e^x along ``dim``; ``dtype`` casts the input first, as in PyTorch."""
+    x = x if dtype is None else to_dtype(x, dtype)
     check_allocation(x.shape, x.dtype, "log_softmax")
     return LogSoftmax.apply(x, dim=_dim(x, dim, "log_softmax"))
 

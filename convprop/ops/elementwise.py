@@ -156,6 +156,27 @@ class Pow(_Binary):
         return ga, gb
 
 
+class RoundedDiv(_Binary):
+    """y = trunc(a / b) or floor(a / b);  a step function, so dL/da = dL/db = 0 (PyTorch gives zeros too)."""
+
+    op = "div"
+
+    def forward(self, a, b, mode="trunc"):
+        self.mode = mode
+        return super().forward(a, b)
+
+    def compute(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if a.dtype.kind != "f" and b.dtype.kind != "f":  # integers: exact integer division
+                q = np.floor_divide(a, b) if self.mode == "floor" else np.trunc(a / b)
+                return np.asarray(q).astype(np.result_type(a.dtype, b.dtype))
+            q = a / b
+            return np.asarray(np.trunc(q) if self.mode == "trunc" else np.floor(q))
+
+    def backward(self, g):
+        return None, None
+
+
 class Maximum(_Binary):
     """y = max(a, b);  the gradient goes to the larger input, split evenly on ties (as PyTorch)."""
 
@@ -290,8 +311,13 @@ def mul(a, b) -> Tensor:
     return Mul.apply(*as_operands(a, b, "mul"))
 
 
-def div(a, b) -> Tensor:
-    return Div.apply(*as_operands(a, b, "div"))
+def div(a, b, rounding_mode: str | None = None) -> Tensor:
+    """a / b; ``rounding_mode='trunc'`` or ``'floor'`` rounds the quotient (its gradient is zero, as in PyTorch)."""
+    if rounding_mode is None:
+        return Div.apply(*as_operands(a, b, "div"))
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    return RoundedDiv.apply(*as_operands(a, b, "div"), mode=rounding_mode)
 
 
 def pow(a, b) -> Tensor:
@@ -426,9 +452,11 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
     try:
-        np.broadcast_to(m, x.shape)
+        np.broadcast_shapes(m.shape, x.shape)
     except ValueError:
-        raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to input shape {x.shape}") from None
+        raise ValueError(
+            f"masked_fill: mask of shape {m.shape} does not broadcast with input shape {x.shape}"
+        ) from None
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")

@@ -6,6 +6,7 @@ import numpy as np
 
 from convprop.ops import reduce
 from convprop.ops.elementwise import clamp, div, mul, unbroadcast
+from convprop.ops.shape import broadcast_to
 from convprop.tensor import Function, Tensor
 
 
@@ -95,7 +96,9 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """Σ (x1 / max(‖x1‖, ε)) (x2 / max(‖x2‖, ε)) along ``dim`` (inputs broadcast)."""
     try:
-        np.broadcast_shapes(x1.shape, x2.shape)
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:
         raise ValueError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} cannot be broadcast") from None
+    # broadcast first: a size-1 axis along ``dim`` is copied before the norms are taken, as in PyTorch
+    x1, x2 = broadcast_to(x1, shape), broadcast_to(x2, shape)
     return reduce.sum(mul(normalize(x1, 2.0, dim, eps), normalize(x2, 2.0, dim, eps)), dim)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from convprop import return_types
-from convprop.ops.elementwise import mul, sqrt, sub
+from convprop.ops.elementwise import maximum, minimum, mul, sqrt, sub
 from convprop.ops.shape import clone, reshape
 from convprop.tensor import Function, Tensor
 
@@ -143,6 +143,8 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 def _extreme(x: Tensor, dim, keepdim: bool, largest: bool, op: str):
     result = return_types.max if largest else return_types.min
+    if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
+        return (maximum if largest else minimum)(x, dim)
     if dim is None:
         return (amax if largest else amin)(x)
     if isinstance(dim, tuple | list):
@@ -168,6 +170,11 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False):
     return _extreme(x, dim, keepdim, False, "min")
 
 
+def _split_unbiased(dim, unbiased):
+    """``std(x, True)``: PyTorch's overload where the second positional argument is ``unbiased``."""
+    return (None, dim) if isinstance(dim, bool) else (dim, unbiased)
+
+
 def _correction(unbiased, correction, op: str) -> float:
     if unbiased is not None and correction is not None:
         raise ValueError(f"{op}: give either unbiased or correction, not both")
@@ -181,6 +188,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     2 (x - mean) / (n - correction) by the chain rule through the ops below."""
     if not np.issubdtype(x.dtype, np.floating):
         raise RuntimeError(f"var: expected a floating point tensor, got dtype {x.dtype}")
+    dim, unbiased = _split_unbiased(dim, unbiased)
     c = _correction(unbiased, correction, "var")
     axes = normalize_dims(dim, x.ndim, "var")
     n = x.data.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
@@ -192,20 +200,24 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
 def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     """√var(x); dL/dx = dL/dy · (x - mean) / ((n - correction) · y)."""
+    dim, unbiased = _split_unbiased(dim, unbiased)
     return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
 class Norm(Function):
     """y = (Σ |x|ᵖ)^(1/p) over axes;  dL/dx = dL/dy · sign(x) |x|^(p-1) / y^(p-1), 0 where y = 0.
 
-    For p = ∞, y = max |x| and the gradient is split among the elements where |x| = y.
+    For p = ±∞, y = max |x| (min |x|) and the gradient is split among the elements where |x| = y;
+    for p = 0, y counts the non-zero elements and has no gradient.
     """
 
     def forward(self, x, p=2.0, axes=None, keepdims=False):
         self.x, self.p, self.axes, self.keepdims = x, p, axes, keepdims
         a = np.abs(x)
-        if p == np.inf:
-            y = a.max(axis=axes, keepdims=True)
+        if np.isinf(p):
+            y = a.max(axis=axes, keepdims=True) if p > 0 else a.min(axis=axes, keepdims=True)
+        elif p == 0:
+            y = (a != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
         elif p == 2:
             y = np.sqrt((a * a).sum(axis=axes, keepdims=True))
         else:
@@ -217,7 +229,9 @@ class Norm(Function):
         x, y, p = self.x, self.y_kept, self.p
         g = _expand(g, x.shape, self.axes, self.keepdims)
         with np.errstate(divide="ignore", invalid="ignore"):
-            if p == np.inf:
+            if p == 0:
+                return np.zeros_like(x)
+            if np.isinf(p):
                 hit = np.abs(x) == y
                 local = np.sign(x) * hit / hit.sum(axis=self.axes, keepdims=True)
             elif p == 2:
@@ -228,14 +242,14 @@ class Norm(Function):
 
 
 def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
-    """The p-norm of ``x`` over ``dim`` (all elements by default), like ``torch.norm``: p = 'fro' (2), a
-    positive number or ``inf``."""
+    """The p-norm of ``x`` over ``dim`` (all elements by default), like ``torch.norm``: p = 'fro' (2), any
+    number, ``inf`` or ``-inf`` (the nuclear norm, 'nuc', is not provided)."""
     if not np.issubdtype(x.dtype, np.floating):
         raise RuntimeError(f"norm: expected a floating point tensor, got dtype {x.dtype}")
     if p == "fro" or p is None:
         p = 2.0
-    if isinstance(p, bool) or not isinstance(p, int | float) or not p > 0:
-        raise ValueError(f"norm: p must be 'fro', a positive number or inf, got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, int | float) or np.isnan(p):
+        raise ValueError(f"norm: p must be 'fro', a number, inf or -inf, got {p!r}")
     return Norm.apply(x, p=float(p), axes=normalize_dims(dim, x.ndim, "norm"), keepdims=keepdim)
 
 

@@ -1,4 +1,4 @@
-r"""Resizing images: ``interpolate`` (nearest, linear, bilinear) and ``pixel_shuffle``.
+r"""Resizing images: ``interpolate`` (nearest, nearest-exact, area, (bi/tri)linear) and ``pixel_shuffle``.
 
 Interpolation is linear in the input, so along each resized axis it is a matrix
 product: :math:`Y = A_H X A_W^T` with :math:`A` of shape (out, in) holding each
@@ -18,7 +18,8 @@ from convprop.ops.linalg import matmul
 from convprop.ops.shape import permute, reshape
 from convprop.tensor import Tensor
 
-_MODES = {"nearest": None, "linear": 1, "bilinear": 2}
+# mode -> the number of spatial axes it takes (None: any of 1, 2, 3)
+_MODES = {"nearest": None, "nearest-exact": None, "area": None, "linear": 1, "bilinear": 2, "trilinear": 3}
 
 
 def _weights(n_in: int, n_out: int, mode: str, align_corners: bool, scale: float | None, dtype) -> np.ndarray:
@@ -28,10 +29,16 @@ def _weights(n_in: int, n_out: int, mode: str, align_corners: bool, scale: float
     rows = np.arange(n_out)
     # PyTorch uses 1 / scale_factor when a scale factor was given, else in / out
     ratio = 1.0 / scale if scale is not None else n_in / n_out
-    if mode == "nearest":
-        src = np.minimum(np.floor(dst * ratio).astype(np.int64), n_in - 1)
+    if mode in ("nearest", "nearest-exact"):
+        shift = 0.5 if mode == "nearest-exact" else 0.0  # nearest-exact samples at pixel centres
+        src = np.minimum(np.floor((dst + shift) * ratio).astype(np.int64), n_in - 1)
         a[rows, src] = 1
         return a
+    if mode == "area":  # adaptive average pooling: output i averages inputs [floor(i·in/out), ceil((i+1)·in/out))
+        start = (np.arange(n_out) * n_in) // n_out
+        end = -((-(np.arange(n_out) + 1) * n_in) // n_out)
+        inside = (np.arange(n_in) >= start[:, None]) & (np.arange(n_in) < end[:, None])
+        return (inside / (end - start)[:, None]).astype(dtype)
     if align_corners:
         src = dst * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
     else:
@@ -52,17 +59,18 @@ def interpolate(
     align_corners: bool | None = None,
     recompute_scale_factor: bool | None = None,
 ) -> Tensor:
-    """Resize the spatial axes of (N, C, L) or (N, C, H, W), like ``torch.nn.functional.interpolate``.
+    """Resize the spatial axes of (N, C, L), (N, C, H, W) or (N, C, D, H, W), like ``F.interpolate``.
 
-    Give ``size`` (the output size) or ``scale_factor``; ``mode`` is ``'nearest'``, ``'linear'`` (3-D input)
-    or ``'bilinear'`` (4-D input).
+    Give ``size`` (the output size) or ``scale_factor``; ``mode`` is ``'nearest'``, ``'nearest-exact'``,
+    ``'area'`` (any input), ``'linear'`` (3-D), ``'bilinear'`` (4-D) or ``'trilinear'`` (5-D); ``'bicubic'``
+    is not provided.
     """
     if mode not in _MODES:
         raise ValueError(f"interpolate: mode must be one of {tuple(_MODES)}, got {mode!r}")
     spatial = input.ndim - 2
-    if spatial not in (1, 2) or (_MODES[mode] is not None and _MODES[mode] != spatial):
+    if spatial not in (1, 2, 3) or (_MODES[mode] is not None and _MODES[mode] != spatial):
         raise ValueError(f"interpolate: mode {mode!r} does not take an input of shape {input.shape}")
-    if mode == "nearest" and align_corners is not None:
+    if _MODES[mode] is None and align_corners is not None:
         raise ValueError("interpolate: align_corners can only be set with the linear modes")
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give exactly one of size and scale_factor")
