@@ -61,9 +61,14 @@ def _convprop_op(name: str):
 OPS = [op for op in op_db if _convprop_op(op.name) is not None]
 
 
+_SEEN: dict[int, tuple] = {}  # a tensor passed twice (input and target alike) stays one tensor
+
+
 def _to_convprop(x):
     if isinstance(x, torch.Tensor):
-        return convprop.tensor(x.detach().numpy().copy(), requires_grad=x.requires_grad)
+        if id(x) not in _SEEN or _SEEN[id(x)][0] is not x:
+            _SEEN[id(x)] = (x, convprop.tensor(x.detach().numpy().copy(), requires_grad=x.requires_grad))
+        return _SEEN[id(x)][1]
     if isinstance(x, torch.Size):
         return tuple(x)
     if isinstance(x, torch.dtype):
@@ -80,6 +85,7 @@ def _flat(x) -> list:
 
 
 def _check_sample(op, cp_op, sample) -> None:
+    _SEEN.clear()
     cp_args = [_to_convprop(sample.input), *_to_convprop(sample.args)]
     cp_kwargs = _to_convprop(sample.kwargs)
     try:

@@ -152,17 +152,17 @@ class _Pointwise(Function):
     def forward(self, x, **params):
         self.x, self.params = x, params
         with np.errstate(over="ignore", invalid="ignore"):
-            return self.f(x, **params).astype(x.dtype, copy=False)
+            return np.asarray(self.f(x, **params)).astype(x.dtype, copy=False)
 
     def backward(self, g):
         with np.errstate(over="ignore", invalid="ignore"):
-            return (g * self.df(self.x, **self.params)).astype(g.dtype, copy=False)
+            return np.asarray(g * self.df(self.x, **self.params)).astype(g.dtype, copy=False)
 
 
 def _phi(x: np.ndarray) -> np.ndarray:
     """The standard normal CDF Φ(x) = ½(1 + erf(x/√2)) (NumPy has no vectorised erf; math.erf is exact)."""
     erf = np.frompyfunc(math.erf, 1, 1)
-    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)).astype(np.float64))
+    return 0.5 * (1.0 + np.asarray(erf(x / math.sqrt(2.0)), dtype=np.float64))
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)

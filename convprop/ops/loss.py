@@ -13,7 +13,7 @@ from convprop.ops._args import check_allocation
 from convprop.ops.activation import log_softmax, relu
 from convprop.ops.elementwise import abs, add, exp, log, maximum, mul, neg, sub, where
 from convprop.ops.reduce import mean, sum
-from convprop.tensor import Tensor
+from convprop.tensor import Function, Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -212,18 +212,28 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Te
     return _reduce(loss, reduction)
 
 
+class XLogX(Function):
+    """y = t ln t, defined as 0 at t = 0 (PyTorch's ``xlogy(t, t)``);  dL/dt = dL/dy (ln t + t/t), the sum of
+    xlogy's two partial derivatives as PyTorch takes them (so NaN at t = 0 and for t < 0, as there)."""
+
+    def forward(self, t):
+        self.t = t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(t == 0, 0, t * np.log(t)).astype(t.dtype, copy=False)
+
+    def backward(self, g):
+        t = self.t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * (np.where(t != 0, np.log(t), 0) + t / t)
+
+
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """KL divergence with log-probabilities ``input``: t (ln t - x), 0 where t = 0 (or eᵗ (t - x) with
     ``log_target``); ``reduction='batchmean'`` divides the sum by the batch size, the true KL per sample."""
     if reduction not in (*_REDUCTIONS, "batchmean"):
         raise ValueError(f"kl_div: reduction must be one of {(*_REDUCTIONS, 'batchmean')}, got {reduction!r}")
     x, t = _pair(input, target, "kl_div")
-    if log_target:
-        loss = mul(exp(t), sub(t, x))
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_t = where(t.data > 0, log(t), 0.0)
-        loss = mul(t, sub(log_t, x))
+    loss = mul(exp(t), sub(t, x)) if log_target else sub(XLogX.apply(t), mul(t, x))
     if reduction == "batchmean":
         return mul(sum(loss), 1.0 / (x.shape[0] if x.ndim else 1))
     return _reduce(loss, reduction)
