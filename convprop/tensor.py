@@ -255,6 +255,12 @@ class Tensor:
     def __int__(self) -> builtins.int:
         return int(self.item())
 
+    def __index__(self) -> builtins.int:
+        """An integer tensor of one element used as an index (``classes[label]``), as in PyTorch."""
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, got {self!r}")
+        return int(self.item())
+
     def __array__(self, dtype=None, copy=None):
         arr = self.data if dtype is None else self.data.astype(dtype)
         return arr.copy() if copy else arr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def _subset(n_train: int, n_test: int):
     def load(name, split):
         full = load_dataset(name, split)
         n = n_train if split == "train" else n_test
-        return ImageDataset(full.images[:n], full.labels[:n])
+        return ImageDataset(full.images[:n], full.labels[:n], classes=full.classes)
 
     return load
 
@@ -137,3 +138,28 @@ def test_mnist_example_matches_pytorch_step_by_step(capsys):
             np.testing.assert_allclose(cp_state[key], value.numpy(), rtol=1e-8, atol=1e-12, err_msg=key)
     assert len(printed["convprop"]) == 6
     np.testing.assert_allclose(printed["convprop"], printed["torch"], atol=1.5e-6)
+
+
+@needs_fashion
+def test_training_a_classifier_tutorial_runs_and_learns(monkeypatch, tmp_path, capsys):
+    """The "Training a classifier" tutorial (CIFAR-10 there; Fashion-MNIST padded to 3x32x32 here)."""
+    pytest.importorskip("matplotlib", reason="the tutorial shows images with matplotlib (CI installs it)")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setattr(convprop.data, "load_dataset", _subset(2000, 400))
+    monkeypatch.chdir(tmp_path)
+    convprop.manual_seed(0)
+    namespace: dict = {"__name__": "cifar10_tutorial"}
+    path = EXAMPLES / "cifar10_tutorial.py"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "FigureCanvasAgg is non-interactive")  # plt.show() under Agg
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+    output = capsys.readouterr().out
+    accuracy = int(re.search(r"Accuracy of the network on the 10000 test images: (\d+) %", output).group(1))
+    assert accuracy > 40, output
+    test_set = load_dataset("fashion-mnist", "test")
+    x, y = namespace["transform"](test_set.images[:400]), convprop.tensor(test_set.labels[:400])
+    criterion = namespace["criterion"]
+    with convprop.no_grad():
+        trained = criterion(namespace["net"](x), y).item()
+        untrained = criterion(namespace["Net"]()(x), y).item()
+    assert trained < 0.7 * untrained, (trained, untrained)

@@ -143,6 +143,8 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 def _extreme(x: Tensor, dim, keepdim: bool, largest: bool, op: str):
     result = return_types.max if largest else return_types.min
+    # convprop's ``.data`` is a NumPy array: take it too, so ``torch.max(outputs.data, 1)`` keeps working
+    x = x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
     if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
         return (maximum if largest else minimum)(x, dim)
     if dim is None:
