@@ -344,18 +344,18 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 def dropout2d(
     input: Tensor, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None
 ) -> Tensor:
-    """Zero whole channels with probability ``p`` and scale the rest by 1/(1-p), for (N, C, H, W) or (C, H, W).
+    """Zero whole channels with probability ``p`` and scale the rest by 1/(1-p), for (N, C, H, W).
 
     One draw per (sample, channel), broadcast over the spatial axes; dL/dx = dL/dy · mask / (1 - p).
+    A 3-D input is taken as (N, C, L), as PyTorch does today (with a warning there).
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if input.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {input.shape}")
+        raise ValueError(f"dropout2d: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got shape {input.shape}")
     if not training or p == 0.0:
         return input
-    lead = input.ndim - 2
-    shape = (*input.shape[:lead], 1, 1)
+    shape = (*input.shape[:2], *(1,) * (input.ndim - 2))
     rng = random.resolve(generator, "dropout2d")
     keep = rng.random(shape) >= p if p < 1 else np.zeros(shape, dtype=bool)
     scale = keep.astype(input.dtype) / input.dtype.type(1 - p) if p < 1 else keep.astype(input.dtype)

@@ -57,7 +57,8 @@ def _check_broadcast(op: str, a: np.ndarray, b: np.ndarray) -> None:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"{op}: operands of shape {a.shape} and {b.shape} cannot be broadcast together") from None
-    check_allocation(shape, np.result_type(a.dtype, b.dtype), op)
+    if shape != a.shape and shape != b.shape:  # only a broadcast can ask for more than the inputs hold
+        check_allocation(shape, np.result_type(a.dtype, b.dtype), op)
 
 
 class _Binary(Function):

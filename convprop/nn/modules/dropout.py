@@ -47,8 +47,8 @@ class Dropout(Module):
 
 
 class Dropout2d(Module):
-    r"""During training, zero whole channels of a (N, C, H, W) or (C, H, W) input with probability ``p`` and
-    scale the others by :math:`1/(1-p)`; the identity in eval mode.
+    r"""During training, zero whole channels of a (N, C, H, W) input ((N, C, L) for 3-D, as PyTorch) with
+    probability ``p`` and scale the others by :math:`1/(1-p)`; the identity in eval mode.
 
     Args:
         p: probability of a channel being zeroed. Default: 0.5.
