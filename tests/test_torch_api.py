@@ -242,3 +242,14 @@ def test_set_grad_enabled_and_inplace_rules():
     t[1] = 5.0
     t.add_(1)
     assert view.tolist() == [1.0, 6.0, 1.0]  # outside the graph, in-place writes reach the shared memory
+
+
+def test_init_fills_weight_data_in_place_as_pytorch_code_writes_it():
+    convprop.use_deterministic_algorithms(True)  # accepted; convprop is deterministic
+    layer = convprop.nn.Conv2d(2, 3, 3)
+    weight = layer.weight
+    convprop.manual_seed(0)
+    convprop.nn.init.normal_(layer.weight.data, 1.0, 0.02)  # the DCGAN tutorial's weights_init
+    convprop.nn.init.constant_(layer.bias.data, 0)
+    assert layer.weight is weight and abs(float(weight.data.mean()) - 1.0) < 0.02
+    assert layer.bias.tolist() == [0.0, 0.0, 0.0]

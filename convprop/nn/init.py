@@ -79,8 +79,10 @@ def _rng(generator: np.random.Generator | None) -> np.random.Generator:
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    # Write into the existing array so that views and optimizer references stay valid.
-    tensor.data[...] = values
+    # Write into the existing array so that views and optimizer references stay valid. A NumPy array is
+    # filled too: PyTorch code writes ``init.normal_(m.weight.data, ...)`` and ``.data`` is an array here.
+    target = tensor if isinstance(tensor, np.ndarray) else tensor.data
+    target[...] = values
     return tensor
 
 
@@ -139,7 +141,7 @@ def kaiming_uniform_(
 
     PyTorch's conv and linear layers use ``a=sqrt(5)``, which gives ``bound = 1 / sqrt(fan_in)``.
     """
-    if tensor.data.size == 0:  # nothing to fill, and fan would be 0 (PyTorch: a no-op)
+    if np.size(tensor) == 0:  # nothing to fill, and fan would be 0 (PyTorch: a no-op)
         return tensor
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
@@ -153,7 +155,7 @@ def kaiming_normal_(
     generator: np.random.Generator | None = None,
 ) -> Tensor:
     """He normal: N(0, std^2) with ``std = gain / sqrt(fan)``, ``gain = calculate_gain(nonlinearity, a)``."""
-    if tensor.data.size == 0:
+    if np.size(tensor) == 0:
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
