@@ -141,7 +141,7 @@ def kaiming_uniform_(
 
     PyTorch's conv and linear layers use ``a=sqrt(5)``, which gives ``bound = 1 / sqrt(fan_in)``.
     """
-    if np.size(tensor) == 0:  # nothing to fill, and fan would be 0 (PyTorch: a no-op)
+    if np.asarray(tensor).size == 0:  # nothing to fill, and fan would be 0 (PyTorch: a no-op)
         return tensor
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
@@ -155,7 +155,7 @@ def kaiming_normal_(
     generator: np.random.Generator | None = None,
 ) -> Tensor:
     """He normal: N(0, std^2) with ``std = gain / sqrt(fan)``, ``gain = calculate_gain(nonlinearity, a)``."""
-    if np.size(tensor) == 0:
+    if np.asarray(tensor).size == 0:
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
