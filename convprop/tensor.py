@@ -319,10 +319,11 @@ class Tensor:
         _ops.setitem(self, index, value)
 
     def __eq__(self, other) -> Tensor:  # type: ignore[override]
-        return _ops.eq(self, other)
+        # anything that is not numeric data (None, a string, a module) is simply not equal, as in PyTorch
+        return _ops.eq(self, other) if _is_operand(other) else NotImplemented
 
     def __ne__(self, other) -> Tensor:  # type: ignore[override]
-        return _ops.ne(self, other)
+        return _ops.ne(self, other) if _is_operand(other) else NotImplemented
 
     def __lt__(self, other) -> Tensor:
         return _ops.lt(self, other)
@@ -758,6 +759,11 @@ class Tensor:
                         stack.append((parent, False))
         order.reverse()
         return order
+
+
+def _is_operand(obj) -> bool:
+    """Whether ``obj`` can take part in arithmetic or a comparison with a Tensor."""
+    return isinstance(obj, Tensor | np.ndarray | np.generic | int | float | list | tuple)
 
 
 def is_tensor(obj) -> bool:

@@ -134,6 +134,7 @@ def test_comparisons_and_dtype_methods_match_torch():
         got, want = getattr(ca, name)(), getattr(ta, name)()
         assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch."))
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert (ca == None) is False and (ca != "text") is True  # noqa: E711 - PyTorch: not comparable, not equal
     mask = (ca > 0) & ~(ca > 1) | (ca == cb)
     np.testing.assert_array_equal(mask.numpy(), ((ta > 0) & ~(ta > 1) | (ta == tb)).numpy())
     assert ca.to(convprop.float32).dtype == np.float32 and ca.to("cpu", convprop.long).dtype == np.int64
