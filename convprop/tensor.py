@@ -10,10 +10,14 @@ graph once, in reverse topological order, without recursion.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import threading
+from typing import Any
 
 import numpy as np
+
+from convprop.dtypes import as_dtype, cpu
 
 _state = threading.local()
 
@@ -57,17 +61,57 @@ def swap_module(module):
     return previous
 
 
+class set_grad_enabled:
+    """Turn graph recording on or off, like ``torch.set_grad_enabled``: at once, or for a ``with`` block."""
+
+    def __init__(self, mode: bool):
+        self.previous = is_grad_enabled()
+        _state.grad_enabled = bool(mode)
+
+    def __enter__(self) -> set_grad_enabled:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _state.grad_enabled = self.previous
+
+
 def _as_array(data, dtype=None) -> np.ndarray:
-    """NumPy arrays keep their dtype (as ``torch.tensor`` does); Python numbers and lists become float32."""
+    """A fresh array from ``data``, with ``torch.tensor``'s dtype rules.
+
+    NumPy arrays keep their dtype; Python data becomes bool, int64 or float32
+    (a float anywhere makes it float32). Data that is not numbers (None,
+    strings, dates, records, complex numbers) is rejected rather than parsed.
+    """
     if isinstance(data, Tensor):
         data = data.data
+    dt = None if dtype is None else as_dtype(dtype, "tensor")
     if isinstance(data, np.ndarray | np.generic):
-        arr = np.array(data, dtype=dtype, copy=True)
-    else:
-        arr = np.array(data, dtype=dtype if dtype is not None else np.float32)
-    if arr.dtype == object:
-        raise TypeError(f"cannot build a Tensor from {type(data).__name__} data with mixed or unknown types")
-    return arr
+        _check_kind(data.dtype, type(data).__name__)
+        return np.array(data, dtype=dt, copy=True)
+    if data is None or isinstance(data, str | bytes):
+        raise TypeError(f"tensor: expected a number, a sequence of numbers or an array, got {data!r}")
+    try:
+        arr = np.array(data)
+    except (ValueError, OverflowError) as exc:
+        raise TypeError(f"tensor: cannot build a Tensor from this {type(data).__name__}: {exc}") from None
+    _check_kind(arr.dtype, type(data).__name__)
+    if dt is None:
+        dt = (
+            np.dtype(np.float32)
+            if arr.dtype.kind == "f"
+            else np.dtype(np.int64)
+            if arr.dtype.kind in "iu"
+            else arr.dtype
+        )
+    return arr.astype(dt, copy=False)
+
+
+def _check_kind(dt: np.dtype, what: str) -> None:
+    if dt.kind not in "biuf":
+        raise TypeError(
+            f"tensor: cannot build a Tensor from {what} data of dtype {dt}; "
+            "expected bool, integer or floating point numbers"
+        )
 
 
 def _check_grad_dtype(arr: np.ndarray) -> None:
@@ -128,8 +172,10 @@ class Tensor:
     """
 
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
+    _hooks: tuple = ()  # gradient hooks (register_hook), run before the gradient is used
+    _retains_grad = False  # a non-leaf that keeps its .grad (retain_grad)
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data, requires_grad: builtins.bool = False, dtype=None):
         self.data = _as_array(data, dtype)
         self._grad = None
         self._ctx: Function | None = None
@@ -163,7 +209,7 @@ class Tensor:
         self._grad = arr.astype(self.dtype, copy=False)
 
     @property
-    def shape(self) -> tuple[int, ...]:
+    def shape(self) -> tuple[builtins.int, ...]:
         return self.data.shape
 
     @property
@@ -171,7 +217,7 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return self.data.ndim
 
     @property
@@ -182,16 +228,16 @@ class Tensor:
     def grad_fn(self) -> Function | None:
         return self._ctx
 
-    def size(self, dim: int | None = None):
+    def size(self, dim: builtins.int | None = None):
         return self.shape if dim is None else self.shape[dim]
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:
         return self.ndim
 
-    def numel(self) -> int:
+    def numel(self) -> builtins.int:
         return int(self.data.size)
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
@@ -223,18 +269,401 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.data)
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self) -> int:
+    def __int__(self) -> builtins.int:
+        return int(self.item())
+
+    def __index__(self) -> builtins.int:
+        """An integer tensor of one element used as an index (``classes[label]``), as in PyTorch."""
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, got {self!r}")
         return int(self.item())
 
     def __array__(self, dtype=None, copy=None):
         arr = self.data if dtype is None else self.data.astype(dtype)
         return arr.copy() if copy else arr
 
+    # ---- operators and methods: one-line delegations to convprop.ops ------
+    # Python operators
+    def __add__(self, other) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other) -> Tensor:
+        return _ops.div(other, self)
+
+    def __pow__(self, other) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other) -> Tensor:
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __getitem__(self, index) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        _ops.setitem(self, index, value)
+
+    def __eq__(self, other) -> Tensor:  # type: ignore[override]
+        # anything that is not numeric data (None, a string, a module) is simply not equal, as in PyTorch
+        return _ops.eq(self, other) if _is_operand(other) else NotImplemented
+
+    def __ne__(self, other) -> Tensor:  # type: ignore[override]
+        return _ops.ne(self, other) if _is_operand(other) else NotImplemented
+
+    def __lt__(self, other) -> Tensor:
+        return _ops.lt(self, other)
+
+    def __le__(self, other) -> Tensor:
+        return _ops.le(self, other)
+
+    def __gt__(self, other) -> Tensor:
+        return _ops.gt(self, other)
+
+    def __ge__(self, other) -> Tensor:
+        return _ops.ge(self, other)
+
+    __hash__ = object.__hash__  # defining __eq__ would otherwise make tensors unhashable
+
+    def __and__(self, other) -> Tensor:
+        return _ops.logical_op(np.bitwise_and, self, other)
+
+    def __or__(self, other) -> Tensor:
+        return _ops.logical_op(np.bitwise_or, self, other)
+
+    def __xor__(self, other) -> Tensor:
+        return _ops.logical_op(np.bitwise_xor, self, other)
+
+    def __invert__(self) -> Tensor:
+        return _ops.logical_not(self)
+
+    # arithmetic and maths
+    def add(self, other, alpha=1) -> Tensor:
+        return _ops.add(self, other if alpha == 1 else _ops.mul(other, alpha))
+
+    def sub(self, other, alpha=1) -> Tensor:
+        return _ops.sub(self, other if alpha == 1 else _ops.mul(other, alpha))
+
+    def mul(self, other) -> Tensor:
+        return _ops.mul(self, other)
+
+    def div(self, other, *, rounding_mode=None) -> Tensor:
+        return _ops.div(self, other, rounding_mode)
+
+    def neg(self) -> Tensor:
+        return _ops.neg(self)
+
+    def pow(self, exponent) -> Tensor:
+        return _ops.pow(self, exponent)
+
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def rsqrt(self) -> Tensor:
+        return _ops.div(1.0, _ops.sqrt(self))
+
+    def square(self) -> Tensor:
+        return _ops.mul(self, self)
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)
+
+    def clamp(self, min=None, max=None) -> Tensor:
+        return _ops.clamp(self, min, max)
+
+    def clip(self, min=None, max=None) -> Tensor:
+        return _ops.clamp(self, min, max)
+
+    def maximum(self, other) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def matmul(self, other) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def softmax(self, dim: builtins.int, dtype=None) -> Tensor:
+        return _ops.softmax(self, dim, dtype=dtype)
+
+    def log_softmax(self, dim: builtins.int, dtype=None) -> Tensor:
+        return _ops.log_softmax(self, dim, dtype=dtype)
+
+    def masked_fill(self, mask, value) -> Tensor:
+        return _ops.masked_fill(self, mask, value)
+
+    # comparisons (boolean results, no gradient)
+    def eq(self, other) -> Tensor:
+        return _ops.eq(self, other)
+
+    def ne(self, other) -> Tensor:
+        return _ops.ne(self, other)
+
+    def lt(self, other) -> Tensor:
+        return _ops.lt(self, other)
+
+    def le(self, other) -> Tensor:
+        return _ops.le(self, other)
+
+    def gt(self, other) -> Tensor:
+        return _ops.gt(self, other)
+
+    def ge(self, other) -> Tensor:
+        return _ops.ge(self, other)
+
+    def equal(self, other) -> builtins.bool:
+        return isinstance(other, Tensor) and self.shape == other.shape and bool((self.data == other.data).all())
+
+    def all(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.any(self, dim, keepdim)
+
+    # reductions
+    def sum(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.mean(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim: builtins.bool = False, *, correction=None) -> Tensor:
+        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim: builtins.bool = False, *, correction=None) -> Tensor:
+        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def norm(self, p="fro", dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.norm(self, p, dim, keepdim)
+
+    def max(self, dim=None, keepdim: builtins.bool = False):
+        return _ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim: builtins.bool = False):
+        return _ops.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.amin(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.argmin(self, dim, keepdim)
+
+    def sort(self, dim: builtins.int = -1, descending: builtins.bool = False, stable: builtins.bool = False):
+        return _ops.sort(self, dim, descending, stable=stable)
+
+    def topk(
+        self, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True, sorted: builtins.bool = True
+    ):
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    # shape
+    def reshape(self, *shape) -> Tensor:
+        return _ops.reshape(self, *shape)
+
+    def view(self, *shape) -> Tensor:
+        return _ops.reshape(self, *shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    def expand(self, *sizes) -> Tensor:
+        return _ops.broadcast_to(self, *sizes)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.broadcast_to(self, other.shape)
+
+    def permute(self, *dims) -> Tensor:
+        return _ops.permute(self, *dims)
+
+    def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        return _ops.transpose(self, dim0, dim1)
+
+    def t(self) -> Tensor:
+        return _ops.t(self)
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.permute(self, *reversed(range(self.ndim)))
+
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None) -> Tensor:
+        return _ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
+        return _ops.unsqueeze(self, dim)
+
+    def repeat(self, *sizes) -> Tensor:
+        return _ops.repeat(self, *sizes)
+
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _ops.chunk(self, chunks, dim)
+
+    def split(self, split_size, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _ops.split(self, split_size, dim)
+
+    def unbind(self, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _ops.unbind(self, dim)
+
+    def clone(self) -> Tensor:
+        return _ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # dtype and device
+    def to(self, *args, **kwargs) -> Tensor:
+        return _ops.to(self, *args, **kwargs)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return _ops.to_dtype(self, other.dtype)
+
+    def float(self) -> Tensor:
+        return _ops.to_dtype(self, np.float32)
+
+    def double(self) -> Tensor:
+        return _ops.to_dtype(self, np.float64)
+
+    def half(self) -> Tensor:
+        return _ops.to_dtype(self, np.float16)
+
+    def long(self) -> Tensor:
+        return _ops.to_dtype(self, np.int64)
+
+    def int(self) -> Tensor:
+        return _ops.to_dtype(self, np.int32)
+
+    def bool(self) -> Tensor:
+        return _ops.to_dtype(self, np.bool_)
+
+    def is_floating_point(self) -> builtins.bool:
+        return self.data.dtype.kind == "f"
+
+    def cpu(self) -> Tensor:
+        return self
+
+    @property
+    def device(self):
+        return cpu
+
+    @property
+    def is_cuda(self) -> builtins.bool:
+        return False
+
+    # new tensors like this one
+    def new_zeros(self, *size, dtype=None) -> Tensor:
+        return _ops.zeros(*size, dtype=self.dtype if dtype is None else dtype)
+
+    def new_ones(self, *size, dtype=None) -> Tensor:
+        return _ops.ones(*size, dtype=self.dtype if dtype is None else dtype)
+
+    def new_full(self, size, fill_value, dtype=None) -> Tensor:
+        return _ops.full(size, fill_value, dtype=self.dtype if dtype is None else dtype)
+
+    def new_tensor(self, data, dtype=None) -> Tensor:
+        return Tensor(data, dtype=self.dtype if dtype is None else dtype)
+
+    # in place (only where autograd allows it, as in PyTorch)
+    def zero_(self) -> Tensor:
+        return _ops.fill_(self, 0)
+
+    def fill_(self, value) -> Tensor:
+        return _ops.fill_(self, value)
+
+    def copy_(self, src) -> Tensor:
+        return _ops.copy_(self, src)
+
+    def add_(self, other, alpha=1) -> Tensor:
+        return _ops.inplace(self, self.add(other, alpha))
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        return _ops.inplace(self, self.sub(other, alpha))
+
+    def mul_(self, other) -> Tensor:
+        return _ops.inplace(self, self.mul(other))
+
+    def div_(self, other) -> Tensor:
+        return _ops.inplace(self, self.div(other))
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        return _ops.inplace(self, self.clamp(min, max))
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        return _ops.inplace(self, self.masked_fill(mask, value))
+
+    def __iadd__(self, other) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other) -> Tensor:
+        return self.div_(other)
+
     # ---- graph control ----------------------------------------------------
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         if requires_grad:
             _check_grad_dtype(self.data)
         elif not self.is_leaf:
@@ -242,11 +671,37 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during backward; a returned Tensor replaces it.
+
+        Returns a handle whose ``remove()`` unregisters the hook, as in PyTorch.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        self._hooks = (*self._hooks, hook)
+        return _HookHandle(self, hook)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if not self.is_leaf:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> builtins.bool:
+        return self._retains_grad
+
+    def detach_(self) -> Tensor:
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
         return Tensor._wrap(self.data)
 
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
+    def backward(self, grad=None, retain_graph: builtins.bool = False) -> None:
         """Accumulate dL/dleaf into ``.grad`` of every leaf that requires it.
 
         The graph is walked once in reverse topological order; each node's
@@ -264,17 +719,25 @@ class Tensor:
             seed = np.ones(self.shape, dtype=self.dtype)
         else:
             seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            if seed.dtype.kind not in "biuf":
+                raise TypeError(f"backward: grad must be a real-valued Tensor or array, got dtype {seed.dtype}")
             if seed.shape != self.shape:
                 raise RuntimeError(f"backward: grad has shape {seed.shape} but the tensor has shape {self.shape}")
             seed = seed.astype(self.dtype, copy=False)
 
         order = self._topological_order()
-        grads: dict[int, np.ndarray] = {id(self): seed}
+        grads: dict[builtins.int, np.ndarray] = {id(self): seed}
         for node in order:
             g = grads.pop(id(node), None)
             if g is None:
                 continue
+            for hook in node._hooks:
+                replaced = hook(Tensor._wrap(g))
+                if replaced is not None:
+                    g = _as_array(replaced).astype(node.dtype, copy=False)
             fn = node._ctx
+            if node._retains_grad:
+                node._grad = g.copy() if node._grad is None else node._grad + g
             if fn is None:
                 node._grad = g.astype(node.dtype, copy=True) if node._grad is None else node._grad + g
                 continue
@@ -293,7 +756,7 @@ class Tensor:
     def _topological_order(self) -> list[Tensor]:
         """Nodes from this output back to the leaves, every node after all its consumers."""
         order: list[Tensor] = []
-        visited: set[int] = set()
+        visited: set[builtins.int] = set()
         stack: list[tuple[Tensor, bool]] = [(self, False)]
         while stack:
             node, expanded = stack.pop()
@@ -318,7 +781,44 @@ class Tensor:
         return order
 
 
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+def _is_operand(obj) -> bool:
+    """Whether ``obj`` can take part in arithmetic or a comparison with a Tensor."""
+    return isinstance(obj, Tensor | np.ndarray | np.generic | int | float | list | tuple)
+
+
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a convprop Tensor (or Parameter)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input``."""
+    return input.numel()
+
+
+class _HookHandle:
+    def __init__(self, tensor: Tensor, hook):
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self) -> None:
+        self.tensor._hooks = tuple(h for h in self.tensor._hooks if h is not self.hook)
+
+
+class _LazyOps:
+    """``convprop.ops``, imported at the first method call (ops import this module, so not at the top)."""
+
+    def __getattr__(self, name: str):
+        global _ops
+        from convprop import ops
+
+        _ops = ops  # later calls look names up in the module directly
+        return getattr(ops, name)
+
+
+_ops: Any = _LazyOps()
+
+
+def tensor(data, requires_grad: builtins.bool = False, dtype=None) -> Tensor:
     """Create a Tensor, like ``torch.tensor``.
 
     Python numbers and lists become float32; a NumPy array keeps its dtype

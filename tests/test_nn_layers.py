@@ -217,7 +217,11 @@ def test_dropout_masks_come_from_the_generator():
     assert abs(kept.mean() - 0.7) < 0.02
     np.testing.assert_allclose(a.data[kept], 1 / 0.7)
     module = nn.Dropout(0.3)
-    assert isinstance(module.generator, np.random.Generator)
+    assert module.generator is None  # draws from convprop.default_generator
+    convprop.manual_seed(5)
+    first = module(x).data
+    convprop.manual_seed(5)
+    np.testing.assert_array_equal(module(x).data, first)
     module.generator = np.random.default_rng(11)
     np.testing.assert_array_equal(module(x).data, a.data)
     with pytest.raises(ValueError, match=r"dropout probability has to be between 0 and 1, but got 1\.5"):

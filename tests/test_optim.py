@@ -37,6 +37,19 @@ OPTIMIZERS = [
     ("Adam", {"lr": 0.01, "maximize": True, "weight_decay": 0.01}),
     ("AdamW", {}),
     ("AdamW", {"lr": 0.02, "weight_decay": 0.3, "amsgrad": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.1, "maximize": True}),
+    ("Adagrad", {}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.05, "initial_accumulator_value": 0.2, "eps": 1e-8}),
+    ("RMSprop", {}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.8, "centered": True, "weight_decay": 0.01}),
+    ("RMSprop", {"lr": 0.003, "momentum": 0.5, "maximize": True}),
+    ("NAdam", {}),
+    ("NAdam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1, "momentum_decay": 0.01}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {}),
+    ("RAdam", {"lr": 0.01, "betas": (0.7, 0.9), "weight_decay": 0.1}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
 ]
 
 
@@ -193,6 +206,12 @@ def test_zero_grad_and_skips_params_without_grad():
         (lambda p: optim.Adam(p, eps=-1), "Invalid epsilon value: -1"),
         (lambda p: optim.Adam(p, betas=(1.0, 0.9)), "Invalid beta parameter at index 0: 1.0"),
         (lambda p: optim.AdamW(p, betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+        (lambda p: optim.SGD(p, lr=float("nan")), "Invalid learning rate: nan"),
+        (lambda p: optim.Adam(p, eps=float("nan")), "Invalid epsilon value: nan"),
+        (lambda p: optim.Adadelta(p, rho=1.5), "Invalid rho value: 1.5"),
+        (lambda p: optim.RMSprop(p, alpha=-1), "Invalid alpha value: -1"),
+        (lambda p: optim.NAdam(p, momentum_decay=-1), "Invalid momentum_decay value: -1"),
+        (lambda p: optim.RAdam(p, betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
         (lambda p: optim.SGD([], lr=0.1), "empty parameter list"),
         (lambda p: optim.SGD([p[0], p[0]], lr=0.1), "duplicate parameters"),
         (lambda p: optim.SGD([{"params": p}, {"params": p}], lr=0.1), "more than one parameter group"),
@@ -225,6 +244,16 @@ SCHEDULERS = [
         {"max_lr": 0.3, "total_steps": 40, "div_factor": 10.0, "final_div_factor": 100.0, "cycle_momentum": False},
     ),
     ("OneCycleLR", {"max_lr": 0.3, "total_steps": 40, "base_momentum": 0.7, "max_momentum": 0.9}),
+    ("MultiStepLR", {"milestones": [2, 5, 5, 11], "gamma": 0.5}),
+    ("ExponentialLR", {"gamma": 0.9}),
+    ("LambdaLR", {"lr_lambda": lambda epoch: 0.95**epoch + 0.01 * epoch}),
+    ("MultiplicativeLR", {"lr_lambda": lambda epoch: 0.9 if epoch % 3 else 1.05}),
+    ("ConstantLR", {"factor": 0.25, "total_iters": 4}),
+    ("LinearLR", {}),
+    ("LinearLR", {"start_factor": 0.1, "end_factor": 0.8, "total_iters": 7}),
+    ("PolynomialLR", {"total_iters": 9, "power": 2.0}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 4}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2, "eta_min": 0.01}),
 ]
 
 
@@ -292,3 +321,70 @@ def test_scheduler_validation():
     sched.step()
     with pytest.raises(ValueError, match="Tried to step 4 times"):
         sched.step()
+
+
+def _two_libs(build):
+    """The same schedule built on a convprop and on a torch optimizer (SGD, two groups)."""
+    cp_params, cp_opt, th_params, th_opt = _make("SGD", {"lr": 0.1, "momentum": 0.9}, _arrays(6, np.float64), True)
+    return (cp_params, cp_opt, build(optim, cp_opt)), (th_params, th_opt, build(torch.optim, th_opt))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda lib, opt: lib.lr_scheduler.SequentialLR(
+            opt,
+            [lib.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=4),
+             lib.lr_scheduler.CosineAnnealingLR(opt, T_max=10)],
+            milestones=[4],
+        ),
+        lambda lib, opt: lib.lr_scheduler.SequentialLR(
+            opt,
+            [lib.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=3),
+             lib.lr_scheduler.ExponentialLR(opt, gamma=0.8),
+             lib.lr_scheduler.MultiStepLR(opt, milestones=[3, 6], gamma=0.5)],
+            milestones=[3, 9],
+        ),
+    ],
+)  # fmt: skip
+def test_sequential_lr_matches_torch(build):
+    (cp_params, cp_opt, cp_sched), (th_params, th_opt, th_sched) = _two_libs(build)
+    rng = np.random.default_rng(8)
+    for i in range(20):
+        np.testing.assert_allclose(cp_sched.get_last_lr(), th_sched.get_last_lr(), rtol=1e-13, err_msg=f"step {i}")
+        _step(cp_params, cp_opt, th_params, th_opt, rng, np.float64)
+        cp_sched.step()
+        th_sched.step()
+    _assert_same(cp_params, th_params, np.float64)
+    saved = json.loads(json.dumps(cp_sched.state_dict()))
+    cp_sched.load_state_dict(saved)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"mode": "max", "factor": 0.5, "patience": 2, "threshold": 0.1, "cooldown": 2},
+     {"threshold_mode": "abs", "patience": 1, "min_lr": [0.02, 0.001], "threshold": 0.05}],
+)  # fmt: skip
+def test_reduce_lr_on_plateau_matches_torch(options):
+    (cp_params, cp_opt, cp_sched), (th_params, th_opt, th_sched) = _two_libs(
+        lambda lib, opt: lib.lr_scheduler.ReduceLROnPlateau(opt, **options)
+    )
+    rng = np.random.default_rng(9)
+    metrics = np.concatenate([np.linspace(1.0, 0.5, 5), np.full(30, 0.5) + rng.uniform(0, 0.05, 30)])
+    for metric in metrics:
+        _step(cp_params, cp_opt, th_params, th_opt, rng, np.float64)
+        cp_sched.step(metric)
+        th_sched.step(metric)
+        assert cp_sched.get_last_lr() == pytest.approx(th_sched.get_last_lr(), rel=1e-13)
+    assert cp_opt.param_groups[0]["lr"] < 0.1
+    _assert_same(cp_params, th_params, np.float64)
+
+
+def test_warm_restarts_with_fractional_epochs_match_torch():
+    (*_, cp_sched), (*_, th_sched) = _two_libs(
+        lambda lib, opt: lib.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+    )
+    for epoch in np.arange(0, 12, 0.25):
+        cp_sched.step(float(epoch))
+        th_sched.step(float(epoch))
+        np.testing.assert_allclose(cp_sched.get_last_lr(), th_sched.get_last_lr(), rtol=1e-13)

@@ -9,7 +9,9 @@ from convprop import Tensor, no_grad, tensor
 
 def test_dtype_rules_follow_torch_tensor():
     assert tensor(1.5).dtype == np.float32
-    assert tensor([[1, 2], [3, 4]]).dtype == np.float32
+    assert tensor([[1, 2], [3, 4]]).dtype == np.int64  # torch.tensor([[1, 2], [3, 4]]).dtype == torch.int64
+    assert tensor([True, False]).dtype == np.bool_
+    assert tensor([1, 2.5]).dtype == np.float32
     assert tensor(np.zeros(3)).dtype == np.float64
     assert tensor(np.zeros(3, dtype=np.float32)).dtype == np.float32
     assert tensor(np.arange(3)).dtype == np.int64

@@ -1,8 +1,8 @@
 """Weight initialisation, like ``torch.nn.init``: each function fills a tensor in place and returns it.
 
-Randomness comes only from the ``generator`` argument (an ``np.random.Generator``);
-without one, a fresh unseeded ``np.random.default_rng()`` is used. The library
-never touches a global random state.
+Randomness comes from the ``generator`` argument (an ``np.random.Generator``);
+without one, from the default generator that ``convprop.manual_seed`` seeds.
+NumPy's global random state is never touched.
 
 Fans follow PyTorch: for a weight of shape (out, in, *kernel),
 ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``.
@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from convprop import random
 from convprop.tensor import Tensor
 
 __all__ = [
@@ -74,16 +75,14 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 
 def _rng(generator: np.random.Generator | None) -> np.random.Generator:
-    if generator is None:
-        return np.random.default_rng()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"generator must be a numpy.random.Generator, got {type(generator).__name__}")
-    return generator
+    return random.resolve(generator)
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    # Write into the existing array so that views and optimizer references stay valid.
-    tensor.data[...] = values
+    # Write into the existing array so that views and optimizer references stay valid. A NumPy array is
+    # filled too: PyTorch code writes ``init.normal_(m.weight.data, ...)`` and ``.data`` is an array here.
+    target = tensor if isinstance(tensor, np.ndarray) else tensor.data
+    target[...] = values
     return tensor
 
 
@@ -142,7 +141,7 @@ def kaiming_uniform_(
 
     PyTorch's conv and linear layers use ``a=sqrt(5)``, which gives ``bound = 1 / sqrt(fan_in)``.
     """
-    if tensor.data.size == 0:  # nothing to fill, and fan would be 0 (PyTorch: a no-op)
+    if np.asarray(tensor).size == 0:  # nothing to fill, and fan would be 0 (PyTorch: a no-op)
         return tensor
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
@@ -156,7 +155,7 @@ def kaiming_normal_(
     generator: np.random.Generator | None = None,
 ) -> Tensor:
     """He normal: N(0, std^2) with ``std = gain / sqrt(fan)``, ``gain = calculate_gain(nonlinearity, a)``."""
-    if tensor.data.size == 0:
+    if np.asarray(tensor).size == 0:
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
@@ -168,7 +167,7 @@ def _reset_weight_and_bias_(weight: Tensor, bias: Tensor | None, generator: np.r
     With a=sqrt(5) the weight's bound is 1/sqrt(fan_in) as well; ``fan_in`` is W's (in * prod(kernel)).
     """
     # One generator for both draws, weight first, so a seeded layer starts like PyTorch's.
-    rng = np.random.default_rng() if generator is None else generator
+    rng = _rng(generator)
     kaiming_uniform_(weight, a=math.sqrt(5), generator=rng)
     if bias is not None:
         fan_in, _ = _fans(weight)

@@ -6,6 +6,7 @@ Every check names the parameter and the values involved, so a user sees
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,3 +54,16 @@ def check_input(x: np.ndarray, spatial: int, op: str, what: str = "input") -> bo
         f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) {what} of shape "
         f"(N, C, {_SPATIAL_NAMES.get(spatial, '...')}), got shape {x.shape}"
     )
+
+
+# Larger requests are refused before NumPy tries them (PyTorch would fail too, on any machine we run on).
+MAX_ALLOCATION_BYTES = 2**40
+
+
+def check_allocation(shape: Sequence[int], dtype, op: str) -> None:
+    """Raise a clear error if an array of ``shape`` and ``dtype`` would be absurdly large."""
+    nbytes = math.prod(int(n) for n in shape) * np.dtype(dtype).itemsize
+    if nbytes > MAX_ALLOCATION_BYTES:
+        raise RuntimeError(
+            f"{op}: this call would allocate {nbytes / 2**40:.1f} TiB (shape {tuple(shape)}, dtype {np.dtype(dtype)})"
+        )

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convprop.ops._args import check_input, nonnegative, positive
+from convprop.ops._args import check_allocation, check_input, nonnegative, positive
 from convprop.ops.fold import window_slices, windows
 from convprop.tensor import Function, Tensor
 
@@ -639,6 +639,12 @@ def _conv(nd: int, op: str, input, weight, bias, stride, padding, dilation, grou
             f"{tuple(t + 1 for t in span)} (input {input.shape}, weight {weight.shape}, padding {padding!r}, "
             f"dilation {dilation})"
         )
+    if 0 in size and all(n > 0 for n in input.shape[: 2 - unbatched]):
+        raise RuntimeError(
+            f"{op}: only zero batch or zero channel inputs are supported, but got input shape {input.shape}"
+        )
+    batch = input.shape[: 2 - unbatched] if not unbatched else (1, c)
+    check_allocation((*batch, *padded), input.dtype, op)
     args = (input, weight) if bias is None else (input, weight, bias)
     return ConvNd.apply(*args, geom=geom, unbatched=unbatched)
 
@@ -675,6 +681,11 @@ def _conv_transpose(nd: int, op: str, input, weight, bias, stride, padding, outp
             f"{op}: input of spatial size {tuple(size)} gives output size {out_size} with stride={stride}, "
             f"padding={padding}, dilation={dilation}, weight {weight.shape}: output size is too small"
         )
+    if 0 in size and all(n > 0 for n in input.shape[: 2 - unbatched]):
+        raise RuntimeError(
+            f"{op}: only zero batch or zero channel inputs are supported, but got input shape {input.shape}"
+        )
+    check_allocation((input.shape[0] if not unbatched else 1, og * groups, *out_size), input.dtype, op)
     geom = Geometry(stride, padding, padding, dilation, groups)
     args = (input, weight) if bias is None else (input, weight, bias)
     return ConvTransposeNd.apply(*args, geom=geom, out_size=out_size, unbatched=unbatched)

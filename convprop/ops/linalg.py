@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from convprop.ops.elementwise import unbroadcast
+from convprop.ops import reduce
+from convprop.ops.elementwise import clamp, div, mul, unbroadcast
+from convprop.ops.shape import broadcast_to
 from convprop.tensor import Function, Tensor
 
 
@@ -88,3 +90,19 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.dtype != weight.dtype:
         raise TypeError(f"linear: input dtype {input.dtype} does not match weight dtype {weight.dtype}")
     return Linear.apply(input, weight) if bias is None else Linear.apply(input, weight, bias)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(‖x‖_p, ε) along ``dim``, like ``torch.nn.functional.normalize``."""
+    return div(input, clamp(reduce.norm(input, p, dim, keepdim=True), min=eps))
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Σ (x1 / max(‖x1‖, ε)) (x2 / max(‖x2‖, ε)) along ``dim`` (inputs broadcast)."""
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
+    except ValueError:
+        raise ValueError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} cannot be broadcast") from None
+    # broadcast first: a size-1 axis along ``dim`` is copied before the norms are taken, as in PyTorch
+    x1, x2 = broadcast_to(x1, shape), broadcast_to(x2, shape)
+    return reduce.sum(mul(normalize(x1, 2.0, dim, eps), normalize(x2, 2.0, dim, eps)), dim)

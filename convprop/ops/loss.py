@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop.ops._args import check_allocation
 from convprop.ops.activation import log_softmax, relu
-from convprop.ops.elementwise import abs, add, exp, log, mul, sub, where
+from convprop.ops.elementwise import abs, add, exp, log, maximum, mul, neg, sub, where
 from convprop.ops.reduce import mean, sum
-from convprop.tensor import Tensor
+from convprop.tensor import Function, Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -49,6 +50,11 @@ def _indexed_nll(
         )
     if not np.issubdtype(target.dtype, np.integer):
         raise TypeError(f"{op}: class-index targets must be integers, got dtype {target.dtype}")
+    if logp.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {logp.dtype}")
+    check_allocation((*target.shape, c), logp.dtype, op)
+    if isinstance(weight, Tensor) and weight.dtype != logp.dtype:
+        raise RuntimeError(f"{op}: weight has dtype {weight.dtype} but the input has dtype {logp.dtype}")
     keep = target != ignore_index
     bad = keep & ((target < 0) | (target >= c))
     if bad.any():
@@ -59,7 +65,8 @@ def _indexed_nll(
     safe = np.where(keep, target, 0)
     onehot = np.zeros((*target.shape, c), dtype=logp.dtype)
     np.put_along_axis(onehot, safe[..., None], 1, axis=-1)
-    coef = ((1 - smoothing) * onehot * w[safe][..., None] + (smoothing / c) * w) * keep[..., None]
+    smooth = smoothing / c if c else 0.0  # no classes: an empty sum
+    coef = ((1 - smoothing) * onehot * w[safe][..., None] + smooth * w) * keep[..., None]
     coef = np.moveaxis(coef, -1, 1) if batched else coef
     # Only classes with a non-zero coefficient enter the sum, so a -inf logit elsewhere (a masked class)
     # contributes nothing rather than 0 * -inf = NaN, as in PyTorch.
@@ -69,7 +76,9 @@ def _indexed_nll(
     if reduction != "mean":
         return _reduce(per_item, reduction)
     denom = (w[safe] * keep).sum()
-    return mul(sum(per_item), Tensor._wrap(np.asarray(1 / denom, dtype=logp.dtype)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # nothing counted: 0 / 0 = NaN, as in PyTorch
+        scale = np.asarray(np.float64(1) / denom if denom else np.nan, dtype=logp.dtype)
+    return mul(sum(per_item), Tensor._wrap(scale))
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
@@ -104,6 +113,12 @@ def cross_entropy(
     if np.issubdtype(t.dtype, np.integer):
         return _indexed_nll(logp, t, weight, ignore_index, reduction, label_smoothing, "cross_entropy")
     # probability targets
+    if t.dtype.kind != "f":
+        raise RuntimeError(
+            f"cross_entropy: expected floating point type for target with class probabilities, got {t.dtype}"
+        )
+    if ignore_index != -100:
+        raise RuntimeError("cross_entropy: ignore_index is not supported for floating point target")
     if t.shape != input.shape:
         raise ValueError(f"cross_entropy: probability target shape {t.shape} must equal input shape {input.shape}")
     q = _as_tensor(target)
@@ -127,8 +142,7 @@ def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     """Mean squared error: (input - target)², reduced."""
     _check_reduction(reduction, "mse_loss")
-    input, target = _as_tensor(input), _as_tensor(target)
-    _check_same_shape(input, target, "mse_loss")
+    input, target = _pair(input, target, "mse_loss")
     d = sub(input, target)
     return _reduce(mul(d, d), reduction)
 
@@ -151,6 +165,93 @@ def binary_cross_entropy_with_logits(
     softplus_neg = add(log(add(exp(-abs(x)), 1.0)), relu(-x))
     scale = 1.0 if pos_weight is None else add(mul(sub(_as_tensor(pos_weight), 1.0), t), 1.0)
     loss = add(mul(sub(1.0, t), x), mul(scale, softplus_neg))
+    if weight is not None:
+        loss = mul(loss, _as_tensor(weight))
+    return _reduce(loss, reduction)
+
+
+def _pair(input, target, op: str) -> tuple[Tensor, Tensor]:
+    """Input and target as tensors of one shape; the target takes the input's floating dtype, as in PyTorch."""
+    input, target = _as_tensor(input), _as_tensor(target)
+    _check_same_shape(input, target, op)
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype) if not target.requires_grad or target.dtype.kind == "f" else target
+    return input, target
+
+
+def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error |input - target|, reduced; gradient sign(input - target) / n."""
+    _check_reduction(reduction, "l1_loss")
+    x, t = _pair(input, target, "l1_loss")
+    return _reduce(abs(sub(x, t)), reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d² / β where d = |input - target| < β, else d - 0.5 β (β = 0 gives the L1 loss)."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    x, t = _pair(input, target, "smooth_l1_loss")
+    d = abs(sub(x, t))
+    if beta == 0:
+        return _reduce(d, reduction)
+    loss = where(d.data < beta, mul(mul(d, d), 0.5 / beta), sub(d, 0.5 * beta))
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d² where d = |input - target| < δ, else δ (d - 0.5 δ)."""
+    _check_reduction(reduction, "huber_loss")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    x, t = _pair(input, target, "huber_loss")
+    d = abs(sub(x, t))
+    loss = where(d.data < delta, mul(mul(d, d), 0.5), mul(sub(d, 0.5 * delta), delta))
+    return _reduce(loss, reduction)
+
+
+class XLogX(Function):
+    """y = t ln t, defined as 0 at t = 0 (PyTorch's ``xlogy(t, t)``);  dL/dt = dL/dy (ln t + t/t), the sum of
+    xlogy's two partial derivatives as PyTorch takes them (so NaN at t = 0 and for t < 0, as there)."""
+
+    formula = "dL/dt = dL/dy (ln t + t/t)"
+
+    def forward(self, t):
+        self.t = t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(t == 0, 0, t * np.log(t)).astype(t.dtype, copy=False)
+
+    def backward(self, g):
+        t = self.t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * (np.where(t != 0, np.log(t), 0) + t / t)
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL divergence with log-probabilities ``input``: t (ln t - x), 0 where t = 0 (or eᵗ (t - x) with
+    ``log_target``); ``reduction='batchmean'`` divides the sum by the batch size, the true KL per sample."""
+    if reduction not in (*_REDUCTIONS, "batchmean"):
+        raise ValueError(f"kl_div: reduction must be one of {(*_REDUCTIONS, 'batchmean')}, got {reduction!r}")
+    x, t = _pair(input, target, "kl_div")
+    loss = mul(exp(t), sub(t, x)) if log_target else sub(XLogX.apply(t), mul(t, x))
+    if reduction == "batchmean":
+        return mul(sum(loss), 1.0 / (x.shape[0] if x.ndim else 1))
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
+    """-w [t ln x + (1 - t) ln(1 - x)] for probabilities ``input`` in [0, 1]; each log is clamped at -100,
+    as in PyTorch, so x = 0 or 1 gives a finite loss."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    x, t = _pair(input, target, "binary_cross_entropy")
+    if ((x.data < 0) | (x.data > 1)).any() or np.isnan(x.data).any():
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    with np.errstate(divide="ignore"):
+        log_x = maximum(log(x), Tensor._wrap(np.asarray(-100.0, dtype=x.dtype)))
+        log_1mx = maximum(log(sub(1.0, x)), Tensor._wrap(np.asarray(-100.0, dtype=x.dtype)))
+    loss = neg(add(mul(t, log_x), mul(sub(1.0, t), log_1mx)))
     if weight is not None:
         loss = mul(loss, _as_tensor(weight))
     return _reduce(loss, reduction)

@@ -26,6 +26,9 @@ import math
 
 import numpy as np
 
+from convprop.ops.elementwise import add, div, mul, sqrt, sub
+from convprop.ops.reduce import mean
+from convprop.ops.shape import clone, reshape
 from convprop.tensor import Function, Tensor
 
 
@@ -171,7 +174,7 @@ def batch_norm(
         raise ValueError("batch_norm: running_mean and running_var must both be given or both be None")
     if not training and rm is None:
         raise ValueError("batch_norm: running_mean and running_var must be defined in evaluation mode")
-    if training and x.numel() // max(c, 1) <= 1:
+    if training and x.numel() // max(c, 1) == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
     affine = []
     for name, t in (("weight", weight), ("bias", bias)):
@@ -182,6 +185,10 @@ def batch_norm(
         affine.append(t)
     if not math.isfinite(eps) or eps < 0:
         raise ValueError(f"batch_norm: eps must be a non-negative number, got {eps}")
+    if training and eps <= 0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if x.data.size == 0:  # nothing to normalise (and no statistics to update), as in PyTorch
+        return clone(x)
     return BatchNormFunction.apply(
         x,
         *affine,
@@ -193,3 +200,81 @@ def batch_norm(
         momentum=float(momentum),
         eps=float(eps),
     )
+
+
+def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
+    """x̂ = (x - mean) / sqrt(var + ε) over ``axes`` (biased variance), built from differentiable ops,
+    so dL/dx is their chain rule: the same three-term formula as batch norm's."""
+    centred = sub(x, mean(x, axes, keepdim=True))
+    var = mean(mul(centred, centred), axes, keepdim=True)
+    return div(centred, sqrt(add(var, eps)))
+
+
+def _affine(y: Tensor, weight, bias, shape: tuple[int, ...]) -> Tensor:
+    if weight is not None:
+        y = mul(y, reshape(weight, shape))
+    if bias is not None:
+        y = add(y, reshape(bias, shape))
+    return y
+
+
+def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """y = γ (x - μ) / sqrt(σ² + ε) + β with μ, σ² over the trailing ``normalized_shape`` dimensions."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.shape[input.ndim - k :] != shape:
+        raise ValueError(
+            f"layer_norm: normalized_shape {shape} must match the last dimensions of input of shape {input.shape}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != shape:
+            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {t.shape}")
+    y = _normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    return _affine(y, weight, bias, shape)
+
+
+def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over groups of C / num_groups channels (and all spatial positions), then
+    apply the per-channel γ, β."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected an input of shape (N, C, *), got {input.shape}")
+    n, c = input.shape[:2]
+    if num_groups <= 0 or c % num_groups:
+        raise ValueError(f"group_norm: num_channels {c} must be divisible by num_groups {num_groups}")
+    grouped = reshape(input, n, num_groups, -1) if input.data.size else reshape(input, n, num_groups, c // num_groups)
+    y = reshape(_normalize(grouped, (2,), eps), input.shape)
+    return _affine(y, weight, bias, (c,) + (1,) * (input.ndim - 2))
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each (sample, channel) over its spatial positions; with running statistics given, they are
+    updated (momentum, unbiased variance averaged over the batch) or, if not ``use_input_stats``, used."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input of shape (N, C, *spatial), got {input.shape}")
+    c = input.shape[1]
+    axes = tuple(range(2, input.ndim))
+    shape = (c,) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        if running_mean is not None and running_var is not None:
+            m = int(np.prod(input.shape[2:]))
+            mean_nc = input.data.mean(axis=axes)
+            var_nc = input.data.var(axis=axes) * (m / (m - 1) if m > 1 else np.inf)
+            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean_nc.mean(axis=0)
+            running_var.data[...] = (1 - momentum) * running_var.data + momentum * var_nc.mean(axis=0)
+        y = _normalize(input, axes, eps)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        rm = Tensor._wrap(running_mean.data.reshape(shape))
+        rv = Tensor._wrap(running_var.data.reshape(shape))
+        y = div(sub(input, rm), sqrt(add(rv, eps)))
+    return _affine(y, weight, bias, shape)

@@ -451,7 +451,7 @@ def _averaging_matrix(n: int, o: int) -> np.ndarray:
 # ---- argument checks -------------------------------------------------------------------------------
 
 
-def _check(op: str, input, nd: int, integer_ok: bool) -> None:
+def _check(op: str, input, nd: int, integer_ok: bool, empty_channels_ok: bool = False) -> None:
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     check_input(input.data, nd, op)
@@ -459,7 +459,7 @@ def _check(op: str, input, nd: int, integer_ok: bool) -> None:
     if not (np.issubdtype(dt, np.floating) or (integer_ok and np.issubdtype(dt, np.integer))):
         kind = "a floating point or integer" if integer_ok else "a floating point"
         raise TypeError(f"{op}: expected {kind} input, got dtype {dt}")
-    if any(n == 0 for n in input.shape[-nd - 1 :]):
+    if any(n == 0 for n in input.shape[-nd - (0 if empty_channels_ok else 1) :]):
         raise ValueError(f"{op}: the channel and spatial sizes of the input must be non-zero, got shape {input.shape}")
 
 
@@ -511,7 +511,7 @@ def _avg_pool_nd(op, nd, input, kernel_size, stride, padding, ceil_mode, count_i
 
 
 def _adaptive_avg_pool_nd(op, nd, input, output_size):
-    _check(op, input, nd, integer_ok=False)
+    _check(op, input, nd, integer_ok=False, empty_channels_ok=True)  # PyTorch averages zero channels too
     out = _adaptive_size(op, input, nd, output_size)
     matrices = [_averaging_matrix(n, o) for n, o in zip(input.shape[-nd:], out, strict=True)]
     return AdaptiveAvgPoolNd.apply(input, matrices=matrices)

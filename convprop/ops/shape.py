@@ -7,11 +7,15 @@ where one element was used several times).
 
 from __future__ import annotations
 
+import builtins
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
-from convprop.ops.elementwise import unbroadcast
+from convprop import dtypes
+from convprop.dtypes import check_device
+from convprop.ops.elementwise import to_dtype, unbroadcast
 from convprop.tensor import Function, Tensor
 
 
@@ -154,11 +158,12 @@ def _pad_source(n: int, lo: int, hi: int, mode: str) -> np.ndarray | None:
     """For each output position along one axis, the input position it copies."""
     if lo == 0 and hi == 0:
         return None
+    if mode == "circular":  # PyTorch crops first (negative pads), then wraps around what is left
+        kept = n + min(lo, 0) + min(hi, 0)
+        return max(-lo, 0) + np.arange(-max(lo, 0), kept + max(hi, 0)) % kept
     pos = np.arange(-lo, n + hi)
     if mode == "replicate":
         return np.clip(pos, 0, n - 1)
-    if mode == "circular":
-        return pos % n
     period = 2 * (n - 1)  # reflect: mirror about the edge elements, which are not repeated
     pos = np.abs(pos) % period if period else np.zeros_like(pos)
     return np.where(pos >= n, period - pos, pos)
@@ -191,51 +196,82 @@ def clone(x: Tensor) -> Tensor:
     return Clone.apply(x)
 
 
+def _axis(dim, ndim: int, op: str, extra: int = 0) -> int:
+    """``dim`` as an axis in ``range(ndim + extra)`` (negatives count from the end); out of range is an error."""
+    rank = max(ndim + extra, 1)  # a 0-d tensor accepts dim 0 and -1, as in PyTorch
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__} {dim!r}")
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})"
+        )
+    return int(dim) % rank
+
+
 def permute(x: Tensor, *dims) -> Tensor:
     dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], Sequence) else dims
-    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+    if len(dims) != x.ndim:
+        raise ValueError(f"permute: dims {dims} has {len(dims)} entries for a tensor of shape {x.shape}")
+    axes = tuple(_axis(d, x.ndim, "permute") for d in dims)
+    if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} is not a permutation of the {x.ndim} dimensions of shape {x.shape}")
-    return Permute.apply(x, dims=tuple(d % x.ndim for d in dims))
+    return Permute.apply(x, dims=axes)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    a, b = _axis(dim0, x.ndim, "transpose"), _axis(dim1, x.ndim, "transpose")
+    if x.ndim < 2:
+        return x
     dims = list(range(x.ndim))
-    try:
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-    except IndexError:
-        raise IndexError(f"transpose: dims ({dim0}, {dim1}) out of range for a tensor of shape {x.shape}") from None
+    dims[a], dims[b] = dims[b], dims[a]
     return Permute.apply(x, dims=tuple(dims))
 
 
+def t(x: Tensor) -> Tensor:
+    """The transpose of a matrix (0-d and 1-D tensors are returned as they are), like ``torch.t``."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expected a tensor of at most 2 dimensions, got shape {x.shape}")
+    return transpose(x, 0, -1) if x.ndim == 2 else x
+
+
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    start, end = _axis(start_dim, x.ndim, "flatten"), _axis(end_dim, x.ndim, "flatten")
     if x.ndim == 0:
         return reshape(x, 1)
-    start, end = start_dim % x.ndim, end_dim % x.ndim
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
-    return reshape(x, *x.shape[:start], -1, *x.shape[end + 1 :])
+    merged = int(np.prod(x.shape[start : end + 1]))
+    return reshape(x, *x.shape[:start], merged, *x.shape[end + 1 :])
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
-    dim = dim % (x.ndim + 1)
+    dim = _axis(dim, x.ndim, "unsqueeze", extra=1)
     return reshape(x, *x.shape[:dim], 1, *x.shape[dim:])
 
 
-def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    """Remove dimensions of size 1: all of them, or those among ``dim`` (an int or a tuple of ints)."""
     if dim is None:
         return reshape(x, *(n for n in x.shape if n != 1))
-    dim = dim % max(x.ndim, 1)
-    return reshape(x, *x.shape[:dim], *x.shape[dim + 1 :]) if x.ndim and x.shape[dim] == 1 else x
+    dims = tuple(dim) if isinstance(dim, tuple | list) else (dim,)
+    axes = {_axis(d, x.ndim, "squeeze") for d in dims}
+    if x.ndim == 0:
+        return x
+    return reshape(x, *(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
 
 
 def broadcast_to(x: Tensor, *shape) -> Tensor:
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], Sequence) else shape
-    # PyTorch's expand: -1 keeps that dimension
-    shape = tuple(x.shape[i - (len(shape) - x.ndim)] if s == -1 else s for i, s in enumerate(shape))
-    try:
-        np.broadcast_shapes(x.shape, shape)
-    except ValueError:
-        raise ValueError(f"expand: shape {x.shape} cannot be expanded to {shape}") from None
+    lead = len(shape) - x.ndim
+    bad = RuntimeError(f"expand: the expanded size {tuple(shape)} does not fit the tensor's shape {x.shape}")
+    if lead < 0 or not all(isinstance(s, int | np.integer) and not isinstance(s, bool) for s in shape):
+        raise bad
+    # PyTorch's expand: -1 keeps an existing dimension; a new leading dimension cannot be -1
+    if any(s == -1 for s in shape[:lead]) or any(s < -1 for s in shape):
+        raise bad
+    shape = tuple(x.shape[i - lead] if s == -1 else int(s) for i, s in enumerate(shape))
+    if any(n != 1 and n != s for n, s in zip(x.shape, shape[lead:], strict=True)):
+        raise bad
     return BroadcastTo.apply(x, shape=shape)
 
 
@@ -258,6 +294,14 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ValueError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
+    # PyTorch still accepts the legacy empty 1-D tensor of shape (0,) beside tensors of any shape
+    kept = [t for t in tensors if t.shape != (0,)]
+    if not kept:
+        return tensors[0]
+    tensors = kept
     first = tensors[0]
     if not -first.ndim <= dim < max(first.ndim, 1):
         raise IndexError(f"cat: dim {dim} is out of range for tensors with {first.ndim} dimensions")
@@ -308,14 +352,14 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
             if n + lo + hi < 0:
                 raise ValueError(f"pad: padding {(lo, hi)} leaves dimension {axis} of size {n} with a negative size")
             continue
-        if lo < 0 or hi < 0:
-            raise ValueError(f"pad: negative padding {(lo, hi)} is only supported in 'constant' mode")
+        if n + lo + hi < 0:
+            raise ValueError(f"pad: input (size {n} at dimension {axis}) is too small for padding {(lo, hi)}")
         if mode == "reflect" and (lo >= n or hi >= n) and (lo or hi):
             raise ValueError(
                 f"pad: padding size should be less than the corresponding input dimension for 'reflect', "
                 f"but got padding {(lo, hi)} at dimension {axis} of input {x.shape}"
             )
-        if mode == "circular" and (lo > n or hi > n):
+        if mode == "circular" and (lo > n + min(hi, 0) or hi > n + min(lo, 0)):
             raise ValueError(
                 f"pad: padding {(lo, hi)} at dimension {axis} is larger than the dimension size {n} ('circular')"
             )
@@ -323,4 +367,88 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
             raise ValueError(f"pad: cannot 'replicate'-pad the empty dimension {axis} of input {x.shape}")
     if all(p == (0, 0) for p in pairs):
         return x
+    if mode == "constant" and x.dtype.kind in "iub":
+        info = np.iinfo(x.dtype) if x.dtype.kind != "b" else None
+        if not np.isfinite(value) or (info is not None and not info.min <= value <= info.max):
+            raise RuntimeError(f"pad: value {value} cannot be converted to type {x.dtype} without overflow")
     return Pad.apply(x, pads=tuple(pairs), mode=mode, value=value)
+
+
+def to(x: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False) -> Tensor:
+    """``Tensor.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``.
+
+    convprop runs on the CPU, so the device can only be ``"cpu"``.
+    """
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif dtypes.is_device(arg):
+            device = arg
+        else:
+            dtype = arg
+    check_device(device, "to")
+    y = x if dtype is None else to_dtype(x, dtype)
+    return clone(y) if copy and y is x else y
+
+
+class Repeat(Function):
+    """y = x tiled ``reps`` times along each axis;  dL/dx = Σ of dL/dy over the copies."""
+
+    formula = "dL/dx = Σ of dL/dy over the copies"
+
+    def forward(self, x, reps=()):
+        self.in_shape = x.shape
+        self.shape = (1,) * (len(reps) - x.ndim) + x.shape
+        return np.tile(x, reps)
+
+    def backward(self, g):
+        interleaved = tuple(v for r, n in zip(g.shape, self.shape, strict=True) for v in (r // max(n, 1), n))
+        grid = g.reshape(interleaved) if g.size else np.zeros(interleaved, dtype=g.dtype)
+        return grid.sum(axis=tuple(range(0, grid.ndim, 2))).reshape(self.in_shape)
+
+
+def repeat(x: Tensor, *sizes) -> Tensor:
+    """Tile ``x``: ``sizes[i]`` copies along dimension i (new leading dimensions allowed), like ``Tensor.repeat``."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], Sequence) else sizes
+    if len(sizes) < x.ndim:
+        raise ValueError(
+            f"repeat: the number of repeats ({len(sizes)}) cannot be smaller than the tensor's dimensions ({x.ndim})"
+        )
+    if not all(isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0 for s in sizes):
+        raise ValueError(f"repeat: repeats must be non-negative ints, got {sizes}")
+    return Repeat.apply(x, reps=tuple(int(s) for s in sizes))
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of ``x`` along ``dim``: of ``split_size`` each (the last may be smaller) or of the listed sizes."""
+    axis = _axis(dim, x.ndim, "split")
+    if x.ndim == 0:
+        raise ValueError("split: cannot split a 0-d tensor")
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, int | np.integer) and not isinstance(split_size_or_sections, bool):
+        size = int(split_size_or_sections)
+        if size < 0 or (size == 0 and n > 0):
+            raise ValueError(f"split: split_size must be a positive int, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes) or builtins.sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} must be non-negative and add up to {n} (dim {dim} of {x.shape})")
+    bounds = np.cumsum([0, *sizes])
+    lead = (slice(None),) * axis
+    return tuple(getitem(x, (*lead, slice(int(a), int(b)))) for a, b in itertools.pairwise(bounds))
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """At most ``chunks`` pieces of equal size ceil(n / chunks) along ``dim`` (the last may be smaller)."""
+    if isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    n = x.shape[_axis(dim, x.ndim, "chunk")] if x.ndim else 0
+    return split(x, max(-(-n // int(chunks)), 1), dim)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices of ``x`` along ``dim``, with that dimension removed."""
+    axis = _axis(dim, x.ndim, "unbind")
+    lead = (slice(None),) * axis
+    return tuple(getitem(x, (*lead, i)) for i in range(x.shape[axis]))

@@ -50,16 +50,16 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ):
-        if lr < 0.0:
+        if not lr >= 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
+        if not eps >= 0.0:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-        if weight_decay < 0.0:
+        if not weight_decay >= 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = {
             "lr": lr,

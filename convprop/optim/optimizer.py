@@ -23,6 +23,12 @@ import numpy as np
 from convprop.tensor import Tensor, enable_grad
 
 
+def check_hyper(valid: bool, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``valid``; write checks as ``lr >= 0`` so that NaN fails them."""
+    if not valid:
+        raise ValueError(message)
+
+
 class _Required:
     def __repr__(self) -> str:
         return "<required parameter>"

@@ -1,4 +1,4 @@
-"""Containers: ``Sequential`` (a pipeline) and ``ModuleList`` (an indexable list of submodules).
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList`` and ``ParameterDict``.
 
 Children are registered under their position ("0", "1", ...) or the names of an
 ``OrderedDict``, so state_dict keys match PyTorch's (``features.0.weight``).
@@ -10,7 +10,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
-from convprop.nn.modules.module import Module
+from convprop.nn.modules.module import Module, Parameter
 
 
 def _index(idx, length: int, owner: str) -> int:
@@ -140,3 +140,134 @@ class ModuleList(Module):
         values.insert(index, module)
         self._modules.clear()
         self.extend(values)
+
+
+class ModuleDict(Module):
+    """Hold submodules under string keys, registered by those keys (it has no ``forward``).
+
+    Example::
+
+        >>> heads = ModuleDict({"cls": Linear(8, 10), "box": Linear(8, 4)})
+        >>> sorted(name for name, _ in heads.named_parameters())[:2]
+        ['box.bias', 'box.weight']
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules) -> None:
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            self[key] = module
+
+
+class ParameterList(Module):
+    """Hold parameters in a list, registered as "0", "1", ... (plain tensors and arrays become Parameters)."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def _as_parameter(self, value) -> Parameter:
+        return value if isinstance(value, Parameter) else Parameter(value)
+
+    def __getitem__(self, idx):
+        values = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return type(self)(values[idx])
+        return values[_index(idx, len(values), type(self).__name__)]
+
+    def __setitem__(self, idx, value) -> None:
+        self.register_parameter(str(_index(idx, len(self), type(self).__name__)), self._as_parameter(value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def append(self, value) -> ParameterList:
+        self.register_parameter(str(len(self)), self._as_parameter(value))
+        return self
+
+    def extend(self, values) -> ParameterList:
+        for value in values:
+            self.append(value)
+        return self
+
+
+class ParameterDict(Module):
+    """Hold parameters under string keys (plain tensors and arrays become Parameters)."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def items(self):
+        return self._parameters.items()
+
+    def values(self):
+        return self._parameters.values()
+
+    def update(self, parameters) -> None:
+        pairs = parameters.items() if hasattr(parameters, "items") else parameters
+        for key, value in pairs:
+            self[key] = value

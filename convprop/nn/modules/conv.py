@@ -153,7 +153,7 @@ _FORWARD_DOC_BODY = r"""    .. math::
         bias: add a learnable bias. Default: True.
         padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``. Default: ``'zeros'``.
         dtype: dtype of the parameters. Default: float32.
-        generator: ``np.random.Generator`` for the initial weights. Default: a fresh unseeded one.
+        generator: ``np.random.Generator`` for the initial weights. Default: ``convprop.default_generator``.
 """
 
 
@@ -307,7 +307,7 @@ class ConvTranspose2d(_ConvTransposeNd):
         bias: add a learnable bias. Default: True.
         padding_mode: only ``'zeros'``.
         dtype: dtype of the parameters. Default: float32.
-        generator: ``np.random.Generator`` for the initial weights. Default: a fresh unseeded one.
+        generator: ``np.random.Generator`` for the initial weights. Default: ``convprop.default_generator``.
 
     Shape:
         Input (N, C_in, H, W) or (C_in, H, W); output (N, C_out, H_out, W_out) with

@@ -35,7 +35,7 @@ class Linear(Module):
         out_features: size of each output sample.
         bias: add a learnable bias. Default: True.
         dtype: dtype of the parameters. Default: float32.
-        generator: ``np.random.Generator`` for the initial weights. Default: a fresh unseeded one.
+        generator: ``np.random.Generator`` for the initial weights. Default: ``convprop.default_generator``.
 
     Attributes:
         weight: (out_features, in_features), initialised U(-1/sqrt(in_features), 1/sqrt(in_features))

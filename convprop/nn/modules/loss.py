@@ -130,3 +130,63 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(
             input, target, weight=self.weight, reduction=self.reduction, pos_weight=self.pos_weight
         )
+
+
+class L1Loss(_Loss):
+    r"""Mean absolute error :math:`\ell_n = |x_n - y_n|`, reduced by ``reduction``."""
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    r""":math:`\ell_n = 0.5 d^2 / \beta` if :math:`d = |x_n - y_n| < \beta`, else :math:`d - 0.5 \beta`.
+
+    Args:
+        reduction: ``'none'``, ``'mean'`` or ``'sum'``. Default: ``'mean'``.
+        beta: where the loss turns from quadratic to linear. Default: 1.0.
+    """
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    r""":math:`\ell_n = 0.5 d^2` if :math:`d = |x_n - y_n| < \delta`, else :math:`\delta (d - 0.5 \delta)`."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(Module):
+    r"""KL divergence of log-probabilities ``input`` from ``target``: :math:`\ell = t (\ln t - x)`.
+
+    Args:
+        reduction: ``'none'``, ``'mean'``, ``'sum'`` or ``'batchmean'`` (the KL per sample). Default: ``'mean'``.
+        log_target: the target holds log-probabilities. Default: False.
+    """
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__()
+        if reduction not in (*_REDUCTIONS, "batchmean"):
+            raise ValueError(f"{reduction} is not a valid value for reduction")
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class BCELoss(_WeightedLoss):
+    r"""Binary cross entropy of probabilities: :math:`\ell_n = -w_n [y_n \ln x_n + (1 - y_n) \ln(1 - x_n)]`
+    (each log clamped at -100)."""
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from convprop import dtypes
+from convprop.dtypes import check_device
 from convprop.tensor import Tensor, swap_module
 
 
@@ -296,12 +298,27 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype) -> Module:
-        """Cast floating-point parameters and buffers to ``dtype`` in place; integer buffers are kept.
+    def to(self, *args, **kwargs) -> Module:
+        """Cast floating-point parameters and buffers in place: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``
+        or ``to(tensor)``, as in PyTorch (the device can only be the CPU); integer buffers are kept.
 
         Parameters keep their identity (an optimizer built before the cast still
         updates them), and existing gradients are cast too.
         """
+        dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"Module.to: unexpected keyword argument(s) {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif dtypes.is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        check_device(device, "Module.to")
+        if dtype is None:
+            return self
         dt = _floating_dtype(dtype)
         for module in self.modules():
             for tensor in (*module._parameters.values(), *module._buffers.values()):

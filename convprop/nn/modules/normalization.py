@@ -1,4 +1,4 @@
-"""Batch normalisation layers: own γ, β and the running statistics; call ``F.batch_norm``.
+"""Normalisation layers (batch, layer, group, instance): own γ, β and any running statistics; call ``F``.
 
 The fused forward/backward with its formulas is in ``convprop.ops.normalization``.
 """
@@ -151,3 +151,120 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _input_dims = (4,)
+
+
+class LayerNorm(Module):
+    r"""Normalise over the last dimensions of each sample:
+    :math:`y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} \gamma + \beta`.
+
+    Args:
+        normalized_shape: the trailing shape to normalise over (an int or a tuple).
+        eps: added to the variance. Default: 1e-5.
+        elementwise_affine: learnable γ (init 1) and β (init 0) of that shape. Default: True.
+        bias: learn β. Default: True.
+        dtype: dtype of γ and β. Default: float32.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 dtype=np.float32):  # fmt: skip
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.weight = Parameter(np.ones(shape, dtype=dtype)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, dtype=dtype)) if elementwise_affine and bias else None
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    r"""Normalise each sample over groups of channels (and all positions), then scale and shift per channel.
+
+    Args:
+        num_groups: number of groups G (C must be divisible by G).
+        num_channels: C.
+        eps: added to the variance. Default: 1e-5.
+        affine: learnable per-channel γ (init 1) and β (init 0). Default: True.
+        bias: learn β when ``affine``. Default: True.
+        dtype: dtype of γ and β. Default: float32.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 bias: bool = True, dtype=np.float32):  # fmt: skip
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.weight = Parameter(np.ones(num_channels, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_channels, dtype=dtype)) if affine and bias else None
+
+    def forward(self, input):
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected input of shape (N, {self.num_channels}, *), got {input.shape}")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(Module):
+    _spatial = 2
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, bias: bool = True, dtype=np.float32):  # fmt: skip
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine and bias else None
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            self.running_mean = self.running_var = None
+
+    def forward(self, input):
+        unbatched = input.ndim == self._spatial + 1
+        if input.ndim != self._spatial + 2 and not unbatched:
+            raise ValueError(
+                f"{type(self).__name__}: expected a {self._spatial + 1}-D or {self._spatial + 2}-D input, "
+                f"got shape {input.shape}"
+            )
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels, got shape {input.shape}")
+        use_input_stats = self.training or not self.track_running_stats
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                            self.momentum, self.eps)  # fmt: skip
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or (C, L): each sample and channel over its positions."""
+
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    r"""Instance normalisation of (N, C, H, W) or (C, H, W): each sample and channel over its H·W positions,
+    :math:`y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} \gamma + \beta`.
+
+    Args:
+        num_features: C.
+        eps: added to the variance. Default: 1e-5.
+        momentum: running-statistics factor. Default: 0.1.
+        affine: learnable γ, β. Default: False.
+        track_running_stats: keep running statistics and use them in eval mode. Default: False.
+    """
+
+    _spatial = 2

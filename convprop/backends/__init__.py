@@ -1,0 +1,5 @@
+"""``torch.backends``: the accelerator back ends, all absent in a CPU-only library."""
+
+from convprop.backends import mps
+
+__all__ = ["mps"]
