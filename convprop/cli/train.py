@@ -141,6 +141,15 @@ def register(subparsers) -> None:
     )
     p.add_argument("--data-dir", type=Path, metavar="DIR", help="look for the dataset files here first")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, help="progress bars (default: on a terminal)")
+    p.add_argument(
+        "--track-gradients",
+        nargs="?",
+        const=10,
+        type=_positive_int,
+        metavar="EVERY",
+        help="every EVERY steps (default 10) record each layer's gradient norm and update-to-weight ratio "
+        "into gradients.csv/json and draw gradients.png (default: off)",
+    )
     p.set_defaults(func=run_train)
 
     e = subparsers.add_parser(
@@ -279,7 +288,7 @@ def run_train(args) -> int:
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} is a file, not a run folder")
     keep_freed_memory()  # faster steps; see convprop/train/memory.py
-    trainer = Trainer(config, out, data_dir=args.data_dir, progress=args.progress)
+    trainer = Trainer(config, out, data_dir=args.data_dir, progress=args.progress, track_gradients=args.track_gradients)
     if ck is not None:
         try:
             trainer.restore(ck)

@@ -34,6 +34,7 @@ import convprop
 import convprop.nn.functional as F
 from convprop.train.checkpoint import Checkpoint, load_model_state, save_checkpoint
 from convprop.train.config import RUNTIME_SETTINGS, TrainConfig, resolve_config
+from convprop.train.gradients import PLOT_NAME, GradientTracker, plot_gradients
 from convprop.train.progress import EpochProgress
 from convprop.train.threads import set_num_threads
 
@@ -163,6 +164,9 @@ class Trainer:
         progress: show tqdm bars (None: only on a terminal).
         plots: draw curves.png (every epoch) and confusion.png (at the end).
         log: prints one line (end-of-epoch lines, notices).
+        track_gradients: every this many steps, record each layer's gradient norm and update-to-weight
+            ratio into gradients.csv/json (and gradients.png with ``plots``); None: off. See
+            :mod:`convprop.train.gradients`.
     """
 
     def __init__(
@@ -173,6 +177,7 @@ class Trainer:
         progress: bool | None = None,
         plots: bool = True,
         log: Callable[[str], None] = print,
+        track_gradients: int | None = None,
     ):
         from convprop.data.loader import DataLoader
         from convprop.models import get_model
@@ -219,6 +224,7 @@ class Trainer:
         self.steps_per_epoch = len(self.train_loader)
         self.optimizer = build_optimizer(cfg, list(self.model.parameters()))
         self.scheduler = build_scheduler(cfg, self.optimizer, self.steps_per_epoch)
+        self.gradients = GradientTracker(self.model, track_gradients) if track_gradients else None
         # Position: `epoch` epochs are complete; `batch` batches of the current one are done.
         self.epoch = 0
         self.batch = 0
@@ -249,6 +255,8 @@ class Trainer:
         }
 
     def save(self, name: str = LAST) -> Path:
+        if self.gradients is not None:  # written with every checkpoint, so a resumed run finds them in step
+            self.gradients.write(self.out_dir)
         states = {"optimizer": self.optimizer.state_dict()}
         if self.scheduler is not None:
             states["scheduler"] = self.scheduler.state_dict()
@@ -291,7 +299,11 @@ class Trainer:
         loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
         self.optimizer.zero_grad()
         loss.backward()
+        if self.gradients is not None:
+            self.gradients.before_step(self.step + 1)
         self.optimizer.step()
+        if self.gradients is not None:
+            self.gradients.after_step()
         if self.scheduler is not None:
             self.scheduler.step()
         return float(loss.item()), int((logits.data.argmax(axis=1) == y).sum())
@@ -307,6 +319,8 @@ class Trainer:
         config_json = json.dumps(self.cfg.to_dict(), indent=2, allow_nan=False)
         (self.out_dir / "config.json").write_text(config_json + "\n")
         cfg = self.cfg
+        if self.gradients is not None:
+            self.gradients.resume(self.out_dir, self.step)
         result = None
         while self.epoch < cfg.epochs:
             # A run stopped while testing resumes with the epoch's training done.
@@ -384,6 +398,10 @@ class Trainer:
             from convprop.train.plots import plot_curves
 
             plot_curves(self.history, self.out_dir / "curves.png", title=f"{self.cfg.model} on {self.cfg.dataset}")
+            if self.gradients is not None:
+                plot_gradients(
+                    self.gradients.records, self.out_dir / PLOT_NAME, title=f"{self.cfg.model}: gradient flow"
+                )
 
     def _write_metrics(self) -> None:
         if not self.history:
