@@ -145,6 +145,7 @@ def test_cli_track_gradients(tmp_path, data_dir, monkeypatch):
     layers = ["features.0", "features.3", "classifier.1", "classifier.3", "classifier.5"]
     steps = [2, 4, 6]  # 2 epochs of 3 batches, every 2nd step
     assert [(int(r["step"]), r["layer"]) for r in rows] == [(s, name) for s in steps for name in layers]
+    assert [r["type"] for r in rows[:5]] == ["Conv2d", "Conv2d", "Linear", "Linear", "Linear"]
     assert all(float(r["grad_norm"]) > 0 and 0 < float(r["update_ratio"]) < 1 for r in rows)
     assert len(json.loads((tmp_path / "gradients.json").read_text())) == len(rows)
     with Image.open(tmp_path / "gradients.png") as image:

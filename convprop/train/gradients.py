@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 # The columns of gradients.csv (and the keys of gradients.json's records): one row per layer per recorded step.
-GRADIENT_FIELDS = ("step", "layer", "grad_norm", "weight_norm", "update_ratio")
+GRADIENT_FIELDS = ("step", "layer", "type", "grad_norm", "weight_norm", "update_ratio")
 CSV_NAME, JSON_NAME, PLOT_NAME = "gradients.csv", "gradients.json", "gradients.png"
 
 
@@ -69,11 +69,13 @@ class GradientTracker:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer (record every N steps); got {every!r}")
         self.every = every
-        self._params = {
-            name or type(model).__name__: list(m.parameters(recurse=False))
+        modules = {
+            name or type(model).__name__: m
             for name, m in model.named_modules()
             if any(True for _ in m.parameters(recurse=False))
         }
+        self._params = {name: list(m.parameters(recurse=False)) for name, m in modules.items()}
+        self._types = {name: type(m).__name__ for name, m in modules.items()}
         if not self._params:
             raise ValueError(f"{type(model).__name__} has no parameters: there is no gradient flow to track")
         self.layers = list(self._params)
@@ -103,6 +105,7 @@ class GradientTracker:
                 {
                     "step": step,
                     "layer": name,
+                    "type": self._types[name],
                     "grad_norm": grads[name],
                     "weight_norm": w,
                     "update_ratio": dw / w if w > 0 else math.nan,
@@ -167,12 +170,14 @@ def plot_gradients(records: Sequence[dict], path: str | Path, title: str = "") -
 
     grads, ratios = _series(records, "grad_norm"), _series(records, "update_ratio")
     names = list(grads)
+    types = {r["layer"]: r["type"] for r in records}
     colours = colormaps["viridis"](np.linspace(0, 1, max(len(names), 1)))
     fig = _figure(figsize=(12, 4.5), layout="constrained")
     ax_g, ax_r = fig.subplots(1, 2, sharex=True)
     for name, colour in zip(names, colours, strict=False):
-        ax_g.plot(*grads[name], color=colour, label=name, linewidth=1.2)
-        ax_r.plot(*ratios[name], color=colour, label=name, linewidth=1.2)
+        label = f"{name} ({types[name]})"
+        ax_g.plot(*grads[name], color=colour, label=label, linewidth=1.2)
+        ax_r.plot(*ratios[name], color=colour, label=label, linewidth=1.2)
     ax_r.axhline(1e-3, color="grey", linestyle=":", linewidth=1, label="1e-3")
     ax_g.set(xlabel="step", ylabel="‖∂L/∂θ‖₂", title="gradient norm per layer", yscale="log")
     ax_r.set(xlabel="step", ylabel="‖Δθ‖ / ‖θ‖", title="update-to-weight ratio per layer", yscale="log")
