@@ -164,3 +164,32 @@ def test_cli_track_gradients_default_every_and_off(tmp_path, data_dir, capsys):
         main(_train_args(data_dir, tmp_path / "x", "--track-gradients", "0"))
     assert exc.value.code == 2
     assert "--track-gradients: must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_resumed_run_records_the_same_gradients(tmp_path, data_dir, monkeypatch):
+    """A run that dies between checkpoints and is resumed writes the same records as one that never stopped."""
+    from convprop.train import TrainConfig, Trainer, load_checkpoint
+
+    monkeypatch.setenv("CONVPROP_DATA_URL", "http://127.0.0.1:9/")
+    config = TrainConfig(model="lenet5", epochs=2, batch_size=32, lr=0.02, threads=1, checkpoint_every=2)
+
+    class Crash(Trainer):
+        def train_step(self, x, y):
+            if self.step == 4:  # step 5 starts after the checkpoint of step 4: die as kill -9 would
+                raise RuntimeError("killed")
+            return super().train_step(x, y)
+
+    def trainer(cls, out):
+        return cls(
+            config, out, data_dir=data_dir, progress=False, plots=False, log=lambda line: None, track_gradients=1
+        )
+
+    trainer(Trainer, tmp_path / "whole").fit()
+    with pytest.raises(RuntimeError, match="killed"):
+        trainer(Crash, tmp_path / "crashed").fit()
+    assert {r["step"] for r in json.loads((tmp_path / "crashed" / "gradients.json").read_text())} == {1, 2, 3, 4}
+    resumed = trainer(Trainer, tmp_path / "crashed")
+    resumed.restore(load_checkpoint(tmp_path / "crashed" / "last.npz"))
+    resumed.fit()
+    for name in ("gradients.csv", "gradients.json"):
+        assert (tmp_path / "crashed" / name).read_text() == (tmp_path / "whole" / name).read_text()
