@@ -112,6 +112,10 @@ def test_write_resume_and_plot(tmp_path):
     assert math.isnan(resumed.records[-1]["update_ratio"])
     resumed.resume(tmp_path / "nowhere", step=4)  # a fresh run: nothing to continue
     assert len(resumed.records) == 42
+    for text in ("{not json", '[{"step": 2}]', "[1, 2]"):
+        (tmp_path / "gradients.json").write_text(text)
+        with pytest.raises(ValueError, match=r"gradients\.json: not a file of gradient records"):
+            resumed.resume(tmp_path, step=4)
 
 
 @pytest.mark.parametrize("every", [0, -3, 1.5, True])

@@ -140,10 +140,10 @@ class GradientTracker:
             return
         try:
             records = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read the gradient records: {exc}") from None
-        kept = [r for r in records if isinstance(r, dict) and r.get("step", math.inf) <= step]
-        self.records = [{k: (math.nan if r[k] is None else r[k]) for k in GRADIENT_FIELDS} for r in kept]
+            kept = [r for r in records if r["step"] <= step]
+            self.records = [{k: (math.nan if r[k] is None else r[k]) for k in GRADIENT_FIELDS} for r in kept]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a file of gradient records ({type(exc).__name__}: {exc})") from None
 
 
 def _series(records: Sequence[dict], key: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
