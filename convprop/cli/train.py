@@ -201,6 +201,15 @@ def register(subparsers) -> None:
         "(or of train/, val/, test/ folders of them)",
     )
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, help="progress bars (default: on a terminal)")
+    p.add_argument(
+        "--track-gradients",
+        nargs="?",
+        const=10,
+        type=_positive_int,
+        metavar="EVERY",
+        help="every EVERY steps (default 10) record each layer's gradient norm and update-to-weight ratio "
+        "into gradients.csv/json and draw gradients.png (default: off)",
+    )
     p.set_defaults(func=run_train)
 
     e = subparsers.add_parser(
@@ -346,7 +355,9 @@ def run_train(args) -> int:
 
     plan = plan_run(_config_from_args(args), args.out, args.resume)
     keep_freed_memory()  # faster steps; see convprop/train/memory.py
-    trainer = start_run(plan, data_dir=_data_dir(args.data_dir), progress=args.progress)
+    trainer = start_run(
+        plan, data_dir=_data_dir(args.data_dir), progress=args.progress, track_gradients=args.track_gradients
+    )
     ck, out = plan.checkpoint, plan.out_dir
     cfg = trainer.cfg
     what = (

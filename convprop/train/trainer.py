@@ -42,6 +42,7 @@ import convprop.nn.functional as F
 from convprop._io import write_text_atomic
 from convprop.train.checkpoint import Checkpoint, load_checkpoint, load_model_state, save_checkpoint
 from convprop.train.config import TrainConfig, changed_settings, resolve_config
+from convprop.train.gradients import PLOT_NAME, GradientTracker, plot_gradients
 from convprop.train.models import build_model, check_model_file, model_kwargs, model_record
 from convprop.train.progress import EpochProgress
 from convprop.train.state import CheckpointHeader, DatasetFacts, ModelRecord, Running, RunState
@@ -230,6 +231,9 @@ class Trainer:
         progress: show tqdm bars (None: on a terminal or in a notebook, else a log line every 30 s; False: none).
         plots: draw curves.png (every epoch) and confusion.png (at the end).
         log: prints one line (end-of-epoch lines, notices).
+        track_gradients: every this many steps, record each layer's gradient norm and update-to-weight
+            ratio into gradients.csv/json (and gradients.png with ``plots``); None: off. See
+            :mod:`convprop.train.gradients`.
     """
 
     def __init__(
@@ -240,6 +244,7 @@ class Trainer:
         progress: bool | None = None,
         plots: bool = True,
         log: Callable[[str], None] = print,
+        track_gradients: int | None = None,
     ):
         from convprop.data.loader import DataLoader
 
@@ -291,6 +296,7 @@ class Trainer:
         self.optimizer = build_optimizer(cfg, list(self.model.parameters()))
         self.scheduler = build_scheduler(cfg, self.optimizer, self.steps_per_epoch)
         self.state = RunState()
+        self.gradients = GradientTracker(self.model, track_gradients) if track_gradients else None
         self._stop_requested = False
 
     # The run state's parts, by their short names.
@@ -314,6 +320,8 @@ class Trainer:
         )
 
     def save(self, name: str = LAST) -> Path:
+        if self.gradients is not None:  # written with every checkpoint, so a resumed run finds them in step
+            self.gradients.write(self.out_dir)
         states = {"optimizer": self.optimizer.state_dict()}
         if self.scheduler is not None:
             states["scheduler"] = self.scheduler.state_dict()
@@ -359,7 +367,11 @@ class Trainer:
             )
         self.optimizer.zero_grad()
         loss.backward()
+        if self.gradients is not None:
+            self.gradients.before_step(self.step + 1)
         self.optimizer.step()
+        if self.gradients is not None:
+            self.gradients.after_step()
         if self.scheduler is not None:
             self.scheduler.step()
         return value, int((logits.data.argmax(axis=1) == y).sum())
@@ -375,6 +387,8 @@ class Trainer:
         config_json = json.dumps(self.cfg.to_dict(), indent=2, allow_nan=False)
         write_text_atomic(self.out_dir / "config.json", config_json + "\n")
         cfg = self.cfg
+        if self.gradients is not None:
+            self.gradients.resume(self.out_dir, self.step)
         while self.epoch < cfg.epochs and not self.stopped_early:
             # A run stopped while validating resumes with the epoch's training done.
             batches = iter(self.train_loader) if self.batch < self.steps_per_epoch else iter(())
@@ -466,6 +480,10 @@ class Trainer:
             from convprop.train.plots import plot_curves
 
             plot_curves(self.history, self.out_dir / "curves.png", title=f"{self.cfg.model} on {self.cfg.dataset}")
+            if self.gradients is not None:
+                plot_gradients(
+                    self.gradients.records, self.out_dir / PLOT_NAME, title=f"{self.cfg.model}: gradient flow"
+                )
         if self.stopped_early and self.epoch < self.cfg.epochs:
             self.log(
                 f"early stopping after epoch {self.epoch}: the validation loss has not improved for "
