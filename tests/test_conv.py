@@ -7,6 +7,7 @@ with even kernels, 1-D to 3-D) and compare the forward output and every gradient
 
 from __future__ import annotations
 
+import doctest
 import subprocess
 import sys
 import tracemalloc
@@ -18,6 +19,8 @@ import pytest
 import convprop
 import convprop.nn.functional as F
 from convprop import reference as R
+from convprop import threads as threads_mod
+from convprop.ops import _conv_exec as conv_exec
 from convprop.ops import conv as conv_ops
 from tests.helpers import compare_with_torch, require_torch, tolerances
 
@@ -129,9 +132,9 @@ def test_large_problem_paths_match_torch(seed, monkeypatch):
     """The branches taken only for big layers (copies split over threads, small GEMMs cut into
     pieces), forced on for the small sweep configurations."""
     require_torch()
-    monkeypatch.setattr(conv_ops, "_BLAS_SERIAL_MACS", 7)
-    monkeypatch.setattr(conv_ops, "_PARALLEL_MIN_ELEMENTS", 0)
-    monkeypatch.setattr(conv_ops, "_num_threads", 3)
+    monkeypatch.setattr(conv_exec, "_BLAS_SERIAL_MACS", 7)
+    monkeypatch.setattr(conv_exec, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(threads_mod, "_num_threads", 3)
     _compare(_conv_case(seed))
     _compare(_conv_transpose_case(seed))
 
@@ -356,9 +359,9 @@ def test_workspace_limit_is_honoured(w_shape, groups, threads):
     unlimited = [kernel() for kernel in kernels]
     # one unchunked column matrix alone would be 16*400*72*8 bytes = 3.7 MB
     cap = 2**20
-    previous = conv_ops.get_workspace_limit(), conv_ops.get_num_threads()
+    previous = conv_ops.get_workspace_limit(), threads_mod.get_num_threads()
     conv_ops.set_workspace_limit(cap)
-    conv_ops.set_num_threads(threads)
+    threads_mod.set_num_threads(threads)
     try:
         for kernel, expected in zip(kernels, unlimited, strict=True):
             tracemalloc.start()
@@ -369,7 +372,7 @@ def test_workspace_limit_is_honoured(w_shape, groups, threads):
             assert peak - result.nbytes <= cap, (peak, result.nbytes)
     finally:
         conv_ops.set_workspace_limit(previous[0])
-        conv_ops.set_num_threads(previous[1])
+        threads_mod.set_num_threads(previous[1])
 
 
 @pytest.mark.parametrize(
@@ -382,22 +385,23 @@ def test_worker_threads_give_identical_results(w_shape, kwargs, stride):
     arrays = [rng.standard_normal((4, 16, 96, 96)).astype(np.float32), rng.standard_normal(w_shape).astype(np.float32)]
     arrays.append(rng.standard_normal(w_shape[0]).astype(np.float32))
     results = []
-    previous = conv_ops.get_num_threads()
+    previous = threads_mod.get_num_threads()
     try:
         for threads in (1, 3):
-            conv_ops.set_num_threads(threads)
+            threads_mod.set_num_threads(threads)
             inputs = [convprop.tensor(a, requires_grad=True) for a in arrays]
             y = F.conv2d(*inputs, stride=stride, **kwargs)
             y.backward(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))
             results.append([y.data, *(t.grad for t in inputs)])
     finally:
-        conv_ops.set_num_threads(previous)
+        threads_mod.set_num_threads(previous)
     for single, threaded in zip(*results, strict=True):
         np.testing.assert_allclose(threaded, single, rtol=1e-6, atol=1e-6)
 
 
 def test_limits_from_environment_and_validation():
-    code = "from convprop.ops import conv; print(conv.get_workspace_limit(), conv.get_num_threads())"
+    code = "from convprop import threads; from convprop.ops import conv; "
+    code += "print(conv.get_workspace_limit(), threads.get_num_threads())"
     env = {"CONVPROP_WORKSPACE_MB": "3", "CONVPROP_NUM_THREADS": "3", "PYTHONPATH": ":".join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [str(3 * 2**20), "3"]
@@ -406,8 +410,8 @@ def test_limits_from_environment_and_validation():
     assert "CONVPROP_WORKSPACE_MB must be a number of megabytes, got 'lots'" in out.stderr
     with pytest.raises(ValueError, match="nbytes must be a positive int"):
         conv_ops.set_workspace_limit(0)
-    with pytest.raises(ValueError, match="n must be a positive int"):
-        conv_ops.set_num_threads(0)
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        threads_mod.set_num_threads(0)
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -463,3 +467,15 @@ def test_errors(fn, args, kwargs, error, match):
 def test_integer_tensors_cannot_ask_for_gradients():
     with pytest.raises(RuntimeError, match="floating point dtype can require gradients"):
         convprop.tensor(np.ones((1, 1, 4, 4), dtype=np.int64), requires_grad=True)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("name", ["conv", "conv_transpose"])
+def test_docstring_examples_run(name, nd):
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(
+        getattr(F, f"{name}{nd}d"), globs={"convprop": convprop, "np": np, "F": F}
+    ):
+        runner.run(test)
+    assert runner.summarize(verbose=False).attempted > 0
+    assert runner.summarize(verbose=False).failed == 0
