@@ -21,6 +21,7 @@ import convprop.nn.functional as F
 from convprop import reference as R
 from convprop import threads as threads_mod
 from convprop.ops import _conv_exec as conv_exec
+from convprop.ops import _conv_kernels as conv_kernels
 from convprop.ops import conv as conv_ops
 from tests.helpers import compare_with_torch, require_torch, tolerances
 
@@ -479,3 +480,61 @@ def test_docstring_examples_run(name, nd):
         runner.run(test)
     assert runner.summarize(verbose=False).attempted > 0
     assert runner.summarize(verbose=False).failed == 0
+
+
+# ---- each algorithm on each shape class --------------------------------------------------------
+
+# (x shape, weight shape, kwargs): the shape classes the algorithm choice distinguishes
+SHAPE_CLASSES = [
+    ((3, 16, 9, 9), (16, 16, 3, 3), {"padding": 1}),  # small channels, O = C: shifted by default
+    ((3, 8, 9, 9), (12, 8, 3, 3), {"padding": 1}),  # O > C: im2col forward, shifted ∂L/∂F
+    ((2, 6, 10, 10), (16, 6, 5, 5), {}),  # LeNet conv2-like: few channels, big kernel
+    ((2, 12, 11, 9), (8, 12, 3, 2), {"padding": (2, 1), "dilation": (2, 3)}),  # dilated, uneven
+    ((2, 8, 10, 10), (12, 2, 3, 3), {"padding": 1, "groups": 4}),  # grouped
+    ((2, 4, 13, 12), (6, 4, 3, 3), {"padding": 1, "stride": 2}),  # strided: im2col whatever is forced
+    ((2, 4, 7), (6, 4, 3), {"padding": 2, "dilation": 2}),  # 1-D
+    ((1, 4, 5, 6, 5), (4, 4, 2, 3, 2), {"padding": 1}),  # 3-D
+]
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "shifted"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), SHAPE_CLASSES)
+def test_each_algorithm_matches_torch_and_reference(algorithm, dtype, x_shape, w_shape, kwargs, monkeypatch):
+    """Forced on every shape class it applies to: forward, ∂L/∂X and ∂L/∂F against PyTorch (float32
+    and float64) and against the article's literal formulas in ``reference.py``."""
+    torch = require_torch()
+    monkeypatch.setattr(conv_kernels, "force", algorithm)
+    rng = np.random.default_rng(len(x_shape) + sum(w_shape))
+    x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    nd = len(x_shape) - 2
+    fn = getattr(F, f"conv{nd}d")
+    compare_with_torch(
+        lambda *t: fn(*t, **kwargs), lambda *t: getattr(torch.nn.functional, f"conv{nd}d")(*t, **kwargs), [x, w, b]
+    )
+    cx, cw = convprop.tensor(x, requires_grad=True), convprop.tensor(w, requires_grad=True)
+    y = fn(cx, cw, **kwargs)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(gy)
+    tol = tolerances(dtype)
+    np.testing.assert_allclose(y.data, R.conv_forward(x, w, **kwargs), **tol)
+    np.testing.assert_allclose(cx.grad, R.conv_grad_input(gy, w, x.shape, **kwargs), **tol)
+    np.testing.assert_allclose(cw.grad, R.conv_grad_weight(x, gy, w.shape, **kwargs), **tol)
+
+
+def test_algorithm_choice_table():
+    """The table in ``_conv_kernels``' docstring, as the code reads it."""
+    geom = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 1)
+    choose = conv_kernels.algorithm
+    assert choose("forward", (16, 16, 3, 3), geom, (28, 28), (28, 28)) == "shifted"
+    assert choose("forward", (32, 16, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # O > C
+    assert choose("grad_weight", (32, 16, 3, 3), geom, (28, 28), (28, 28)) == "shifted"
+    assert choose("forward", (64, 64, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # wide channels
+    assert choose("forward", (6, 1, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # too few channels
+    lenet = conv_ops.Geometry((1, 1), (0, 0), (0, 0), (1, 1), 1)
+    assert choose("grad_weight", (16, 8, 5, 5), lenet, (14, 14), (10, 10)) == "im2col"  # half the frame garbage
+    strided = conv_ops.Geometry((2, 2), (1, 1), (1, 1), (1, 1), 1)
+    assert choose("forward", (16, 16, 3, 3), strided, (28, 28), (14, 14)) == "im2col"
+    grouped = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 16)
+    assert choose("forward", (16, 1, 3, 3), grouped, (28, 28), (28, 28)) == "depthwise"

@@ -172,3 +172,9 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     for i in range(a.shape[0]):
         gemm(a[i], b[i], out[i])
     return out
+
+
+# Row blocks of the per-kernel-offset (shifted view) algorithm: about 1 MB of float32 per operand
+# block, so the k² GEMMs of one block read their shifted views of the input from cache (measured
+# 1.2-1.5x faster than whole-batch blocks for 16 channels, 28x28, 1 thread).
+SHIFT_BLOCK_ELEMENTS = 1 << 18
