@@ -487,7 +487,7 @@ def test_docstring_examples_run(name, nd):
 # (x shape, weight shape, kwargs): the shape classes the algorithm choice distinguishes
 SHAPE_CLASSES = [
     ((3, 16, 9, 9), (16, 16, 3, 3), {"padding": 1}),  # small channels, O = C: shifted by default
-    ((3, 8, 9, 9), (12, 8, 3, 3), {"padding": 1}),  # O > C: im2col forward, shifted ∂L/∂F
+    ((3, 8, 9, 9), (12, 8, 3, 3), {"padding": 1}),  # O > C: im2col by default
     ((2, 6, 10, 10), (16, 6, 5, 5), {}),  # LeNet conv2-like: few channels, big kernel
     ((2, 12, 11, 9), (8, 12, 3, 2), {"padding": (2, 1), "dilation": (2, 3)}),  # dilated, uneven
     ((2, 8, 10, 10), (12, 2, 3, 3), {"padding": 1, "groups": 4}),  # grouped
@@ -527,14 +527,15 @@ def test_algorithm_choice_table():
     """The table in ``_conv_kernels``' docstring, as the code reads it."""
     geom = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 1)
     choose = conv_kernels.algorithm
-    assert choose("forward", (16, 16, 3, 3), geom, (28, 28), (28, 28)) == "shifted"
-    assert choose("forward", (32, 16, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # O > C
-    assert choose("grad_weight", (32, 16, 3, 3), geom, (28, 28), (28, 28)) == "shifted"
-    assert choose("forward", (64, 64, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # wide channels
-    assert choose("forward", (6, 1, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # too few channels
+    assert choose((16, 16, 3, 3), geom, (28, 28), (28, 28)) == "shifted"
+    assert choose((16, 32, 3, 3), geom, (28, 28), (28, 28)) == "shifted"  # O < C
+    assert choose((32, 16, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # O > C
+    assert choose((64, 64, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # wide channels
+    assert choose((6, 4, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # too few channels
+    assert choose((16, 16, 3, 3), geom, (14, 14), (14, 14)) == "im2col"  # 77% of the padded frame valid
     lenet = conv_ops.Geometry((1, 1), (0, 0), (0, 0), (1, 1), 1)
-    assert choose("grad_weight", (16, 8, 5, 5), lenet, (14, 14), (10, 10)) == "im2col"  # half the frame garbage
+    assert choose((16, 16, 5, 5), lenet, (14, 14), (10, 10)) == "im2col"  # half the frame garbage
     strided = conv_ops.Geometry((2, 2), (1, 1), (1, 1), (1, 1), 1)
-    assert choose("forward", (16, 16, 3, 3), strided, (28, 28), (14, 14)) == "im2col"
+    assert choose((16, 16, 3, 3), strided, (28, 28), (14, 14)) == "im2col"
     grouped = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 16)
-    assert choose("forward", (16, 1, 3, 3), grouped, (28, 28), (28, 28)) == "depthwise"
+    assert choose((16, 1, 3, 3), grouped, (28, 28), (28, 28)) == "depthwise"

@@ -17,22 +17,21 @@
   sum over kernel offsets with ``einsum`` on the window view, batch chunks in worker threads.
 
 The choice (:func:`algorithm`): depthwise from the weight's shape; otherwise the shifted views
-where they measured faster than im2col (2026-11-30, 2-core AMD EPYC, OpenBLAS 0.3.31, 1 thread,
-median of 15 alternating runs, N128 3x3 pad 1; shifted / im2col time):
+where they measured faster than im2col (``benchmarks/bench_conv_algorithms.py``, 2026-11-30
+05:08 UTC, 2-core AMD EPYC, OpenBLAS 0.3.31, median of 11 alternating runs, load average 2.2-2.4;
+N128 3x3 pad 1; shifted / im2col time at 1 thread, then 2 threads):
 
-=================  ===========  ===========  ===========  ===========  ===========
-channels C -> O    8 -> 8       16 -> 16     16 -> 32     32 -> 16     32 -> 32 (14x14)
-forward            0.75         0.93         1.22         0.71         0.97
-∂L/∂F              0.65         0.72         0.95         0.59         0.88
-=================  ===========  ===========  ===========  ===========  ===========
+==================  ===========  ===========  ===========  ===========  =================
+channels C -> O     8 -> 8       16 -> 16     16 -> 32     32 -> 16     32 -> 32 (14x14)
+forward             0.98, 1.00   0.95, 0.75   1.21, 1.04   0.83, 0.75   1.12, 0.98
+∂L/∂F               0.74, 0.55   0.81, 1.00   1.04, 1.08   0.67, 0.76   0.89, 1.10
+==================  ===========  ===========  ===========  ===========  =================
 
-and LeNet's 6 -> 16 5x5 without padding (half the padded frame is garbage rows) 4.7x / 3.7x
-slower. Hence: shifted for stride 1, groups 1, 8 <= C <= 32 and at least 60% of the padded frame
-valid output, when O <= C (forward) or O <= 32 (∂L/∂F). Its GEMMs have only C-deep products,
-which OpenBLAS runs far below peak: with wider channels im2col's single deep GEMM wins. Execution resources
-(threads, workspace cap, chunk sizes, GEMM splitting) come from :mod:`convprop.ops._conv_exec`.
-Layout: NC* arrays in and out, channels-last (N, *S, C) inside, where a pixel's channels are
-contiguous and GEMM rows are pixels.
+N64 32 -> 64 at 28x28 was 1.04-1.23, and LeNet's 6 -> 16 5x5 without padding (half of the
+padded frame is garbage rows) 1.5-2.3. Hence the rule: shifted for stride 1, groups 1,
+8 <= C <= 32, O <= C and at least 80% of the padded frame valid output. Its GEMMs contract over
+only C channels, which OpenBLAS runs far below its peak; with more channels, or more outputs
+than inputs, im2col's single deep GEMM wins.
 """
 
 from __future__ import annotations
@@ -58,8 +57,9 @@ def is_depthwise(weight_shape, groups: int) -> bool:
 force: str | None = None
 
 
-def algorithm(formula: str, weight_shape, geom: Geometry, size, out_size) -> str:
-    """ "depthwise", "shifted" or "im2col" for ``formula`` ("forward" or "grad_weight"); see the table above."""
+def algorithm(weight_shape, geom: Geometry, size, out_size) -> str:
+    """Which algorithm correlates X (spatial ``size``) with a filter of ``weight_shape``: "depthwise",
+    "shifted" or "im2col" (forward, or ∂L/∂F with ∂L/∂O as the filter); see the table above."""
     if is_depthwise(weight_shape, geom.groups):
         return "depthwise"
     if any(s != 1 for s in geom.stride):
@@ -68,8 +68,7 @@ def algorithm(formula: str, weight_shape, geom: Geometry, size, out_size) -> str
         return force
     o, cg = weight_shape[:2]
     valid = math.prod(out_size) / math.prod(geom.padded(size))
-    fits = geom.groups == 1 and 8 <= cg <= 32 and valid >= 0.6
-    return "shifted" if fits and o <= (cg if formula == "forward" else 32) else "im2col"
+    return "shifted" if geom.groups == 1 and 8 <= cg <= 32 and o <= cg and valid >= 0.8 else "im2col"
 
 
 def _batches(n: int, dtype, padded, c: int, out, o: int, kernel, depthwise: bool) -> list[slice]:
@@ -164,7 +163,7 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometry, 
     o, _, *kernel = w.shape
     g = geom.groups
     y = np.empty((n, o, *out_size), dtype=x.dtype)
-    algo = algorithm("forward", w.shape, geom, size, out_size)
+    algo = algorithm(w.shape, geom, size, out_size)
     depthwise = algo == "depthwise"
     if algo == "shifted":
         weights, chunk = _offset_matrices(w, g), _forward_shifted
@@ -207,7 +206,7 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> 
     o, cg, *kernel = weight_shape
     g = geom.groups
     out_size = tuple(gy.shape[2:])
-    algo = algorithm("grad_weight", weight_shape, geom, size, out_size)
+    algo = algorithm(weight_shape, geom, size, out_size)
     depthwise = algo == "depthwise"
     chunk = {"depthwise": _grad_weight_depthwise, "shifted": _grad_weight_shifted, "im2col": _grad_weight_gemm}[algo]
     slices = _batches(n, x.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
@@ -291,7 +290,9 @@ def _forward_shifted(x, wk, b, geom: Geometry, kernel, out_size, y) -> None:
                 np.matmul(x2[sl.start + shifts[i] : sl.stop + shifts[i], j], wk[i, j], out=tmp)
                 dst += tmp
 
-    list(ex.run(block, _row_blocks(rows, max(cg, og) * g), threaded=True))
+    # blocks one after another: in worker threads they measured slower, 2 threads (BLAS threads them too)
+    for sl in _row_blocks(rows, max(cg, og) * g):
+        block(sl)
     valid = _valid(acc.reshape(x.shape[0], *padded, g * og), out_size)
     src = np.moveaxis(valid, -1, 1)
     if b is None:
@@ -319,7 +320,7 @@ def _grad_weight_shifted(x, gy, geom: Geometry, kernel) -> np.ndarray:
                 np.matmul(x2[sl.start + shift : sl.stop + shift, j].T, g2[sl, j], out=gw[i, j])
         return gw
 
-    return sum(ex.run(block, _row_blocks(rows, max(cg, og) * g), threaded=True))
+    return sum(map(block, _row_blocks(rows, max(cg, og) * g)))
 
 
 # ---- ∂L/∂X = full correlation of ∂L/∂O with rot180(F), as col2im --------------------------------
