@@ -24,6 +24,7 @@ RUN = (
     [
         ("bench_layers.py", ["--only", "LeNet conv2", "--threads", "1", "--repeat", "1"], "geometric mean"),
         ("bench_layers.py", ["--only", "LeNet conv2", "--threads", "1", "--repeat", "1", "--sweep", "batch"], " 256 "),
+        ("bench_conv_algorithms.py", ["--threads", "1", "--repeat", "1"], "grad_weight"),
         (
             "bench_train.py",
             ["--models", "lenet5", "--threads", "1", "--steps", "1", "--warmup", "0", "--batch-size", "8"],
