@@ -8,8 +8,9 @@ are the three functions at the top of this file, each a few lines on NumPy array
   batch.
 - :func:`conv_grad_input`: ∂L/∂X = the full correlation of ∂L/∂O (stride − 1 zeros inserted between
   its elements, the floor remainder restored) with rot180(F) (dilated; in/out channels swapped),
-  cropped by the forward padding. With stride 1 it is computed literally, as :func:`conv_forward`
-  of the padded ∂L/∂O with rot180(F); otherwise as col2im(∂L/∂O @ Fᵀ).
+  cropped by the forward padding. With stride 1 (and ∂L/∂O having at most twice X's channels) it
+  is computed literally, as :func:`conv_forward` of the padded ∂L/∂O with rot180(F); otherwise as
+  col2im(∂L/∂O @ Fᵀ).
 
 Why ``col2im(∂L/∂O @ Fᵀ)`` is the article's full correlation: entry ``(o, k)`` of ``∂L/∂O @ Fᵀ`` is
 ``∂L/∂O[o] · F[k]``, and col2im adds it into ``∂L/∂X[o·stride + k·dilation − padding]``. Collecting
@@ -22,9 +23,10 @@ A transposed convolution is the same pair read the other way: its forward is ``c
 its input gradient is ``conv_forward``, and its weight gradient is ``conv_grad_weight`` with the roles
 of input and output gradient swapped. No kernel is duplicated.
 
-How the formulas are computed fast (im2col GEMMs, the depthwise ``einsum`` path, and the choice
-between them) is :mod:`convprop.ops._conv_kernels`; the resources they run with (worker threads,
-the workspace cap, batch chunks, GEMM splitting) are :mod:`convprop.ops._conv_exec`. Thread count:
+How the formulas are computed fast (im2col GEMMs, per-kernel-offset GEMMs on shifted views, the
+depthwise ``einsum`` path, and the measured choice between them) is
+:mod:`convprop.ops._conv_kernels`; the resources they run with (worker threads, the workspace
+cap, batch chunks, GEMM splitting) are :mod:`convprop.ops._conv_exec`. Thread count:
 :func:`convprop.threads.set_num_threads`; workspace cap: :func:`set_workspace_limit`.
 """
 
