@@ -133,7 +133,7 @@ def test_large_problem_paths_match_torch(seed, monkeypatch):
     """The branches taken only for big layers (copies split over threads, small GEMMs cut into
     pieces), forced on for the small sweep configurations."""
     require_torch()
-    monkeypatch.setattr(conv_exec, "_BLAS_SERIAL_MACS", 7)
+    monkeypatch.setattr(conv_exec, "BLAS_SERIAL_MACS", 7)
     monkeypatch.setattr(conv_exec, "_PARALLEL_MIN_ELEMENTS", 0)
     monkeypatch.setattr(threads_mod, "_num_threads", 3)
     _compare(_conv_case(seed))

@@ -143,21 +143,21 @@ def chunks(n: int, per_sample_bytes: int, target_bytes: int, threaded: bool) -> 
 # (measured 4-8 ms per call, 2 threads), far longer than a small GEMM takes. So GEMMs that are small
 # anyway are cut into pieces under the threshold; big ones are worth the threads. Other BLAS builds
 # merely see a few more calls.
-_BLAS_SERIAL_MACS = 65536 * 4
+BLAS_SERIAL_MACS = 65536 * 4
 _SMALL_GEMM_MACS = 1 << 24
 
 
 def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """``out = a @ b`` for 2-D arrays; small products in single-threaded pieces (see above)."""
     (m, k), n = a.shape, b.shape[1]
-    if not _BLAS_SERIAL_MACS < m * n * k <= _SMALL_GEMM_MACS:
+    if not BLAS_SERIAL_MACS < m * n * k <= _SMALL_GEMM_MACS:
         np.matmul(a, b, out=out)
     elif m >= k:  # cut the rows
-        step = max(1, _BLAS_SERIAL_MACS // (n * k))
+        step = max(1, BLAS_SERIAL_MACS // (n * k))
         for r in range(0, m, step):
             np.matmul(a[r : r + step], b, out=out[r : r + step])
     else:  # cut the contraction and add the pieces
-        step = max(1, _BLAS_SERIAL_MACS // (m * n))
+        step = max(1, BLAS_SERIAL_MACS // (m * n))
         np.matmul(a[:, :step], b[:step], out=out)
         for r in range(step, k, step):
             out += a[:, r : r + step] @ b[r : r + step]
@@ -174,7 +174,9 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-# Row blocks of the per-kernel-offset (shifted view) algorithm: about 1 MB of float32 per operand
-# block, so the k² GEMMs of one block read their shifted views of the input from cache (measured
-# 1.2-1.5x faster than whole-batch blocks for 16 channels, 28x28, 1 thread).
+# Row blocks of the per-kernel-offset (shifted view) algorithm: small enough that the k² GEMMs of one
+# block read their shifted views of the input from cache (measured 1.2-1.5x faster than whole-batch
+# blocks for 16 channels, 28x28, 1 thread), and that each GEMM stays under OpenBLAS's threading
+# threshold: with blocks 16x larger, a loaded 2-thread run took 1.6 s instead of 0.1 s for
+# N128 16->16 28x28, every GEMM waiting for a BLAS thread. The blocks go to the worker threads instead.
 SHIFT_BLOCK_ELEMENTS = 1 << 18

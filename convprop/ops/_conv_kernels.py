@@ -18,17 +18,19 @@
 
 The choice (:func:`algorithm`): depthwise from the weight's shape; otherwise the shifted views
 where they measured faster than im2col (``benchmarks/bench_conv_algorithms.py``, 2026-11-30
-05:08 UTC, 2-core AMD EPYC, OpenBLAS 0.3.31, median of 11 alternating runs, load average 2.2-2.4;
-N128 3x3 pad 1; shifted / im2col time at 1 thread, then 2 threads):
+05:19 UTC, 2-core AMD EPYC, OpenBLAS 0.3.31, median of 7 alternating runs, on a shared machine at
+load average 5.2-5.8; N128 3x3 pad 1; shifted / im2col time at 1 thread, then 2 threads):
 
 ==================  ===========  ===========  ===========  ===========  =================
 channels C -> O     8 -> 8       16 -> 16     16 -> 32     32 -> 16     32 -> 32 (14x14)
-forward             0.98, 1.00   0.95, 0.75   1.21, 1.04   0.83, 0.75   1.12, 0.98
-∂L/∂F               0.74, 0.55   0.81, 1.00   1.04, 1.08   0.67, 0.76   0.89, 1.10
+forward             1.01, 0.98   1.04, 0.66   1.36, 1.37   0.89, 0.67   1.58, 1.11
+∂L/∂F               0.62, 0.85   0.91, 0.89   1.11, 1.20   0.85, 0.65   1.29, 0.50
 ==================  ===========  ===========  ===========  ===========  =================
 
-N64 32 -> 64 at 28x28 was 1.04-1.23, and LeNet's 6 -> 16 5x5 without padding (half of the
-padded frame is garbage rows) 1.5-2.3. Hence the rule: shifted for stride 1, groups 1,
+An earlier run (05:08, load 2.2-2.4, larger row blocks) gave the same picture, and N64 32 -> 64
+at 28x28 1.04-1.23 and LeNet's 6 -> 16 5x5 without padding (half of the padded frame is garbage
+rows) 1.5-2.3. The timings are noisy (single entries moved by 0.3 between runs); the rule takes
+the consistent part: shifted for stride 1, groups 1,
 8 <= C <= 32, O <= C and at least 80% of the padded frame valid output. Its GEMMs contract over
 only C channels, which OpenBLAS runs far below its peak; with more channels, or more outputs
 than inputs, im2col's single deep GEMM wins.
@@ -262,8 +264,9 @@ def _shifts(padded, kernel, dilation) -> list[int]:
     return [sum(k * d * r for k, d, r in zip(offs, dilation, lengths, strict=True)) for offs in np.ndindex(*kernel)]
 
 
-def _row_blocks(rows: int, width: int) -> list[slice]:
-    step = max(256, ex.SHIFT_BLOCK_ELEMENTS // width)
+def _row_blocks(rows: int, cg: int, og: int) -> list[slice]:
+    """Blocks of output rows: cache-sized, and each (rows x Cg) @ (Cg x Og) GEMM run on its calling thread."""
+    step = max(64, min(ex.SHIFT_BLOCK_ELEMENTS // max(cg, og), ex.BLAS_SERIAL_MACS // (cg * og)))
     return [slice(r, min(rows, r + step)) for r in range(0, rows, step)]
 
 
@@ -290,9 +293,7 @@ def _forward_shifted(x, wk, b, geom: Geometry, kernel, out_size, y) -> None:
                 np.matmul(x2[sl.start + shifts[i] : sl.stop + shifts[i], j], wk[i, j], out=tmp)
                 dst += tmp
 
-    # blocks one after another: in worker threads they measured slower, 2 threads (BLAS threads them too)
-    for sl in _row_blocks(rows, max(cg, og) * g):
-        block(sl)
+    list(ex.run(block, _row_blocks(rows, cg, og), threaded=True))
     valid = _valid(acc.reshape(x.shape[0], *padded, g * og), out_size)
     src = np.moveaxis(valid, -1, 1)
     if b is None:
@@ -320,7 +321,7 @@ def _grad_weight_shifted(x, gy, geom: Geometry, kernel) -> np.ndarray:
                 np.matmul(x2[sl.start + shift : sl.stop + shift, j].T, g2[sl, j], out=gw[i, j])
         return gw
 
-    return sum(map(block, _row_blocks(rows, max(cg, og) * g)))
+    return sum(ex.run(block, _row_blocks(rows, cg, og), threaded=True))
 
 
 # ---- ∂L/∂X = full correlation of ∂L/∂O with rot180(F), as col2im --------------------------------
