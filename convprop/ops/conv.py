@@ -87,7 +87,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geome
     """O = X ⋆ F (+ bias): ``O[n, o, p] = Σ_{c ∈ group(o), k} X_pad[n, c, p·stride + k·dilation] F[o, c, k]``.
 
     ``out_size`` limits the output's spatial size (a transposed convolution's input gradient may
-    need fewer windows than fit); by default every window that fits.
+    need fewer windows than fit); by default every window that fits. Computed as im2col(X) @ F,
+    as Σ_k (X shifted by offset k) @ F_k, or as depthwise sums (:func:`convprop.ops._conv_kernels.algorithm`).
     """
     out_size = geom.out_size(x.shape[2:], w.shape[2:]) if out_size is None else tuple(out_size)
     return kernels.forward(x, w, b, geom, out_size)
@@ -96,6 +97,9 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geome
 def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> np.ndarray:
     """∂L/∂F = X ⋆ ∂L/∂O, summed over the batch, with ∂L/∂O dilated by the stride:
     ``∂L/∂F[o, c, k] = Σ_{n, p} X_pad[n, c, p·stride + k·dilation] ∂L/∂O[n, o, p]``.
+
+    Computed as im2col(X)ᵀ @ ∂L/∂O, as (X shifted by offset k)ᵀ @ ∂L/∂O per offset, or as depthwise
+    sums (:func:`convprop.ops._conv_kernels.algorithm`).
     """
     return kernels.grad_weight(x, gy, weight_shape, geom)
 
@@ -107,7 +111,7 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) 
 
     With stride 1 there are no zeros to insert, and the full correlation is computed literally:
     :func:`conv_forward` of ∂L/∂O padded by (dilated kernel − 1 − padding) with rot180(F). That is
-    used when it costs no more than the alternative (:func:`convprop.ops._conv_kernels.literal_pays`);
+    used while ∂L/∂O has at most twice X's channels (:func:`convprop.ops._conv_kernels.literal_pays`);
     otherwise ∂L/∂X is col2im(∂L/∂O @ Fᵀ), which never multiplies the inserted zeros.
     """
     size, kernel = input_shape[2:], w.shape[2:]
