@@ -177,6 +177,8 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # Row blocks of the per-kernel-offset (shifted view) algorithm: small enough that the k² GEMMs of one
 # block read their shifted views of the input from cache (measured 1.2-1.5x faster than whole-batch
 # blocks for 16 channels, 28x28, 1 thread), and that each GEMM stays under OpenBLAS's threading
-# threshold: with blocks 16x larger, a loaded 2-thread run took 1.6 s instead of 0.1 s for
-# N128 16->16 28x28, every GEMM waiting for a BLAS thread. The blocks go to the worker threads instead.
+# threshold when BLAS has more than one thread: with blocks 16x larger, a loaded 2-thread run took
+# 1.6 s instead of 0.1 s for N128 16->16 28x28, every GEMM waiting for a BLAS thread. The blocks go
+# to the worker threads instead. With one thread there is no hand-off, and the larger blocks keep
+# the number of NumPy calls down.
 SHIFT_BLOCK_ELEMENTS = 1 << 18

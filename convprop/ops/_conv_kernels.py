@@ -45,6 +45,7 @@ import numpy as np
 
 from convprop.ops import _conv_exec as ex
 from convprop.ops.fold import window_slices, windows
+from convprop.threads import get_num_threads
 
 if TYPE_CHECKING:
     from convprop.ops.conv import Geometry
@@ -265,8 +266,12 @@ def _shifts(padded, kernel, dilation) -> list[int]:
 
 
 def _row_blocks(rows: int, cg: int, og: int) -> list[slice]:
-    """Blocks of output rows: cache-sized, and each (rows x Cg) @ (Cg x Og) GEMM run on its calling thread."""
-    step = max(64, min(ex.SHIFT_BLOCK_ELEMENTS // max(cg, og), ex.BLAS_SERIAL_MACS // (cg * og)))
+    """Blocks of output rows: cache-sized and, when BLAS has threads, small enough that each
+    (rows x Cg) @ (Cg x Og) GEMM runs on its calling thread (see ``_conv_exec.SHIFT_BLOCK_ELEMENTS``)."""
+    step = ex.SHIFT_BLOCK_ELEMENTS // max(cg, og)
+    if get_num_threads() > 1:
+        step = min(step, ex.BLAS_SERIAL_MACS // (cg * og))
+    step = max(64, step)
     return [slice(r, min(rows, r + step)) for r in range(0, rows, step)]
 
 
