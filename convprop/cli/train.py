@@ -1,9 +1,10 @@
 """``convprop train``, ``convprop evaluate`` and ``convprop predict``: argument parsing and printing only.
 
-The work lives in :mod:`convprop.train`. ``--threads N`` limits BLAS and the
-convolution kernels to N threads through :func:`convprop.threads.set_num_threads`,
-which reaches the OpenBLAS NumPy has already loaded (NumPy is imported before the
-arguments are parsed, too late for ``OPENBLAS_NUM_THREADS`` alone).
+The work lives in :mod:`convprop.train`. ``--threads N`` limits the BLAS library
+to N threads: NumPy is already imported when arguments are parsed, so
+:func:`convprop.train.threads.set_num_threads` sets ``OPENBLAS_NUM_THREADS``/
+``OMP_NUM_THREADS`` (for subprocesses) and also tells the already loaded
+OpenBLAS through its ``openblas_set_num_threads`` entry point.
 """
 
 from __future__ import annotations
@@ -319,8 +320,8 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from convprop.threads import set_num_threads
     from convprop.train.predict import evaluate_checkpoint
+    from convprop.train.threads import set_num_threads
 
     set_num_threads(args.threads)
     ck = _load(_checkpoint_path(args.checkpoint))
@@ -352,8 +353,8 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from convprop.threads import set_num_threads
     from convprop.train.predict import ImageError, load_model, predict_images
+    from convprop.train.threads import set_num_threads
 
     set_num_threads(args.threads)
     ck = _load(_checkpoint_path(args.checkpoint))

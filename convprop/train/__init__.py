@@ -7,9 +7,9 @@ Example:
     >>> summary = trainer.fit()                                                 # doctest: +SKIP
 """
 
-from convprop.threads import set_num_threads
 from convprop.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model_state, save_checkpoint
 from convprop.train.config import DATASET_DEFAULTS, TrainConfig, resolve_config
+from convprop.train.threads import set_num_threads
 from convprop.train.trainer import EvalResult, Trainer, TrainingInterrupted, evaluate_model
 
 __all__ = [

@@ -32,10 +32,10 @@ import numpy as np
 
 import convprop
 import convprop.nn.functional as F
-from convprop.threads import set_num_threads
 from convprop.train.checkpoint import Checkpoint, load_model_state, save_checkpoint
 from convprop.train.config import RUNTIME_SETTINGS, TrainConfig, resolve_config
 from convprop.train.progress import EpochProgress
+from convprop.train.threads import set_num_threads
 
 LAST = "last.npz"
 BEST = "best.npz"

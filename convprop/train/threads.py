@@ -1,0 +1,6 @@
+"""``--threads`` for training: :func:`convprop.threads.set_num_threads`, the one thread setting (BLAS and the
+convolution kernels' workers), under the name the trainer and the CLI import."""
+
+from convprop.threads import set_num_threads
+
+__all__ = ["set_num_threads"]
