@@ -2,38 +2,41 @@
 
 Usage::
 
-    python benchmarks/bench_layers.py --threads 2          # the table (float32, median of --repeat runs)
-    python benchmarks/bench_layers.py --threads 1 --repeat 20
-    python benchmarks/bench_layers.py --big                # the workspace cap on N256, 256->256, 56x56
+    python benchmarks/bench_layers.py                       # the table at 1 and 2 threads (float32)
+    python benchmarks/bench_layers.py --threads 1 --repeat 20 --only "16->16"
+    python benchmarks/bench_layers.py --forward-only         # forward pass alone
+    python benchmarks/bench_layers.py --sweep batch --only "N128 16->16"   # time per image, N = 16 .. 256
+    python benchmarks/bench_layers.py --big                  # the workspace cap on N256, 256->256, 56x56
 
 Each row backpropagates the same random upstream gradient through convprop and PyTorch,
-alternating the two so that load from other processes hits both alike, and prints the
-median times, their ratio (convprop / PyTorch, lower is better), convprop's GFLOP/s for
-forward + backward (3 convolutions' worth of multiply-adds) and convprop's peak extra
-memory during one forward + backward, gradients included (tracemalloc, in a separate untimed
-run). Inputs are created once, outside the timed region, for both libraries.
-Needs torch and threadpoolctl (benchmark-only dependencies).
+alternating the two run by run so that load from other processes hits both alike, and prints
+the median times, their ratio (convprop / PyTorch, lower is better), each library's GFLOP/s
+(forward + both backward convolutions = 3x the forward's multiply-adds x 2), convprop's share of
+the machine's fp32 GEMM peak (measured with NumPy at the start of each thread count), and
+convprop's peak extra memory during one step, gradients included (tracemalloc, in a separate
+untimed run). Inputs are created once, outside the timed region, for both libraries.
+Needs torch (the peer it is timed against); threadpoolctl is used when installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
-import os
-import platform
 import statistics
 import time
 import tracemalloc
 from dataclasses import dataclass, field
 
+import _machine
 import numpy as np
 import torch
 import torch.nn.functional as TF
-from threadpoolctl import threadpool_info, threadpool_limits
 
 import convprop
 import convprop.nn.functional as F
 from convprop.ops import conv as conv_ops
+from convprop.threads import set_num_threads
 
 
 @dataclass
@@ -44,20 +47,25 @@ class Layer:
     w_shape: tuple[int, ...] = ()
     kwargs: dict = field(default_factory=dict)
 
-    def flops(self) -> float:
-        """Multiply-adds x 2 of forward + both backward convolutions (3x the forward)."""
+    def flops(self, passes: int) -> float:
+        """Multiply-adds x 2 of ``passes`` convolutions (forward 1, forward + backward 3)."""
         if self.kind != "conv":
             return float("nan")
         n, _, h, w = self.x_shape
         o, cg, kh, kw = self.w_shape
         s, p = self.kwargs.get("stride", 1), self.kwargs.get("padding", 0)
         ho, wo = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
-        return 3 * 2.0 * n * o * ho * wo * cg * kh * kw
+        return passes * 2.0 * n * o * ho * wo * cg * kh * kw
+
+    def with_batch(self, n: int) -> Layer:
+        return dataclasses.replace(self, x_shape=(n, *self.x_shape[1:]))
 
 
 LAYERS = [
     Layer("LeNet conv1 N64 1->6 28x28 5x5", "conv", (64, 1, 28, 28), (6, 1, 5, 5)),
     Layer("LeNet conv2 N64 6->16 14x14 5x5", "conv", (64, 6, 14, 14), (16, 6, 5, 5)),
+    Layer("N128 16->16 28x28 3x3 p1", "conv", (128, 16, 28, 28), (16, 16, 3, 3), {"padding": 1}),
+    Layer("N128 32->32 14x14 3x3 p1", "conv", (128, 32, 14, 14), (32, 32, 3, 3), {"padding": 1}),
     Layer("N64 32->64 28x28 3x3 p1", "conv", (64, 32, 28, 28), (64, 32, 3, 3), {"padding": 1}),
     Layer("N32 64->64 56x56 3x3 p1", "conv", (32, 64, 56, 56), (64, 64, 3, 3), {"padding": 1}),
     Layer("N128 128->128 14x14 3x3 p1", "conv", (128, 128, 14, 14), (128, 128, 3, 3), {"padding": 1}),
@@ -68,6 +76,7 @@ LAYERS = [
     Layer("max_pool 3x3 s2 N64 64ch 56x56", "max_pool", (64, 64, 56, 56), (), {"kernel_size": 3, "stride": 2}),
     Layer("avg_pool 2x2 N64 64ch 56x56", "avg_pool", (64, 64, 56, 56), (), {"kernel_size": 2}),
 ]
+BATCH_SWEEP = (16, 32, 64, 128, 256)
 
 
 def _functions(layer: Layer):
@@ -78,8 +87,6 @@ def _functions(layer: Layer):
             lambda x, w, b: TF.conv2d(x, w, b, **layer.kwargs),
         )
     name = f"{layer.kind}2d"
-    if not hasattr(F, name):
-        return None
     return (lambda x: getattr(F, name)(x, **layer.kwargs), lambda x: getattr(TF, name)(x, **layer.kwargs))
 
 
@@ -93,47 +100,41 @@ def _arrays(layer: Layer, rng: np.random.Generator) -> list[np.ndarray]:
     return [x, w, b]
 
 
-def _step_convprop(fn, inputs, gy):
+def _step(fn, inputs, gy, forward_only: bool):
+    """One forward (+ backward) pass; the same code drives both libraries."""
+    if forward_only:
+        fn(*inputs)
+        return
     for t in inputs:
         t.grad = None
     fn(*inputs).backward(gy)
 
 
-def _step_torch(fn, inputs, gy):
-    for t in inputs:
-        t.grad = None
-    fn(*inputs).backward(gy)
-
-
-def bench(layer: Layer, repeat: int, rng: np.random.Generator):
-    fns = _functions(layer)
-    if fns is None:
-        return None
-    cp_fn, th_fn = fns
+def bench(layer: Layer, repeat: int, rng: np.random.Generator, forward_only: bool):
+    """Median seconds of convprop and PyTorch (alternating), and convprop's traced peak bytes."""
+    cp_fn, th_fn = _functions(layer)
     arrays = _arrays(layer, rng)
-    cp_in = [convprop.tensor(a, requires_grad=True) for a in arrays]
-    th_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    cp_in = [convprop.tensor(a, requires_grad=not forward_only) for a in arrays]
+    th_in = [torch.tensor(a, requires_grad=not forward_only) for a in arrays]
     with torch.no_grad():
         out_shape = th_fn(*th_in).shape
     gy = rng.standard_normal(tuple(out_shape), dtype=np.float32)
     th_gy = torch.from_numpy(gy)
     for _ in range(2):  # warm-up: page in buffers, let BLAS spin up its threads
-        _step_convprop(cp_fn, cp_in, gy)
-        _step_torch(th_fn, th_in, th_gy)
+        _step(cp_fn, cp_in, gy, forward_only)
+        _step(th_fn, th_in, th_gy, forward_only)
     t_cp, t_th = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        _step_convprop(cp_fn, cp_in, gy)
+        _step(cp_fn, cp_in, gy, forward_only)
         t1 = time.perf_counter()
-        _step_torch(th_fn, th_in, th_gy)
+        _step(th_fn, th_in, th_gy, forward_only)
         t2 = time.perf_counter()
         t_cp.append(t1 - t0)
         t_th.append(t2 - t1)
-    for t in cp_in:
-        t.grad = None
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    _step_convprop(cp_fn, cp_in, gy)
+    _step(cp_fn, cp_in, gy, forward_only)
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
     return statistics.median(t_cp), statistics.median(t_th), peak
@@ -162,55 +163,75 @@ def big_case() -> None:
     )
 
 
+def table(layers: list[Layer], args, peak_gflops: float) -> None:
+    passes = 1 if args.forward_only else 3
+    rng = np.random.default_rng(0)
+    header = (
+        f"{'layer':34s} {'convprop ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'torch':>6s} "
+        f"{'% peak':>6s} {'peak MB':>8s}"
+    )
+    print(header)
+    print("-" * len(header))
+    conv_ratios = []
+    for layer in layers:
+        t_cp, t_th, peak = bench(layer, args.repeat, rng, args.forward_only)
+        ratio = t_cp / t_th
+        if layer.kind == "conv":
+            conv_ratios.append(ratio)
+        flops = layer.flops(passes)
+        cols = ("", "") if math.isnan(flops) else (f"{flops / t_cp / 1e9:.1f}", f"{flops / t_th / 1e9:.1f}")
+        share = "" if math.isnan(flops) else f"{100 * flops / t_cp / 1e9 / peak_gflops:.0f}%"
+        print(
+            f"{layer.name:34s} {t_cp * 1e3:11.2f} {t_th * 1e3:9.2f} {ratio:6.2f} {cols[0]:>8s} {cols[1]:>6s} "
+            f"{share:>6s} {peak / 2**20:8.1f}",
+            flush=True,
+        )
+    if conv_ratios:
+        geo = math.exp(sum(math.log(r) for r in conv_ratios) / len(conv_ratios))
+        print(f"geometric mean of conv ratios: {geo:.2f} (worst {max(conv_ratios):.2f}, {len(conv_ratios)} layers)")
+
+
+def batch_sweep(layers: list[Layer], args) -> None:
+    """Time per image against batch size: where per-call overhead stops mattering."""
+    rng = np.random.default_rng(0)
+    header = f"{'layer':34s} {'N':>4s} {'convprop us/img':>16s} {'torch us/img':>13s} {'ratio':>6s}"
+    print(header)
+    print("-" * len(header))
+    for layer in layers:
+        for n in BATCH_SWEEP:
+            t_cp, t_th, _ = bench(layer.with_batch(n), args.repeat, rng, args.forward_only)
+            print(
+                f"{layer.name:34s} {n:4d} {t_cp / n * 1e6:16.1f} {t_th / n * 1e6:13.1f} {t_cp / t_th:6.2f}", flush=True
+            )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=2, help="threads for both PyTorch and NumPy's BLAS")
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="thread counts (both libraries)")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per layer (median reported)")
     parser.add_argument("--only", default="", help="run only layers whose name contains this text")
+    parser.add_argument("--forward-only", action="store_true", help="time the forward pass alone")
+    parser.add_argument("--sweep", choices=["batch"], help="time per image for batch sizes 16 .. 256")
     parser.add_argument("--big", action="store_true", help="show the workspace cap on the N256 256->256 case")
     parser.add_argument("--workspace-mb", type=float, help="convprop's workspace cap (default: its own, 512 MB)")
     args = parser.parse_args(argv)
     if args.workspace_mb is not None:
         conv_ops.set_workspace_limit(int(args.workspace_mb * 2**20))
-
-    torch.set_num_threads(args.threads)
-    conv_ops.set_num_threads(args.threads)
-    with threadpool_limits(limits=args.threads):
-        blas = ", ".join(f"{i['internal_api']} {i['version']}" for i in threadpool_info())
-        print(
-            f"convprop {convprop.__version__} vs torch {torch.__version__}; numpy {np.__version__} ({blas}); "
-            f"{platform.processor() or platform.machine()}; threads={args.threads}; float32 forward+backward, "
-            f"median of {args.repeat}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
-        )
+    print(_machine.header())
+    what = "forward" if args.forward_only else "forward+backward"
+    print(f"float32 {what}, median of {args.repeat} alternating runs")
+    layers = [layer for layer in LAYERS if args.only in layer.name]
+    for threads in args.threads:
+        set_num_threads(threads)
+        torch.set_num_threads(threads)
+        print(f"\nthreads={threads}: NumPy fp32 GEMM peak {(peak := _machine.gemm_peak_gflops()):.0f} GFLOP/s")
         if args.big:
             big_case()
-            return
-        rng = np.random.default_rng(0)
-        header = f"{'layer':34s} {'convprop ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'peak MB':>8s}"
-        print(header)
-        print("-" * len(header))
-        conv_ratios = []
-        for layer in LAYERS:
-            if args.only not in layer.name:
-                continue
-            result = bench(layer, args.repeat, rng)
-            if result is None:
-                print(f"{layer.name:34s} skipped: F.{layer.kind}2d is not available yet")
-                continue
-            t_cp, t_th, peak = result
-            ratio = t_cp / t_th
-            if layer.kind == "conv":
-                conv_ratios.append(ratio)
-            gflops = layer.flops() / t_cp / 1e9
-            print(
-                f"{layer.name:34s} {t_cp * 1e3:11.2f} {t_th * 1e3:9.2f} {ratio:6.2f} "
-                f"{'' if math.isnan(gflops) else f'{gflops:8.1f}':>8s} {peak / 2**20:8.1f}"
-            )
-        if conv_ratios:
-            geo = math.exp(sum(math.log(r) for r in conv_ratios) / len(conv_ratios))
-            print(f"geometric mean of conv ratios: {geo:.2f} (worst {max(conv_ratios):.2f}, {len(conv_ratios)} layers)")
-        # other processes' load skews multi-threaded timings most (a thread waits for a core)
-        print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
+        elif args.sweep == "batch":
+            batch_sweep(layers, args)
+        else:
+            table(layers, args, peak)
+    print(f"\nat the end: {_machine.conditions()}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ with even kernels, 1-D to 3-D) and compare the forward output and every gradient
 
 from __future__ import annotations
 
+import doctest
 import subprocess
 import sys
 import tracemalloc
@@ -18,6 +19,9 @@ import pytest
 import convprop
 import convprop.nn.functional as F
 from convprop import reference as R
+from convprop import threads as threads_mod
+from convprop.ops import _conv_exec as conv_exec
+from convprop.ops import _conv_kernels as conv_kernels
 from convprop.ops import conv as conv_ops
 from tests.helpers import compare_with_torch, require_torch, tolerances
 
@@ -129,9 +133,9 @@ def test_large_problem_paths_match_torch(seed, monkeypatch):
     """The branches taken only for big layers (copies split over threads, small GEMMs cut into
     pieces), forced on for the small sweep configurations."""
     require_torch()
-    monkeypatch.setattr(conv_ops, "_BLAS_SERIAL_MACS", 7)
-    monkeypatch.setattr(conv_ops, "_PARALLEL_MIN_ELEMENTS", 0)
-    monkeypatch.setattr(conv_ops, "_num_threads", 3)
+    monkeypatch.setattr(conv_exec, "BLAS_SERIAL_MACS", 7)
+    monkeypatch.setattr(conv_exec, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(threads_mod, "_num_threads", 3)
     _compare(_conv_case(seed))
     _compare(_conv_transpose_case(seed))
 
@@ -356,9 +360,9 @@ def test_workspace_limit_is_honoured(w_shape, groups, threads):
     unlimited = [kernel() for kernel in kernels]
     # one unchunked column matrix alone would be 16*400*72*8 bytes = 3.7 MB
     cap = 2**20
-    previous = conv_ops.get_workspace_limit(), conv_ops.get_num_threads()
+    previous = conv_ops.get_workspace_limit(), threads_mod.get_num_threads()
     conv_ops.set_workspace_limit(cap)
-    conv_ops.set_num_threads(threads)
+    threads_mod.set_num_threads(threads)
     try:
         for kernel, expected in zip(kernels, unlimited, strict=True):
             tracemalloc.start()
@@ -369,7 +373,7 @@ def test_workspace_limit_is_honoured(w_shape, groups, threads):
             assert peak - result.nbytes <= cap, (peak, result.nbytes)
     finally:
         conv_ops.set_workspace_limit(previous[0])
-        conv_ops.set_num_threads(previous[1])
+        threads_mod.set_num_threads(previous[1])
 
 
 @pytest.mark.parametrize(
@@ -382,22 +386,23 @@ def test_worker_threads_give_identical_results(w_shape, kwargs, stride):
     arrays = [rng.standard_normal((4, 16, 96, 96)).astype(np.float32), rng.standard_normal(w_shape).astype(np.float32)]
     arrays.append(rng.standard_normal(w_shape[0]).astype(np.float32))
     results = []
-    previous = conv_ops.get_num_threads()
+    previous = threads_mod.get_num_threads()
     try:
         for threads in (1, 3):
-            conv_ops.set_num_threads(threads)
+            threads_mod.set_num_threads(threads)
             inputs = [convprop.tensor(a, requires_grad=True) for a in arrays]
             y = F.conv2d(*inputs, stride=stride, **kwargs)
             y.backward(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))
             results.append([y.data, *(t.grad for t in inputs)])
     finally:
-        conv_ops.set_num_threads(previous)
+        threads_mod.set_num_threads(previous)
     for single, threaded in zip(*results, strict=True):
         np.testing.assert_allclose(threaded, single, rtol=1e-6, atol=1e-6)
 
 
 def test_limits_from_environment_and_validation():
-    code = "from convprop.ops import conv; print(conv.get_workspace_limit(), conv.get_num_threads())"
+    code = "from convprop import threads; from convprop.ops import conv; "
+    code += "print(conv.get_workspace_limit(), threads.get_num_threads())"
     env = {"CONVPROP_WORKSPACE_MB": "3", "CONVPROP_NUM_THREADS": "3", "PYTHONPATH": ":".join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [str(3 * 2**20), "3"]
@@ -406,8 +411,8 @@ def test_limits_from_environment_and_validation():
     assert "CONVPROP_WORKSPACE_MB must be a number of megabytes, got 'lots'" in out.stderr
     with pytest.raises(ValueError, match="nbytes must be a positive int"):
         conv_ops.set_workspace_limit(0)
-    with pytest.raises(ValueError, match="n must be a positive int"):
-        conv_ops.set_num_threads(0)
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        threads_mod.set_num_threads(0)
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -463,3 +468,74 @@ def test_errors(fn, args, kwargs, error, match):
 def test_integer_tensors_cannot_ask_for_gradients():
     with pytest.raises(RuntimeError, match="floating point dtype can require gradients"):
         convprop.tensor(np.ones((1, 1, 4, 4), dtype=np.int64), requires_grad=True)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("name", ["conv", "conv_transpose"])
+def test_docstring_examples_run(name, nd):
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(
+        getattr(F, f"{name}{nd}d"), globs={"convprop": convprop, "np": np, "F": F}
+    ):
+        runner.run(test)
+    assert runner.summarize(verbose=False).attempted > 0
+    assert runner.summarize(verbose=False).failed == 0
+
+
+# ---- each algorithm on each shape class --------------------------------------------------------
+
+# (x shape, weight shape, kwargs): the shape classes the algorithm choice distinguishes
+SHAPE_CLASSES = [
+    ((3, 16, 9, 9), (16, 16, 3, 3), {"padding": 1}),  # small channels, O = C: shifted by default
+    ((3, 8, 9, 9), (12, 8, 3, 3), {"padding": 1}),  # O > C: im2col by default
+    ((2, 6, 10, 10), (16, 6, 5, 5), {}),  # LeNet conv2-like: few channels, big kernel
+    ((2, 12, 11, 9), (8, 12, 3, 2), {"padding": (2, 1), "dilation": (2, 3)}),  # dilated, uneven
+    ((2, 8, 10, 10), (12, 2, 3, 3), {"padding": 1, "groups": 4}),  # grouped
+    ((2, 4, 13, 12), (6, 4, 3, 3), {"padding": 1, "stride": 2}),  # strided: im2col whatever is forced
+    ((2, 4, 7), (6, 4, 3), {"padding": 2, "dilation": 2}),  # 1-D
+    ((1, 4, 5, 6, 5), (4, 4, 2, 3, 2), {"padding": 1}),  # 3-D
+]
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "shifted"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), SHAPE_CLASSES)
+def test_each_algorithm_matches_torch_and_reference(algorithm, dtype, x_shape, w_shape, kwargs, monkeypatch):
+    """Forced on every shape class it applies to: forward, ∂L/∂X and ∂L/∂F against PyTorch (float32
+    and float64) and against the article's literal formulas in ``reference.py``."""
+    torch = require_torch()
+    monkeypatch.setattr(conv_kernels, "force", algorithm)
+    rng = np.random.default_rng(len(x_shape) + sum(w_shape))
+    x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    nd = len(x_shape) - 2
+    fn = getattr(F, f"conv{nd}d")
+    compare_with_torch(
+        lambda *t: fn(*t, **kwargs), lambda *t: getattr(torch.nn.functional, f"conv{nd}d")(*t, **kwargs), [x, w, b]
+    )
+    cx, cw = convprop.tensor(x, requires_grad=True), convprop.tensor(w, requires_grad=True)
+    y = fn(cx, cw, **kwargs)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(gy)
+    tol = tolerances(dtype)
+    np.testing.assert_allclose(y.data, R.conv_forward(x, w, **kwargs), **tol)
+    np.testing.assert_allclose(cx.grad, R.conv_grad_input(gy, w, x.shape, **kwargs), **tol)
+    np.testing.assert_allclose(cw.grad, R.conv_grad_weight(x, gy, w.shape, **kwargs), **tol)
+
+
+def test_algorithm_choice_table():
+    """The table in ``_conv_kernels``' docstring, as the code reads it."""
+    geom = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 1)
+    choose = conv_kernels.algorithm
+    assert choose((16, 16, 3, 3), geom, (28, 28), (28, 28)) == "shifted"
+    assert choose((16, 32, 3, 3), geom, (28, 28), (28, 28)) == "shifted"  # O < C
+    assert choose((32, 16, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # O > C
+    assert choose((64, 64, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # wide channels
+    assert choose((6, 4, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # too few channels
+    assert choose((16, 16, 3, 3), geom, (14, 14), (14, 14)) == "im2col"  # 77% of the padded frame valid
+    lenet = conv_ops.Geometry((1, 1), (0, 0), (0, 0), (1, 1), 1)
+    assert choose((16, 16, 5, 5), lenet, (14, 14), (10, 10)) == "im2col"  # half the frame garbage
+    strided = conv_ops.Geometry((2, 2), (1, 1), (1, 1), (1, 1), 1)
+    assert choose((16, 16, 3, 3), strided, (28, 28), (14, 14)) == "im2col"
+    grouped = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 16)
+    assert choose((16, 1, 3, 3), grouped, (28, 28), (28, 28)) == "depthwise"

@@ -1,8 +1,10 @@
-"""--threads: the BLAS thread limit reaches the OpenBLAS already loaded by NumPy, and child processes."""
+"""set_num_threads: the limit reaches the OpenBLAS already loaded by NumPy (through threadpoolctl, or its
+ctypes fallback), the convolution kernels' workers, and child processes."""
 
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import subprocess
 import sys
@@ -10,8 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from convprop.ops import conv
-from convprop.train import threads
+from convprop import threads
 
 
 def _openblas_get_num_threads():
@@ -29,19 +30,24 @@ def _openblas_get_num_threads():
 def restore_threads(monkeypatch):
     for var in threads._ENV_VARS:
         monkeypatch.delenv(var, raising=False)
-    before, conv_before = _openblas_get_num_threads(), conv.get_num_threads()
+    blas_before, workers_before = _openblas_get_num_threads(), threads.get_num_threads()
     yield
-    if before is not None:
-        threads.set_num_threads(before)
-    conv.set_num_threads(conv_before)
+    threads.set_num_threads(workers_before)
+    if blas_before is not None:
+        threads._set_blas_threads_ctypes(blas_before)
 
 
-def test_set_num_threads_reaches_loaded_openblas(restore_threads):
+@pytest.mark.parametrize("threadpoolctl", ["installed", "absent"])
+def test_set_num_threads_reaches_loaded_openblas(restore_threads, threadpoolctl, monkeypatch):
+    if threadpoolctl == "absent":
+        monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # the import fails: the ctypes fallback runs
+    elif importlib.util.find_spec("threadpoolctl") is None:
+        pytest.skip("threadpoolctl is not installed (pip install -e '.[bench]')")
     if _openblas_get_num_threads() is None:
         pytest.skip("NumPy is not linked against OpenBLAS here")
     assert threads.set_num_threads(1) is True
     assert _openblas_get_num_threads() == 1
-    assert conv.get_num_threads() == 1
+    assert threads.get_num_threads() == 1
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["OMP_NUM_THREADS"] == "1"
     a = np.random.default_rng(0).standard_normal((64, 64))
     assert np.allclose(a @ np.eye(64), a)  # BLAS still works after the change
@@ -52,7 +58,7 @@ def test_set_num_threads_reaches_loaded_openblas(restore_threads):
 def test_children_inherit_the_limit(restore_threads):
     threads.set_num_threads(1)
     code = "import os; print(*(os.environ[v] for v in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS')))"
-    code += "; from convprop.ops import conv; print(conv.get_num_threads())"
+    code += "; from convprop import threads; print(threads.get_num_threads())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["1", "1", "1"]
 

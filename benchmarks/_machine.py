@@ -1,0 +1,65 @@
+"""What the benchmarks print about the machine: its conditions, and its measured fp32 GEMM peak.
+
+Shared by ``bench_layers.py`` and ``bench_train.py`` (a script's own folder is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import time
+
+import numpy as np
+
+
+def blas_description() -> str:
+    """NumPy's BLAS and the kernel it chose (threadpoolctl's view; the build config without it)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS: see numpy.show_config() (pip install threadpoolctl for details)"
+    libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return ", ".join(f"{i['internal_api']} {i['version']} ({i.get('architecture', '?')} kernels)" for i in libs)
+
+
+def conditions() -> str:
+    """Time, load and the BLAS environment variables: the numbers depend on all three."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    env = " ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
+    return f"{now}; load average {load} on {os.cpu_count()} CPUs; {env}"
+
+
+def header() -> str:
+    import convprop
+
+    try:
+        import torch
+
+        peer = f"torch {torch.__version__}"
+    except ImportError:
+        peer = "torch not installed"
+    return (
+        f"convprop {convprop.__version__}, numpy {np.__version__}, {peer}; {blas_description()}\n"
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n{conditions()}"
+    )
+
+
+def gemm_peak_gflops(size: int = 1024, repeat: int = 7) -> float:
+    """The best fp32 GFLOP/s of a size³ NumPy matmul at the current BLAS thread count.
+
+    The best of several runs, not the median: this estimates what the cores can do, which load
+    from other processes only ever lowers.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)  # warm-up: BLAS threads, pages
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * size**3 / best / 1e9

@@ -1,0 +1,184 @@
+"""Execution resources of the convolution kernels: worker threads, the workspace cap, batch chunks, GEMM calls.
+
+Nothing here knows about convolution. These are the tools :mod:`convprop.ops._conv_kernels` runs
+its algorithms with, and every tuned constant is here, each beside the measurement behind it.
+Thread count: :func:`convprop.threads.set_num_threads`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from convprop.threads import get_num_threads
+
+# ---- workspace limit ---------------------------------------------------------------------------
+
+
+def _limit_from_env() -> int:
+    raw = os.environ.get("CONVPROP_WORKSPACE_MB", "512")
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise ValueError(f"CONVPROP_WORKSPACE_MB must be a number of megabytes, got {raw!r}") from None
+    if mb <= 0:
+        raise ValueError(f"CONVPROP_WORKSPACE_MB must be positive, got {raw!r}")
+    return int(mb * 2**20)
+
+
+_workspace_limit = _limit_from_env()
+
+
+def set_workspace_limit(nbytes: int) -> None:
+    """Cap the temporary memory (bytes) one convolution kernel allocates beyond its inputs and result.
+
+    The batch is processed in chunks small enough to respect the cap; a single sample is never
+    split, so the cap is exceeded only when one sample's buffers alone are larger.
+    Default: ``CONVPROP_WORKSPACE_MB`` megabytes, or 512 MB.
+    """
+    global _workspace_limit
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int | np.integer) or nbytes <= 0:
+        raise ValueError(f"set_workspace_limit: nbytes must be a positive int, got {nbytes!r}")
+    _workspace_limit = int(nbytes)
+
+
+def get_workspace_limit() -> int:
+    """The current workspace cap in bytes (see :func:`set_workspace_limit`)."""
+    return _workspace_limit
+
+
+# ---- worker threads for the NumPy (non-BLAS) work ----------------------------------------------
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    if _pool_size != get_num_threads():
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _pool_size = get_num_threads()
+        _pool = ThreadPoolExecutor(_pool_size, thread_name_prefix="convprop")
+    return _pool
+
+
+def _in_worker() -> bool:
+    """Inside a pool thread already: nested submissions could wait on themselves, so run inline."""
+    return threading.current_thread().name.startswith("convprop")
+
+
+def run(fn, slices: list[slice], threaded: bool):
+    """``fn(slice)`` for every batch chunk, in order; in worker threads when ``threaded``."""
+    if not threaded or get_num_threads() == 1 or len(slices) == 1 or _in_worker():
+        return map(fn, slices)
+    return _get_pool().map(fn, slices)
+
+
+# Below this many elements (4 MB of float32) a copy is not worth handing to threads: on a busy
+# machine a hand-off can wait a scheduler tick for a thread, longer than the copy itself.
+_PARALLEL_MIN_ELEMENTS = 1 << 20
+
+
+def parallel(op, dst: np.ndarray, *srcs: np.ndarray) -> None:
+    """``op(dst, *srcs)`` (an in-place NumPy copy or ufunc with ``out=dst``) split into row blocks
+    over the worker threads. NumPy's copies are single-threaded but release the GIL, and they run
+    between BLAS calls, when the cores are otherwise idle. Sources broadcast against ``dst``."""
+    threads = get_num_threads()
+    if threads == 1 or dst.size < _PARALLEL_MIN_ELEMENTS or _in_worker():
+        op(dst, *srcs)
+        return
+    axis = next((a for a in range(dst.ndim - 1) if dst.shape[a] >= threads), None)
+    if axis is None:
+        op(dst, *srcs)
+        return
+    edges = np.linspace(0, dst.shape[axis], threads + 1).astype(int)
+
+    def block(i):
+        def cut(a):
+            pos = axis - (dst.ndim - a.ndim)  # sources may have fewer (broadcast) axes
+            if pos < 0 or a.shape[pos] == 1:
+                return a
+            return a[(slice(None),) * pos + (slice(edges[i], edges[i + 1]),)]
+
+        op(cut(dst), *map(cut, srcs))
+
+    list(_get_pool().map(block, range(threads)))
+
+
+def copy(dst: np.ndarray, src: np.ndarray) -> None:
+    parallel(np.copyto, dst, src)
+
+
+def add_into(dst: np.ndarray, src: np.ndarray) -> None:
+    parallel(lambda d, a: np.add(d, a, out=d), dst, src)
+
+
+# ---- batch chunks --------------------------------------------------------------------------------
+
+# Chunks whose buffers stay in cache run faster than one big chunk: the im2col copy is still cached
+# when the GEMM reads it, and col2im's += hits cache (measured 1.3-2x on 3x3 layers with 16 MB, the
+# L3 size this was tuned on being 32 MB). The depthwise path is memory-bound elementwise work and
+# wants its chunks nearer the 1 MB L2 (measured 1.8x faster forward with 4 MB than unchunked).
+GEMM_CHUNK_BYTES = 16 * 2**20
+ELEMENTWISE_CHUNK_BYTES = 4 * 2**20
+
+
+def chunks(n: int, per_sample_bytes: int, target_bytes: int, threaded: bool) -> list[slice]:
+    """Batch slices whose temporary buffers, all chunks in flight together (one per worker thread when
+    ``threaded``), fit the workspace limit and, when possible, the cache-sized target."""
+    workers = get_num_threads() if threaded else 1
+    budget = min(_workspace_limit // workers, target_bytes)
+    step = max(1, min(n, budget // max(1, per_sample_bytes)))
+    return [slice(start, min(n, start + step)) for start in range(0, n, step)]
+
+
+# ---- GEMM ----------------------------------------------------------------------------------------
+
+# OpenBLAS runs a GEMM on the calling thread when M·N·K <= 65536·4 (its SMP threshold); above that
+# it hands work to its thread pool, and on a busy machine each hand-off can wait a scheduler tick
+# (measured 4-8 ms per call, 2 threads), far longer than a small GEMM takes. So GEMMs that are small
+# anyway are cut into pieces under the threshold; big ones are worth the threads. Other BLAS builds
+# merely see a few more calls.
+BLAS_SERIAL_MACS = 65536 * 4
+_SMALL_GEMM_MACS = 1 << 24
+
+
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """``out = a @ b`` for 2-D arrays; small products in single-threaded pieces (see above)."""
+    (m, k), n = a.shape, b.shape[1]
+    if not BLAS_SERIAL_MACS < m * n * k <= _SMALL_GEMM_MACS:
+        np.matmul(a, b, out=out)
+    elif m >= k:  # cut the rows
+        step = max(1, BLAS_SERIAL_MACS // (n * k))
+        for r in range(0, m, step):
+            np.matmul(a[r : r + step], b, out=out[r : r + step])
+    else:  # cut the contraction and add the pieces
+        step = max(1, BLAS_SERIAL_MACS // (m * n))
+        np.matmul(a[:, :step], b[:step], out=out)
+        for r in range(step, k, step):
+            out += a[:, r : r + step] @ b[r : r + step]
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` over the leading group axis, 2-D BLAS calls per group.
+
+    NumPy's stacked (3-D) matmul ran these shapes at half the speed of the 2-D call.
+    """
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a, b))
+    for i in range(a.shape[0]):
+        gemm(a[i], b[i], out[i])
+    return out
+
+
+# Row blocks of the per-kernel-offset (shifted view) algorithm: small enough that the k² GEMMs of one
+# block read their shifted views of the input from cache (measured 1.2-1.5x faster than whole-batch
+# blocks for 16 channels, 28x28, 1 thread), and that each GEMM stays under OpenBLAS's threading
+# threshold when BLAS has more than one thread: with blocks 16x larger, a loaded 2-thread run took
+# 1.6 s instead of 0.1 s for N128 16->16 28x28, every GEMM waiting for a BLAS thread. The blocks go
+# to the worker threads instead. With one thread there is no hand-off, and the larger blocks keep
+# the number of NumPy calls down.
+SHIFT_BLOCK_ELEMENTS = 1 << 18

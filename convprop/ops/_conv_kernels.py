@@ -1,0 +1,392 @@
+"""The algorithms behind :mod:`convprop.ops.conv`'s three formulas, on NumPy arrays, and the choice between them.
+
+``conv.py`` states what is computed; this module computes it. Two algorithms per formula:
+
+- **GEMM on im2col columns** (any groups with more than one input channel per group):
+  forward ``im2col(X) @ F``, weight gradient ``im2col(X)ᵀ @ ∂L/∂O``, input gradient
+  ``col2im(∂L/∂O @ Fᵀ)``. The columns are a channels-last ``as_strided`` window view
+  (:func:`convprop.ops.fold.windows`) copied once; one BLAS call per group.
+- **Per kernel offset, on shifted views** (stride 1): in the flattened channels-last padded input
+  (rows = pixels), the pixel that kernel offset ``k`` reads for output row ``r`` is row
+  ``r + Σ_i k_i·dilation_i·(row length of axis i)``. So ``O = Σ_k X[r + shift_k] @ F_k``: k² GEMMs
+  on contiguous shifted views of one buffer, accumulated, with no window copy. Rows whose window
+  wraps past a row's end compute garbage and are cropped. Likewise ``∂L/∂F_k = X[r + shift_k]ᵀ @
+  ∂L/∂O`` with ∂L/∂O placed in the padded frame (zeros in the garbage rows). The stride-1 ∂L/∂X is
+  a forward correlation (``conv.conv_grad_input``), so it uses this too.
+- **Depthwise** (one input channel per group): the GEMMs would be slivers, so each formula is a
+  sum over kernel offsets with ``einsum`` on the window view, batch chunks in worker threads.
+
+The choice (:func:`algorithm`): depthwise from the weight's shape; otherwise the shifted views
+where they measured faster than im2col (``benchmarks/bench_conv_algorithms.py``, 2026-11-30
+05:19 UTC, 2-core AMD EPYC, OpenBLAS 0.3.31, median of 7 alternating runs, on a shared machine at
+load average 5.2-5.8; N128 3x3 pad 1; shifted / im2col time at 1 thread, then 2 threads):
+
+==================  ===========  ===========  ===========  ===========  =================
+channels C -> O     8 -> 8       16 -> 16     16 -> 32     32 -> 16     32 -> 32 (14x14)
+forward             1.01, 0.98   1.04, 0.66   1.36, 1.37   0.89, 0.67   1.58, 1.11
+∂L/∂F               0.62, 0.85   0.91, 0.89   1.11, 1.20   0.85, 0.65   1.29, 0.50
+==================  ===========  ===========  ===========  ===========  =================
+
+An earlier run (05:08, load 2.2-2.4, larger row blocks) gave the same picture, and N64 32 -> 64
+at 28x28 1.04-1.23 and LeNet's 6 -> 16 5x5 without padding (half of the padded frame is garbage
+rows) 1.5-2.3. The timings are noisy (single entries moved by 0.3 between runs); the rule takes
+the consistent part: shifted for stride 1, groups 1,
+8 <= C <= 32, O <= C and at least 80% of the padded frame valid output. Its GEMMs contract over
+only C channels, which OpenBLAS runs far below its peak; with more channels, or more outputs
+than inputs, im2col's single deep GEMM wins.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from convprop.ops import _conv_exec as ex
+from convprop.ops.fold import window_slices, windows
+from convprop.threads import get_num_threads
+
+if TYPE_CHECKING:
+    from convprop.ops.conv import Geometry
+
+
+def is_depthwise(weight_shape, groups: int) -> bool:
+    """One input channel per group: GEMMs would be (rows x K) @ (K x Og) slivers, so use elementwise sums."""
+    return groups > 1 and weight_shape[1] == 1
+
+
+# Tests set this to "im2col" or "shifted" to run one algorithm wherever it applies.
+force: str | None = None
+
+
+def algorithm(weight_shape, geom: Geometry, size, out_size) -> str:
+    """Which algorithm correlates X (spatial ``size``) with a filter of ``weight_shape``: "depthwise",
+    "shifted" or "im2col" (forward, or ∂L/∂F with ∂L/∂O as the filter); see the table above."""
+    if is_depthwise(weight_shape, geom.groups):
+        return "depthwise"
+    if any(s != 1 for s in geom.stride):
+        return "im2col"
+    if force is not None:
+        return force
+    o, cg = weight_shape[:2]
+    valid = math.prod(out_size) / math.prod(geom.padded(size))
+    return "shifted" if geom.groups == 1 and 8 <= cg <= 32 and o <= cg and valid >= 0.8 else "im2col"
+
+
+def _batches(n: int, dtype, padded, c: int, out, o: int, kernel, depthwise: bool) -> list[slice]:
+    """Batch chunks sized by the temporary bytes one sample needs: its padded channels-last input,
+    plus the columns and GEMM rows (GEMM path) or an accumulator and one product term (depthwise)."""
+    work = 2 * o if depthwise else math.prod(kernel) * c + o
+    per_sample = dtype.itemsize * (math.prod(padded) * c + math.prod(out) * work)
+    if depthwise:
+        return ex.chunks(n, per_sample, ex.ELEMENTWISE_CHUNK_BYTES, threaded=True)
+    return ex.chunks(n, per_sample, ex.GEMM_CHUNK_BYTES, threaded=False)
+
+
+# ---- layouts -------------------------------------------------------------------------------------
+
+
+def _to_channels_last(x: np.ndarray, geom: Geometry) -> np.ndarray:
+    """(n, C, *S) -> zero-padded (n, *S_padded, C): one copy that transposes and pads together."""
+    n, c, *size = x.shape
+    xp = np.empty((n, *geom.padded(size), c), dtype=x.dtype)
+    # only the border needs zeros; the interior is overwritten right away
+    for axis, (s, lo, hi) in enumerate(zip(size, geom.pad_lo, geom.pad_hi, strict=True), start=1):
+        lead = (slice(None),) * axis
+        xp[(*lead, slice(0, lo))] = 0
+        xp[(*lead, slice(lo + s, lo + s + hi))] = 0
+    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
+    ex.copy(xp[(slice(None), *inner)], np.moveaxis(x, 1, -1))
+    return xp
+
+
+def _from_channels_last(gxp: np.ndarray, geom: Geometry, gx: np.ndarray) -> None:
+    """Crop the padding off channels-last (n, *S_padded, C) and write it into NC* ``gx``."""
+    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, gx.shape[2:], strict=True))
+    ex.copy(gx, np.moveaxis(gxp[(slice(None), *inner)], -1, 1))
+
+
+def _im2col(xp: np.ndarray, kernel, geom: Geometry, out_size) -> np.ndarray:
+    """Channels-last padded (n, *Sp, C) -> columns (groups, n·prod(out), prod(kernel)·C/groups),
+    C- or F-ordered per group (both go to BLAS without another copy)."""
+    n, c, g = xp.shape[0], xp.shape[-1], geom.groups
+    one_by_one = all(k == 1 for k in kernel) and all(s == 1 for s in geom.stride)
+    if g == 1 and one_by_one and xp.shape[1:-1] == tuple(out_size):
+        return xp.reshape(1, n * math.prod(out_size), c)  # a 1x1 convolution's columns are its input
+    cg, nd = c // g, len(kernel)
+    win = windows(xp, 1, kernel, geom.stride, geom.dilation, out_size)  # (n, *out, *kernel, C)
+    win = win.reshape(*win.shape[:-1], g, cg)
+    if cg > 4:
+        cols = np.empty((g, n * math.prod(out_size), math.prod(kernel) * cg), dtype=xp.dtype)
+        ex.copy(cols.reshape(g, n, *out_size, *kernel, cg), np.moveaxis(win, -2, 0))
+        return cols
+    # With few channels the copy above would move cg floats at a time; laid out kernel-offset-major,
+    # it moves whole rows of output pixels (4x faster for one channel), and BLAS takes the transpose.
+    cols_t = np.empty((g, *kernel, cg, n, *out_size), dtype=xp.dtype)
+    ex.copy(cols_t, win.transpose(2 * nd + 1, *range(nd + 1, 2 * nd + 1), 2 * nd + 2, 0, *range(1, nd + 1)))
+    return cols_t.reshape(g, math.prod(kernel) * cg, n * math.prod(out_size)).transpose(0, 2, 1)
+
+
+def _grouped_rows(y: np.ndarray, groups: int) -> np.ndarray:
+    """(n, G·Og, *out) -> (G, n·prod(out), Og): the output gradient as GEMM rows, per group."""
+    n, o, *out = y.shape
+    rows = np.empty((groups, n * math.prod(out), o // groups), dtype=y.dtype)
+    ex.copy(
+        rows.reshape(groups, n, math.prod(out), o // groups),
+        y.reshape(n, groups, o // groups, -1).transpose(1, 0, 3, 2),
+    )
+    return rows
+
+
+def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
+    """(G·Og, Cg, *kernel) -> (G, prod(kernel)·Cg, Og), rows ordered like the columns of _im2col."""
+    o, cg, *kernel = w.shape
+    v = w.reshape(groups, o // groups, cg, math.prod(kernel))
+    return v.transpose(0, 3, 2, 1).reshape(groups, math.prod(kernel) * cg, o // groups)
+
+
+def _store(dst: np.ndarray, src: np.ndarray, b: np.ndarray | None) -> None:
+    """Write a chunk given as (n, G, Og, P) into NC* ``dst``, adding the bias in the same pass."""
+    view = dst.reshape(src.shape)
+    if b is None:
+        ex.copy(view, src)
+    else:
+        ex.parallel(lambda d, a, c: np.add(a, c, out=d), view, src, b.reshape(1, *src.shape[1:3], 1))
+
+
+# ---- O = X ⋆ F -------------------------------------------------------------------------------------
+# Each entry point loops over batch chunks and hands one chunk to a helper; the helper's buffers are
+# freed when it returns, so only the chunks in flight (one, or one per worker thread) hold memory.
+
+
+def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometry, out_size) -> np.ndarray:
+    """O = X ⋆ F (+ bias): im2col(X) @ F per group; depthwise, one einsum Σ_k window_k(X) · F[:, k]."""
+    n, c, *size = x.shape
+    o, _, *kernel = w.shape
+    g = geom.groups
+    y = np.empty((n, o, *out_size), dtype=x.dtype)
+    algo = algorithm(w.shape, geom, size, out_size)
+    depthwise = algo == "depthwise"
+    if algo == "shifted":
+        weights, chunk = _offset_matrices(w, g), _forward_shifted
+    elif depthwise:
+        weights, chunk = w.reshape(g, o // g, -1), _forward_depthwise
+    else:
+        weights, chunk = _weight_matrix(w, g), _forward_gemm
+    slices = _batches(n, x.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
+    list(ex.run(lambda sl: chunk(x[sl], weights, b, geom, kernel, out_size, y[sl]), slices, depthwise))
+    return y
+
+
+def _forward_gemm(x, wm, b, geom: Geometry, kernel, out_size, y) -> None:
+    rows = ex.matmul(_im2col(_to_channels_last(x, geom), kernel, geom, out_size), wm)  # (G, n·P, Og)
+    g, og = wm.shape[0], wm.shape[2]
+    _store(y, rows.reshape(g, x.shape[0], math.prod(out_size), og).transpose(1, 0, 3, 2), b)
+
+
+def _forward_depthwise(x, wk, b, geom: Geometry, kernel, out_size, y) -> None:
+    g, mult = wk.shape[:2]
+    nd = len(kernel)
+    xp = _to_channels_last(x, geom)
+    win = windows(xp, 1, kernel, geom.stride, geom.dilation, out_size)  # (n, *out, *kernel, C)
+    # one einsum over the window view sums all kernel offsets in a single pass (measured 1.4x faster
+    # than a multiply and an add per offset)
+    o, k = "pqr"[:nd], "ijk"[:nd]
+    acc = np.empty((x.shape[0], *out_size, g, mult), dtype=x.dtype)
+    for m in range(mult):
+        wkc = np.ascontiguousarray(np.moveaxis(wk[:, m].reshape(g, *kernel), 0, -1))  # (*kernel, C), unit stride
+        np.einsum(f"n{o}{k}c,{k}c->n{o}c", win, wkc, out=acc[..., m])
+    _store(y, acc.reshape(x.shape[0], math.prod(out_size), g, mult).transpose(0, 2, 3, 1), b)
+
+
+# ---- ∂L/∂F = X ⋆ ∂L/∂O -----------------------------------------------------------------------------
+
+
+def grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> np.ndarray:
+    """∂L/∂F: im2col(X)ᵀ @ ∂L/∂O per group; depthwise, Σ_{n,p} window_k(X) · ∂L/∂O per offset k."""
+    n, c, *size = x.shape
+    o, cg, *kernel = weight_shape
+    g = geom.groups
+    out_size = tuple(gy.shape[2:])
+    algo = algorithm(weight_shape, geom, size, out_size)
+    depthwise = algo == "depthwise"
+    chunk = {"depthwise": _grad_weight_depthwise, "shifted": _grad_weight_shifted, "im2col": _grad_weight_gemm}[algo]
+    slices = _batches(n, x.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
+    # the start value keeps the shape and dtype when the batch is empty
+    empty = {
+        "depthwise": (math.prod(kernel), g, o // g),
+        "shifted": (math.prod(kernel), g, cg, o // g),
+        "im2col": (g, math.prod(kernel) * cg, o // g),
+    }[algo]
+    gw = sum(ex.run(lambda sl: chunk(x[sl], gy[sl], geom, kernel), slices, depthwise), np.zeros(empty, x.dtype))
+    if depthwise:  # (K, C, multiplier) -> (C·multiplier, 1, *kernel)
+        return np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(weight_shape)
+    if algo == "shifted":  # (K, G, Cg, Og) -> (G·Og, Cg, *kernel)
+        return np.ascontiguousarray(gw.transpose(1, 3, 2, 0)).reshape(weight_shape)
+    # (G, prod(kernel)·Cg, Og) -> (G·Og, Cg, *kernel)
+    gw = gw.reshape(g, math.prod(kernel), cg, o // g).transpose(0, 3, 2, 1)
+    return np.ascontiguousarray(gw).reshape(weight_shape)
+
+
+def _grad_weight_gemm(x, gy, geom: Geometry, kernel) -> np.ndarray:
+    """This chunk's share of ∂L/∂F, as (G, prod(kernel)·Cg, Og)."""
+    cols = _im2col(_to_channels_last(x, geom), kernel, geom, gy.shape[2:])
+    # im2col(X)ᵀ @ ∂L/∂O, not its transpose ∂L/∂Oᵀ @ im2col(X): with few output channels OpenBLAS
+    # threads the latter badly (measured 900 ms against 7 ms for 6 channels, 2 threads)
+    return ex.matmul(cols.transpose(0, 2, 1), _grouped_rows(gy, geom.groups))
+
+
+def _grad_weight_depthwise(x, gy, geom: Geometry, kernel) -> np.ndarray:
+    """This chunk's share of ∂L/∂F, as (prod(kernel), C, multiplier)."""
+    out_size = gy.shape[2:]
+    g = x.shape[1]
+    mult = gy.shape[1] // g
+    gw = np.empty((math.prod(kernel), g, mult), dtype=x.dtype)
+    win = windows(_to_channels_last(x, geom), 1, kernel, geom.stride, geom.dilation, out_size)
+    gyc = np.moveaxis(gy, 1, -1).reshape(-1, g, mult)  # (n·P, C, multiplier)
+    for i, offs in enumerate(np.ndindex(*kernel)):
+        gw[i] = np.einsum("rc,rcm->cm", win[(slice(None),) * (1 + len(out_size)) + offs].reshape(-1, g), gyc)
+    return gw
+
+
+# ---- per kernel offset, on shifted views (stride 1) ------------------------------------------------
+
+
+def _offset_matrices(w: np.ndarray, groups: int) -> np.ndarray:
+    """(G·Og, Cg, *kernel) -> (prod(kernel), G, Cg, Og): one (Cg x Og) matrix F_k per kernel offset and group."""
+    o, cg = w.shape[:2]
+    return np.ascontiguousarray(w.reshape(groups, o // groups, cg, -1).transpose(3, 0, 2, 1))
+
+
+def _shifts(padded, kernel, dilation) -> list[int]:
+    """Row shift of each kernel offset k in the flattened padded frame: Σ_i k_i·dilation_i·prod(padded[i+1:])."""
+    lengths = [math.prod(padded[i + 1 :]) for i in range(len(padded))]
+    return [sum(k * d * r for k, d, r in zip(offs, dilation, lengths, strict=True)) for offs in np.ndindex(*kernel)]
+
+
+def _row_blocks(rows: int, cg: int, og: int) -> list[slice]:
+    """Blocks of output rows: cache-sized and, when BLAS has threads, small enough that each
+    (rows x Cg) @ (Cg x Og) GEMM runs on its calling thread (see ``_conv_exec.SHIFT_BLOCK_ELEMENTS``)."""
+    step = ex.SHIFT_BLOCK_ELEMENTS // max(cg, og)
+    if get_num_threads() > 1:
+        step = min(step, ex.BLAS_SERIAL_MACS // (cg * og))
+    step = max(64, step)
+    return [slice(r, min(rows, r + step)) for r in range(0, rows, step)]
+
+
+def _valid(frame: np.ndarray, out_size) -> np.ndarray:
+    """The output positions inside a padded-frame array (n, *S_padded, ...): the rest is garbage."""
+    return frame[(slice(None), *(slice(0, q) for q in out_size))]
+
+
+def _forward_shifted(x, wk, b, geom: Geometry, kernel, out_size, y) -> None:
+    """O[r] = Σ_k X[r + shift_k] @ F_k on the flattened padded frame, in row blocks; then crop."""
+    xp = _to_channels_last(x, geom)
+    padded, (nk, g, cg, og) = xp.shape[1:-1], wk.shape
+    shifts = _shifts(padded, kernel, geom.dilation)
+    x2 = xp.reshape(-1, g, cg)
+    rows = x2.shape[0] - shifts[-1]  # every valid output row is below this (the last window fits)
+    acc = np.empty((x2.shape[0], g, og), dtype=x.dtype)
+
+    def block(sl: slice) -> None:
+        tmp = np.empty((sl.stop - sl.start, og), dtype=x.dtype)
+        for j in range(g):
+            dst = acc[sl, j]
+            np.matmul(x2[sl.start + shifts[0] : sl.stop + shifts[0], j], wk[0, j], out=dst)
+            for i in range(1, nk):
+                np.matmul(x2[sl.start + shifts[i] : sl.stop + shifts[i], j], wk[i, j], out=tmp)
+                dst += tmp
+
+    list(ex.run(block, _row_blocks(rows, cg, og), threaded=True))
+    valid = _valid(acc.reshape(x.shape[0], *padded, g * og), out_size)
+    src = np.moveaxis(valid, -1, 1)
+    if b is None:
+        ex.copy(y, src)
+    else:
+        ex.parallel(lambda d, a, c: np.add(a, c, out=d), y, src, b.reshape(1, -1, *(1,) * len(out_size)))
+
+
+def _grad_weight_shifted(x, gy, geom: Geometry, kernel) -> np.ndarray:
+    """This chunk's ∂L/∂F_k = Σ_r X[r + shift_k]ᵀ ∂L/∂O[r], as (prod(kernel), G, Cg, Og)."""
+    xp = _to_channels_last(x, geom)
+    padded, out_size, g = xp.shape[1:-1], gy.shape[2:], geom.groups
+    cg, og = xp.shape[-1] // g, gy.shape[1] // g
+    shifts = _shifts(padded, kernel, geom.dilation)
+    x2 = xp.reshape(-1, g, cg)
+    frame = np.zeros((x.shape[0], *padded, g * og), dtype=gy.dtype)  # ∂L/∂O in the padded frame
+    ex.copy(_valid(frame, out_size), np.moveaxis(gy, 1, -1))
+    g2 = frame.reshape(-1, g, og)
+    rows = x2.shape[0] - shifts[-1]
+
+    def block(sl: slice) -> np.ndarray:
+        gw = np.empty((len(shifts), g, cg, og), dtype=x.dtype)
+        for j in range(g):
+            for i, shift in enumerate(shifts):
+                np.matmul(x2[sl.start + shift : sl.stop + shift, j].T, g2[sl, j], out=gw[i, j])
+        return gw
+
+    return sum(ex.run(block, _row_blocks(rows, cg, og), threaded=True))
+
+
+# ---- ∂L/∂X = full correlation of ∂L/∂O with rot180(F), as col2im --------------------------------
+
+
+def grad_input_col2im(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) -> np.ndarray:
+    """∂L/∂X as col2im(∂L/∂O @ Fᵀ) per group; depthwise, col2im of ∂L/∂O · F[:, k] per offset k.
+
+    Entry ``(p, k)`` of ``∂L/∂O @ Fᵀ`` is added into ``∂L/∂X_pad[p·stride + k·dilation]``: the
+    full correlation's terms, without multiplying the zeros a stride inserts into ∂L/∂O.
+    """
+    n, c, *size = input_shape
+    o, _, *kernel = w.shape
+    g = geom.groups
+    out_size = tuple(gy.shape[2:])
+    depthwise = is_depthwise(w.shape, g)
+    gx = np.empty(input_shape, dtype=gy.dtype)
+    weights = w.reshape(g, o // g, -1) if depthwise else _weight_matrix(w, g).transpose(0, 2, 1)
+    chunk = _grad_input_depthwise if depthwise else _grad_input_gemm
+    slices = _batches(n, gy.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
+    list(ex.run(lambda sl: chunk(gy[sl], weights, geom, kernel, gx[sl]), slices, depthwise))
+    return gx
+
+
+def _grad_input_gemm(gy, wt, geom: Geometry, kernel, gx) -> None:
+    m, out_size, g = gy.shape[0], gy.shape[2:], geom.groups
+    cg = gx.shape[1] // g
+    rows = _grouped_rows(gy, g)  # (G, m·P, Og)
+    gxp = np.zeros((m, *geom.padded(gx.shape[2:]), g, cg), dtype=gy.dtype)
+    # col2im one kernel offset at a time when a group has at least 4 input channels: with a GEMM per
+    # offset, each offset's block (m, *out, C) is contiguous, so its += runs along whole rows of
+    # pixels·channels instead of C-long pieces, and only one block is alive at a time. With fewer
+    # channels those GEMMs would be slivers (Cg wide), so one GEMM makes all blocks at once
+    # (measured 2x faster for Cg = 1, 2x slower for Cg = 6).
+    wt = wt.reshape(g, wt.shape[1], -1, cg)  # (G, Og, prod(kernel), Cg)
+    cols = ex.matmul(rows, wt.reshape(g, wt.shape[1], -1)).reshape(g, -1, wt.shape[2], cg) if cg < 4 else None
+    for i, offs in enumerate(np.ndindex(*kernel)):
+        part = ex.matmul(rows, wt[:, :, i]) if cols is None else cols[:, :, i]
+        part = np.moveaxis(part.reshape(g, m, *out_size, cg), 0, -2)  # (m, *out, G, Cg)
+        ex.add_into(gxp[(slice(None), *window_slices(offs, geom.stride, geom.dilation, out_size))], part)
+    _from_channels_last(gxp.reshape(*gxp.shape[:-2], -1), geom, gx)
+
+
+def _grad_input_depthwise(gy, wk, geom: Geometry, kernel, gx) -> None:
+    m, out_size = gy.shape[0], gy.shape[2:]
+    g, mult = wk.shape[:2]
+    gyc = np.moveaxis(gy, 1, -1).reshape(m, *out_size, g, mult)
+    gxp = np.zeros((m, *geom.padded(gx.shape[2:]), g), dtype=gy.dtype)
+    for i, offs in enumerate(np.ndindex(*kernel)):
+        dst = window_slices(offs, geom.stride, geom.dilation, out_size)
+        gxp[(slice(None), *dst)] += np.einsum("...cm,cm->...c", gyc, wk[:, :, i])
+    _from_channels_last(gxp, geom, gx)
+
+
+def literal_pays(weight_shape, in_channels: int, geom: Geometry) -> bool:
+    """Whether stride-1 ∂L/∂X should run as the literal full correlation (a forward convolution).
+
+    Its im2col copies ∂L/∂O, which has O channels against X's C: worth it while O <= 2C (the
+    columns are then not much bigger than col2im's adds). A depthwise filter stays depthwise when
+    rotated and swapped only with multiplier 1 (O == C).
+    """
+    o = weight_shape[0]
+    return o == in_channels if is_depthwise(weight_shape, geom.groups) else o <= 2 * in_channels
