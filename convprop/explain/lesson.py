@@ -1,6 +1,6 @@
 """A derivation's proved index structure as data: what the interactive page steps through, lights up and sums.
 
-The page (``page.py`` + ``assets/lesson.js``) never re-implements convolution or pooling. Python hands it:
+The page (``render.to_html`` + ``assets/lesson.js``) never re-implements convolution or pooling. Python hands it:
 
 * ``tensors``: every matrix of the lesson (X, F, dO, O, dF, dX; pooling: A, B, dB, dA) with its shape, the
   entry names as the equations write them (``X₁₂``, ``∂L/∂O₁₃``), the ``data-index`` labels of the testing

@@ -650,7 +650,7 @@ def text(lang: str, key: str) -> str:
     return STRINGS[lang][key]
 
 
-#: The interactive page's controls, legends and captions (``page.py``, ``assets/lesson.js``).
+#: The interactive page's controls, legends and captions (``render.to_html``, ``assets/lesson.js``).
 PAGE = {
     "en": {
         "show_matrices": "Show the full matrices",
