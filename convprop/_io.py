@@ -26,27 +26,37 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` so that a reader (or a crash) sees the old file or the new one, never half.
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "wb", **open_kwargs):
+    """Open a temporary file beside ``path`` and, when the block ends without an error, move it onto ``path``:
+    a reader (or a crash) sees the old file or the new one, never half.
 
-    The text goes to a temporary file in the same folder (cleaned up on any failure), is fsynced and renamed
-    over ``path``; the file gets the permissions ``open()`` would give it.
+    The temporary file is fsynced before the rename and removed on any failure (stale ones from killed writers
+    are removed first); the result gets the permissions ``open()`` would give it, and the rename is made
+    durable with :func:`fsync_dir`.
     """
     path = Path(path)
     remove_stale_temp_files(path.parent, path.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, mode, **open_kwargs) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates the file readable by its owner only; give it the permissions open() would.
         os.chmod(tmp_name, 0o666 & ~umask())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
-    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_file`)."""
+    with atomic_file(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    return Path(path)
 
 
 def remove_stale_temp_files(directory: Path, name: str) -> None:

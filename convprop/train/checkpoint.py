@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from convprop._io import fsync_dir, remove_stale_temp_files, umask
+from convprop._io import atomic_file
 
 FORMAT = "convprop-checkpoint"
 FORMAT_VERSION = 1
@@ -141,20 +140,8 @@ def save_checkpoint(
     arrays[_HEADER_KEY] = np.frombuffer(header_bytes, dtype=np.uint8)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(path.parent, path.name)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file readable by its owner only; give it the permissions open() would.
-        os.chmod(tmp_name, 0o666 & ~umask())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with atomic_file(path) as f:
+        np.savez(f, **arrays)
     return path
 
 
