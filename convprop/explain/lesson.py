@@ -208,7 +208,8 @@ def _forward_widget(v: _View, name: str) -> dict:
     """O = X ⋆ F: the (dilated) filter slides over the padded input, s cells at a time."""
     cfg = v.config
     g = _Grids()
-    xg = [g.add(v.label("X", (c,)), _padded_x(v, c), "input") for c in range(cfg.in_channels)]
+    padded = [_padded_x(v, c) for c in range(cfg.in_channels)]
+    xg = [g.add(v.label("X", (c,)), padded[c], "input") for c in range(cfg.in_channels)]
     fg = {(o, c): g.add(v.label("F", (o, c)), _dilated_filter(v, o, c, False), "input", "⊗" if o == c == 0 else "")
           for o in range(cfg.out_channels) for c in range(cfg.group_in)}  # fmt: skip
     og = [g.add(v.label("O", (o,)), _slice(v.t("O"), v.o_shape, (o,)), "result", "=" if o == 0 else "")
@@ -219,7 +220,7 @@ def _forward_widget(v: _View, name: str) -> dict:
         cells, terms = [], []
         for c in range(cfg.group_in):
             ci = cfg.input_channel(o, c)
-            xcells = _padded_x(v, ci)
+            xcells = padded[ci]
             for u, w in np.ndindex(kh, kw):
                 r, s = i * sh + u * dh, j * sw + w * dw
                 cells += [
@@ -237,9 +238,10 @@ def _grad_f_widget(v: _View, name: str) -> dict:
     """∂L/∂F = X ⋆ dilate_s(∂L/∂O): the zero-inserted ∂L/∂O slides over the padded X, d cells at a time."""
     cfg = v.config
     g = _Grids()
-    xg = [g.add(v.label("X", (c,)), _padded_x(v, c), "input") for c in range(cfg.in_channels)]
-    gg = [g.add(v.label("dO", (o,)), _dilated_grad_output(v, o), "input", "⊗" if o == 0 else "")
-          for o in range(cfg.out_channels)]  # fmt: skip
+    padded = [_padded_x(v, c) for c in range(cfg.in_channels)]
+    dilated = [_dilated_grad_output(v, o) for o in range(cfg.out_channels)]
+    xg = [g.add(v.label("X", (c,)), padded[c], "input") for c in range(cfg.in_channels)]
+    gg = [g.add(v.label("dO", (o,)), dilated[o], "input", "⊗" if o == 0 else "") for o in range(cfg.out_channels)]
     fg = {(o, c): g.add(v.label("dF", (o, c)), _slice(v.t("dF"), v.f_shape, (o, c)), "result",
                         "=" if o == c == 0 else "")
           for o in range(cfg.out_channels) for c in range(cfg.group_in)}  # fmt: skip
@@ -247,7 +249,7 @@ def _grad_f_widget(v: _View, name: str) -> dict:
     frames = []
     for o, c, u, w in np.ndindex(*v.f_shape):
         ci = cfg.input_channel(o, c)
-        xcells, gcells = _padded_x(v, ci), _dilated_grad_output(v, o)
+        xcells, gcells = padded[ci], dilated[o]
         cells, terms, zeros = [], [], 0
         for a, b in np.ndindex(*gcells.shape):
             r, s = u * dh + a, w * dw + b
