@@ -374,11 +374,10 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     return Pad.apply(x, pads=tuple(pairs), mode=mode, value=value)
 
 
-def to(x: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False) -> Tensor:
-    """``Tensor.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``.
-
-    convprop runs on the CPU, so the device can only be ``"cpu"``.
-    """
+def to_target(args, dtype, device, op: str):
+    """The dtype that ``.to(*args, dtype=, device=)`` asks for (None: keep it), as Tensor.to and Module.to read
+    their arguments: a tensor gives its dtype, a device name its device, anything else is a dtype. The device
+    must be the CPU."""
     for arg in args:
         if isinstance(arg, Tensor):
             dtype = arg.dtype
@@ -386,7 +385,16 @@ def to(x: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocki
             device = arg
         else:
             dtype = arg
-    check_device(device, "to")
+    check_device(device, op)
+    return dtype
+
+
+def to(x: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False) -> Tensor:
+    """``Tensor.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``.
+
+    convprop runs on the CPU, so the device can only be ``"cpu"``.
+    """
+    dtype = to_target(args, dtype, device, "to")
     y = x if dtype is None else to_dtype(x, dtype)
     return clone(y) if copy and y is x else y
 

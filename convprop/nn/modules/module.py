@@ -15,8 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from convprop import dtypes
-from convprop.dtypes import check_device
+from convprop.ops.shape import to_target
 from convprop.tensor import Tensor, swap_module
 
 
@@ -309,14 +308,7 @@ class Module:
         kwargs.pop("non_blocking", None)
         if kwargs:
             raise TypeError(f"Module.to: unexpected keyword argument(s) {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif dtypes.is_device(arg):
-                device = arg
-            else:
-                dtype = arg
-        check_device(device, "Module.to")
+        dtype = to_target(args, dtype, device, "Module.to")
         if dtype is None:
             return self
         dt = _floating_dtype(dtype)
