@@ -15,6 +15,7 @@ import pytest
 
 sp = pytest.importorskip("sympy", reason="convprop explain needs the explain extra: pip install convprop[explain]")
 
+from convprop import reference as ref  # noqa: E402
 from convprop.explain import (  # noqa: E402
     check_conv,
     check_pool,
@@ -541,3 +542,75 @@ def test_explain_never_imports_torch():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+#: The summary's operations on NumPy arrays, each as its sentence defines it (``reference`` holds the primitives).
+_SUMMARY_OPS = {
+    "pad": lambda a, k: ref.pad(a, [(n, n) for n in k]),
+    "dilate": lambda a, s: ref.dilate(a, s),
+    "subsample": lambda a, d: a[tuple(slice(None, None, n) for n in d)],
+    "crop": lambda a, p: ref.crop(a, [(n, n) for n in p]),
+    "trim": lambda a, r: a[tuple(slice(0, a.shape[i] - n) for i, n in enumerate(r))],
+    "extend": lambda a, r: ref.pad(a, [(0, n) for n in r]),
+    "rot180": lambda a, _: ref.rot180(a),
+}
+
+
+class _Evaluate(_Shapes):
+    """Reads a summary formula (names, calls, ⊗) and computes it on arrays: the formula as a program."""
+
+    def __init__(self, items: list, env: dict):
+        super().__init__(items)
+        self.env = env
+
+    def term(self):
+        a = self.factor()
+        while _role(self.peek()) == ("corr",):
+            self.i += 1
+            a = ref.correlate(a, self.factor())
+        return a
+
+    def factor(self):
+        item = self.peek()
+        self.i += 1
+        role = _role(item)
+        if role and role[0] == "call":
+            inner = self.expr()
+            self.i += 1  # the closing bracket
+            return _SUMMARY_OPS[role[1]](inner, role[2])
+        return self.env[item.text]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(input_size=5, kernel_size=2, stride=2),  # the last row and column reach no window
+        dict(input_size=4, kernel_size=3, stride=2, padding=1),  # ditto, after padding
+        dict(input_size=(5, 6), kernel_size=(2, 3), stride=(2, 3), dilation=(1, 2), padding=(1, 0)),
+        dict(input_size=5, kernel_size=2, dilation=2, padding=1),
+    ],
+    ids=lambda k: ",".join(f"{a}={v}" for a, v in k.items()),
+)
+def test_summary_formulas_compute_the_gradients(kwargs):
+    """The summary's two formulas, run as written on random numbers with the operations its next sentences
+    define, give autograd's ∂L/∂F and ∂L/∂X: right shapes (the rows no window reaches are trimmed from X and
+    appended to ∂L/∂O) and right values."""
+    import convprop
+    import convprop.nn.functional as F
+    from convprop.explain.document import _Conv, _summary_formulas
+
+    d = derive_conv(**kwargs)
+    cfg = d.config
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(cfg.input_size), rng.standard_normal(cfg.kernel_size)
+    go = rng.standard_normal(cfg.output_size)
+    xt, wt = convprop.tensor(x[None, None], requires_grad=True), convprop.tensor(w[None, None], requires_grad=True)
+    F.conv2d(xt, wt, stride=cfg.stride, padding=cfg.padding, dilation=cfg.dilation).backward(go[None, None])
+    env = {"X": x, "F": w, "∂L/∂O": go}
+    (_, _, *df_rhs), (_, _, *dx_rhs) = _summary_formulas(_Conv(d, "en"))
+    for rhs, expected in ((df_rhs, wt.grad[0, 0]), (dx_rhs, xt.grad[0, 0])):
+        reader = _Evaluate(_items(rhs), env)
+        got = reader.expr()
+        assert reader.i == len(reader.items)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=1e-12)

@@ -517,8 +517,37 @@ def _forward_closed_form(c: _Conv) -> list:
     return [Brace(o_names, c.O), EQ, *_op("subsample", cfg.shown(cfg.stride), [x, CORR, f], one)]
 
 
+def _symbol(base: str, chan: str) -> Tok:
+    """A matrix with letters as its channel superscript, X^(c), F^(o,c), as the prose names a channel in general."""
+    mathml = "".join(f"<mi>{ch}</mi>" if ch.isalpha() else f"<mo>{ch}</mo>" for ch in chan)
+    return Tok(f"{base}^{{({chan})}}", f"<msup><mi>{base}</mi><mrow><mo>(</mo>{mathml}<mo>)</mo></mrow></msup>",
+               f"{base}({chan})")  # fmt: skip
+
+
+def _channels_paras(c: _Conv) -> list:
+    """What the channel superscripts mean, and with groups, which input channels an output channel reads."""
+    cfg = c.cfg
+    foc = _symbol("F", "o,c")
+    b = [c.para("channels_note", Xc=_symbol("X", "c"), Oo=_symbol("O", "o"), Foc=foc)]
+    if cfg.groups > 1:
+        gi, go = cfg.group_in, cfg.group_out
+        which = Tok(
+            rf"\left(\left\lceil o/{go} \right\rceil - 1\right) \cdot {gi} + c",
+            f"<mrow><mo>(</mo><mo>⌈</mo><mi>o</mi><mo>/</mo><mn>{go}</mn><mo>⌉</mo><mo>−</mo><mn>1</mn><mo>)</mo>"
+            f"<mo>·</mo><mn>{gi}</mn><mo>+</mo><mi>c</mi></mrow>",
+            f"(⌈o/{go}⌉ − 1)·{gi} + c",
+        )
+        fields = dict(g=cfg.groups, cin=cfg.in_channels, cout=cfg.out_channels, gi=gi, go=go, Foc=foc, which=which)
+        b.append(c.para("groups_note", **fields))
+    return b
+
+
 def _conv_forward(c: _Conv) -> list:
-    d, b = c.d, [c.heading("h_forward"), c.para("forward")]
+    d, b = c.d, [c.heading("h_forward")]
+    if c.multi:
+        b += _channels_paras(c)
+    star = Tok(r"X \star F", "<mi>X</mi><mo>⋆</mo><mi>F</mi>", "X ⋆ F")
+    b.append(c.para("forward", corr=[c.X, CORR, c.F], star=star))
     inputs = _channel_matrices("X", d.x, 1, c.multi) + _channel_matrices("F", d.f, 2, c.multi)
     if c.compact:
         b.append(c.para("index_rule", size=size(c.cfg.input_size)))
@@ -566,14 +595,17 @@ def _conv_chain_f(c: _Conv) -> list:
     return b
 
 
-def _zeros_between(c: _Conv) -> str:
-    return strings.per_axis(c.lang, tuple(s - 1 for s in c.cfg.shown(c.cfg.stride)), "zero", "between")
+def _zeros_between(c: _Conv, obj: bool = False) -> str:
+    return strings.per_axis(c.lang, tuple(s - 1 for s in c.cfg.shown(c.cfg.stride)), "zero", "between", obj=obj)
 
 
 def _filter_chain(c: _Conv, o: int, ci: int) -> list:
     """∂L/∂F[o, ci] = [subsample_d(] X_padded ⊗ dilate_s(∂L/∂O) [)] = ... = the result, one row per step."""
     cfg, d = c.cfg, c.d
-    x_label = [word("padded "), c.chan("X", cfg.input_channel(o, ci))] if cfg.padding != (0, 0) else c.chan("X", ci)
+    x = c.chan("X", cfg.input_channel(o, ci))
+    x_label = [word("padded "), x] if cfg.padding != (0, 0) else x
+    if cfg.uncovered != (0, 0):
+        x_label = call("trim", cfg.shown(cfg.uncovered), x_label)
     g_label = partial("L", c.chan("O", o))
     if cfg.stride != (1, 1):
         g_label = call("dilate", cfg.shown(cfg.stride), g_label)
@@ -642,7 +674,8 @@ def _conv_closed_f(c: _Conv) -> list:
         sub = call("subsample", cfg.shown(cfg.dilation), Tok("M", "<mi>M</mi>", "M"))
         b.append(c.para("closed_f_dilation", d=_pair(cfg.shown(cfg.dilation)), sub=sub))
     if cfg.uncovered != (0, 0):
-        b.append(c.para("uncovered", what=strings.last_lines(lang, *cfg.shown(cfg.uncovered))))
+        what = strings.last_lines(lang, *cfg.shown(cfg.uncovered))
+        b.append(c.para("uncovered" if cfg.padding != (0, 0) else "uncovered_unpadded", what=what))
     chains = [Display(_filter_chain(c, o, ci)) for o in range(cfg.out_channels) for ci in range(cfg.group_in)]
     if c.compact:
         b += [c.para("steps_f"), *_filter_steps(c)]
@@ -703,7 +736,7 @@ def _input_steps(c: _Conv) -> list:
     padded = c.d.padded_grad_output(0).shape
     zeros = strings.per_axis(lang, cfg.shown(k1), "zero", "around")
     if cfg.uncovered != (0, 0):
-        what = strings.lines(lang, *cfg.shown(cfg.uncovered))
+        what = strings.lines(lang, *cfg.shown(cfg.uncovered), obj=True)
         steps.append(("step_pad_go_uncovered", dict(zeros=zeros, what=what, a=size(g), b=size(padded))))
     else:
         steps.append(("step_pad_go", dict(zeros=zeros, a=size(g), b=size(padded))))
@@ -725,7 +758,7 @@ def _input_steps(c: _Conv) -> list:
         (key, dict(a=size(padded), b=size(cfg.shown(cfg.effective_kernel)), c=size(cfg.shown(cfg.padded_size))))
     )
     if cfg.padding != (0, 0):
-        what = strings.lines(lang, *cfg.shown(cfg.padding))
+        what = strings.lines(lang, *cfg.shown(cfg.padding), obj=True)
         steps.append(
             ("step_crop", dict(what=what, a=size(cfg.shown(cfg.padded_size)), b=size(cfg.shown(cfg.input_size))))
         )
@@ -740,7 +773,7 @@ def _conv_closed_x(c: _Conv) -> list:
     k1 = tuple(e - 1 for e in cfg.effective_kernel)
     b.append(c.para("closed_x", dX=c.dX, dO=c.dO, zeros=strings.per_axis(lang, cfg.shown(k1), "zero", "around")))
     if cfg.stride != (1, 1):
-        b.append(c.para("closed_x_stride", dO=c.dO, s=_pair(cfg.shown(cfg.stride)), zeros=_zeros_between(c)))
+        b.append(c.para("closed_x_stride", dO=c.dO, s=_pair(cfg.shown(cfg.stride)), zeros=_zeros_between(c, obj=True)))
     if cfg.uncovered != (0, 0):
         b.append(c.para("closed_x_uncovered", what=strings.lines(lang, *cfg.shown(cfg.uncovered))))
     if cfg.dilation != (1, 1):
@@ -757,7 +790,7 @@ def _conv_closed_x(c: _Conv) -> list:
     if c.multi:
         b.append(c.para("closed_x_channels"))
     if cfg.padding != (0, 0):
-        b.append(c.para("closed_x_crop", what=strings.lines(lang, *cfg.shown(cfg.padding)), dX=c.dX))
+        b.append(c.para("closed_x_crop", what=strings.lines(lang, *cfg.shown(cfg.padding), obj=True), dX=c.dX))
     chains = [Display(_input_chain(c, ch)) for ch in range(cfg.in_channels)]
     if c.compact:
         b += [c.para("steps_x"), *_input_steps(c)]
@@ -800,12 +833,13 @@ def _summary_formulas(c: _Conv) -> list:
     cfg = c.cfg
     one, zero = (1, 1), (0, 0)
     k1 = tuple(e - 1 for e in cfg.effective_kernel)
+    r = cfg.shown(cfg.uncovered)
     corr_f = [
-        *_op("pad", cfg.shown(cfg.padding), [c.X], zero),
+        *_op("trim", r, _op("pad", cfg.shown(cfg.padding), [c.X], zero), zero),
         CORR,
         *_op("dilate", cfg.shown(cfg.stride), [c.dO], one),
     ]
-    padded_go = _op("pad", k1, _op("dilate", cfg.shown(cfg.stride), [c.dO], one), zero)
+    padded_go = _op("extend", r, _op("pad", k1, _op("dilate", cfg.shown(cfg.stride), [c.dO], one), zero), zero)
     rotated = call("rot180", None, _op("dilate", cfg.shown(cfg.dilation), [c.F], one))
     return [
         [c.dF, EQ, *_op("subsample", cfg.shown(cfg.dilation), corr_f, one)],
@@ -840,6 +874,8 @@ def _conv_summary(c: _Conv) -> list:
     m = Tok("M", "<mi>M</mi>", "M")
     ops = {k: call(k, (p, p), m) for k, p in (("dilate", "s"), ("pad", "k"), ("subsample", "d"), ("crop", "p"))}
     b.append(c.para("summary_ops", **ops))
+    if cfg.uncovered != (0, 0):
+        b.append(c.para("summary_uncovered", trim=call("trim", ("r", "r"), m), extend=call("extend", ("r", "r"), m)))
     return b
 
 
@@ -931,7 +967,11 @@ def pool_document(
             key = "pool_avg_incl" if cfg.count_include_pad else "pool_avg_excl"
             b.append(para(lang, key, div=cfg.kernel_size[0] * cfg.kernel_size[1]))
     if cfg.ceil_mode:
-        b.append(para(lang, "pool_ceil"))
+        floor = tuple(
+            (n + 2 * p - k) // s + 1
+            for n, k, s, p in zip(cfg.input_size, cfg.kernel_size, cfg.stride, cfg.padding, strict=True)
+        )
+        b.append(para(lang, "pool_ceil" if floor != tuple(cfg.output_size) else "pool_ceil_same"))
     if any(s < k for s, k in zip(cfg.stride, cfg.kernel_size, strict=True)):
         b.append(para(lang, "pool_overlap", s=_pair(cfg.stride), k=_pair(cfg.kernel_size)))
     aij = Tok("A_{ij}", "<msub><mi>A</mi><mi>ij</mi></msub>", "Aij")

@@ -7,6 +7,8 @@ Standard Arabic prose with the technical terms kept in Latin script.
 
 from __future__ import annotations
 
+import re
+
 LANGUAGES = ("en", "ar")
 DIRECTION = {"en": "ltr", "ar": "rtl"}
 
@@ -25,11 +27,15 @@ STRINGS = {
             "put in:"
         ),
         "summary_ops": (
-            "Here {dilate} puts s − 1 zeros between neighbouring entries, {pad} surrounds with k zeros on each side "
-            "(at the bottom and right, the rows and columns that no window reached are added to ∂L/∂O and left out "
-            "of X), {subsample} "
+            "Here {dilate} puts s − 1 zeros between neighbouring entries, {pad} surrounds with k zeros on each side, "
+            "{subsample} "
             "keeps rows and columns 1, 1 + d, 1 + 2d, …, and {crop} removes p rows and columns from each side; an "
             "operation that would change nothing (stride 1, padding 0, dilation 1) is left out."
+        ),
+        "summary_uncovered": (
+            "No window reaches the last r rows and columns of the (padded) input here: {trim} leaves them out of "
+            "it, and {extend} puts r rows and columns of zeros in their place at the bottom and right of ∂L/∂O, "
+            "so that ∂L/∂X has the input's size."
         ),
         "compact": (
             "This layer is large ({n} input entries with the channels), too large to read as whole matrices. "
@@ -85,9 +91,20 @@ STRINGS = {
         "h_forward": "The forward pass",
         "forward": (
             "The layer slides the filter over the input (surrounded by zeros when the padding is not 0) and, "
-            "at each position, multiplies the overlapping entries and adds the products up:"
+            "at each position, multiplies the overlapping entries and adds the products up. This is a "
+            "cross-correlation, written {corr} here as in the article (many texts write {star}):"
         ),
         "forward_entries": "Written out entry by entry:",
+        "channels_note": (
+            "With several channels, a superscript names the channel: {Xc} is input channel c, {Oo} output channel "
+            "o, and {Foc} the filter slice that output channel o applies to its c-th input channel. Each output "
+            "channel adds up these correlations over the input channels it reads."
+        ),
+        "groups_note": (
+            "With {g} groups, the {cin} input channels are split into {g} groups of {gi}, and the {cout} output "
+            "channels into {g} groups of {go}. Output channel o reads only the input channels of its own group, so "
+            "the c of {Foc} counts within that group: it is input channel {which}."
+        ),
         "h_why": "Why do we need the local gradients?",
         "why": (
             "Backpropagation reaches this layer with {dO}, the loss gradient with respect to its output. "
@@ -121,6 +138,9 @@ STRINGS = {
         "uncovered": (
             "No window reaches {what} of the padded input: these entries take no part in the output, and their "
             "gradient is 0."
+        ),
+        "uncovered_unpadded": (
+            "No window reaches {what} of X: these entries take no part in the output, and their gradient is 0."
         ),
         "h_local_x": "The local gradients with respect to X",
         "local_x": "In the same way for the input entries ({n} of them shown; the others follow the same pattern):",
@@ -292,6 +312,10 @@ STRINGS = {
             "With ceil_mode=True the output size is rounded up, so the last window may hang over the edge of the "
             "input; only its part inside the (padded) input counts."
         ),
+        "pool_ceil_same": (
+            "With ceil_mode=True the output size is rounded up; for this input the windows fit exactly, so "
+            "rounding up changes nothing."
+        ),
         "verified": "verified",
         "not_verified": "NOT verified",
     },
@@ -309,10 +333,13 @@ STRINGS = {
         ),
         "summary_ops": (
             "حيث تُدرج {dilate} عدد s − 1 من الأصفار بين كل عنصرين متجاورين، وتحيط {pad} المصفوفة بعدد k من "
-            "الأصفار من كل جانب (والصفوف والأعمدة التي لم تصل إليها أي نافذة، في الأسفل وعلى اليمين، "
-            "تُضاف إلى ∂L/∂O وتُترك من X)، "
+            "الأصفار من كل جانب، "
             "وتُبقي {subsample} الصفوف والأعمدة 1 و1 + d و1 + 2d …، وتحذف {crop} عدد p من الصفوف والأعمدة من كل "
             "جانب؛ وتُحذف من الصيغة كل عملية لا تغيّر شيئًا (stride 1 وpadding 0 وdilation 1)."
+        ),
+        "summary_uncovered": (
+            "ولا تصل أي نافذة هنا إلى آخر r من صفوف المدخل بعد الـpadding وأعمدته: تحذفها {trim} منه، وتضع {extend} "
+            "مكانها r من صفوف الأصفار وأعمدتها في أسفل ∂L/∂O وعلى يمينه، فيأتي ∂L/∂X بحجم المدخل."
         ),
         "compact": (
             "هذه الطبقة كبيرة ({n} عنصرًا في المدخل مع القنوات)، أكبر من أن تُقرأ مصفوفاتها كاملة. لذلك نكتب "
@@ -368,9 +395,20 @@ STRINGS = {
         "h_forward": "الـforward pass",
         "forward": (
             "تُحرّك الطبقة الـfilter فوق المدخل (بعد إحاطته بالأصفار إذا لم يكن الـpadding صفرًا)، وعند كل "
-            "موضع تضرب العناصر المتقابلة ثم تجمع النواتج:"
+            "موضع تضرب العناصر المتقابلة ثم تجمع النواتج. وهذه عملية cross-correlation نكتبها هنا {corr} كما في "
+            "المقال (وتكتبها مراجع كثيرة {star}):"
         ),
         "forward_entries": "وبكتابة كل عنصر على حدة:",
+        "channels_note": (
+            "وعند تعدد القنوات يدل الرقم العلوي على القناة: {Xc} هي قناة المدخل c، و{Oo} قناة المخرج o، و{Foc} "
+            "شريحة الـfilter التي تطبّقها قناة المخرج o على قناة المدخل رقم c من قنواتها. وتجمع كل قناة مخرج نتائج "
+            "الـcorrelation هذه على قنوات المدخل التي تقرأ منها."
+        ),
+        "groups_note": (
+            "ومع الـgroups التي عددها {g} تُقسَم قنوات المدخل ({cin}) إلى {g} مجموعات متساوية عدد القنوات في كل منها "
+            "{gi}، وتُقسَم قنوات المخرج ({cout}) كذلك وعدد القنوات في كل مجموعة منها {go}. ولا تقرأ قناة المخرج o إلا "
+            "قنوات المدخل في مجموعتها، لذلك يُعدّ c في {Foc} داخل تلك المجموعة: فهي قناة المدخل رقم {which}."
+        ),
         "h_why": "لماذا نحتاج إلى حساب الـlocal gradients؟",
         "why": (
             "يصل الـbackpropagation إلى هذه الطبقة ومعه {dO}، وهو الـloss gradient بالنسبة إلى مخرجها. ومنه "
@@ -404,6 +442,9 @@ STRINGS = {
         "uncovered": (
             "لا تصل أي نافذة إلى {what} من المدخل بعد الـpadding، فلا تشارك هذه العناصر في المخرج ويكون "
             "الـgradient الخاص بها صفرًا."
+        ),
+        "uncovered_unpadded": (
+            "لا تصل أي نافذة إلى {what} من X، فلا تشارك هذه العناصر في المخرج ويكون الـgradient الخاص بها صفرًا."
         ),
         "h_local_x": "الـlocal gradients بالنسبة إلى X",
         "local_x": "وبالطريقة نفسها نشتق بالنسبة إلى عناصر المدخل (نعرض {n} منها، والباقي على النمط نفسه):",
@@ -578,6 +619,10 @@ STRINGS = {
             "مع ceil_mode=True يُقرَّب حجم الناتج إلى الأعلى، فقد تتجاوز النافذة الأخيرة حافة المدخل، ولا يُحتسب "
             "منها إلا جزؤها الواقع داخل المدخل (مع الـpadding)."
         ),
+        "pool_ceil_same": (
+            "مع ceil_mode=True يُقرَّب حجم الناتج إلى الأعلى، لكن النوافذ تنطبق على هذا المدخل تمامًا، فلا يغيّر "
+            "التقريب شيئًا."
+        ),
         "verified": "تم التحقق",
         "not_verified": "لم يتم التحقق",
     },
@@ -585,7 +630,8 @@ STRINGS = {
 
 
 #: Nouns that are counted in the prose. English: (singular, plural). Arabic: (bare singular, one, two, two after
-#: a preposition or noun, 3-10, 11 and more); Arabic counts agree with the number, as English plurals do.
+#: a preposition or noun, 3-10, 11 and more, one as an object); Arabic counts agree with the number, as English
+#: plurals do, and take the accusative as the object of a verb ("نحذف صفًّا واحدًا").
 NOUNS = {
     "en": {
         "zero": ("zero", "zeros"),
@@ -595,34 +641,52 @@ NOUNS = {
         "output channel": ("output channel", "output channels"),
     },
     "ar": {
-        "zero": ("صفر", "صفر واحد", "صفران", "صفرين", "أصفار", "صفرًا"),
-        "row": ("صف", "صف واحد", "صفان", "صفين", "صفوف", "صفًا"),
-        "column": ("عمود", "عمود واحد", "عمودان", "عمودين", "أعمدة", "عمودًا"),
-        "input channel": ("قناة مدخل", "قناة مدخل واحدة", "قناتا مدخل", "قناتي مدخل", "قنوات مدخل", "قناة مدخل"),
-        "output channel": ("قناة مخرج", "قناة مخرج واحدة", "قناتا مخرج", "قناتي مخرج", "قنوات مخرج", "قناة مخرج"),
+        "zero": ("صفر", "صفر واحد", "صفران", "صفرين", "أصفار", "صفرًا", "صفرًا واحدًا"),
+        "row": ("صف", "صف واحد", "صفان", "صفين", "صفوف", "صفًا", "صفًّا واحدًا"),
+        "column": ("عمود", "عمود واحد", "عمودان", "عمودين", "أعمدة", "عمودًا", "عمودًا واحدًا"),
+        "input channel": (
+            "قناة مدخل",
+            "قناة مدخل واحدة",
+            "قناتا مدخل",
+            "قناتي مدخل",
+            "قنوات مدخل",
+            "قناة مدخل",
+            "قناة مدخل واحدة",
+        ),
+        "output channel": (
+            "قناة مخرج",
+            "قناة مخرج واحدة",
+            "قناتا مخرج",
+            "قناتي مخرج",
+            "قنوات مخرج",
+            "قناة مخرج",
+            "قناة مخرج واحدة",
+        ),
     },
 }
 
 
-def count(lang: str, n: int, noun: str, after: bool = False) -> str:
-    """``n`` of ``noun`` in ``lang``: "1 zero", "2 zeros"; Arabic "صفر واحد", "صفران" (``after`` a word: "صفرين")."""
+def count(lang: str, n: int, noun: str, after: bool = False, obj: bool = False) -> str:
+    """``n`` of ``noun`` in ``lang``: "1 zero", "2 zeros"; Arabic "صفر واحد", "صفران" (``after`` a word: "صفرين";
+    ``obj``, the object of a verb: "صفرًا واحدًا", "صفرين")."""
     forms = NOUNS[lang][noun]
     if lang == "en":
         return f"{n} {forms[0] if n == 1 else forms[1]}"
-    _, one, two, two_after, few, many = forms
+    _, one, two, two_after, few, many, one_obj = forms
     if n == 0:
         return f"لا {few}"
     if n in (1, 2):
-        return one if n == 1 else (two_after if after else two)
+        return (one_obj if obj else one) if n == 1 else (two_after if after or obj else two)
     return f"{n} {few if n <= 10 else many}"
 
 
-def per_axis(lang: str, pair: tuple[int, ...], noun: str, where: str) -> str:
+def per_axis(lang: str, pair: tuple[int, ...], noun: str, where: str, obj: bool = False) -> str:
     """A count per axis, once when both axes agree (or there is one, conv1d's): "1 zero on each side", "1 zero
-    above and below, 0 zeros left and right"; ``where`` is "between" or "around"."""
+    above and below, 0 zeros left and right"; ``where`` is "between" or "around"; ``obj`` as in :func:`count`."""
     if len(set(pair)) == 1:
-        return text(lang, f"{where}_same").format(n=count(lang, pair[0], noun))
-    return text(lang, f"{where}_axes").format(r=count(lang, pair[0], noun), c=count(lang, pair[1], noun))
+        return text(lang, f"{where}_same").format(n=count(lang, pair[0], noun, obj=obj))
+    r, c = (count(lang, n, noun, obj=obj) for n in pair)
+    return text(lang, f"{where}_axes").format(r=r, c=c)
 
 
 def last_lines(lang: str, *counts: int) -> str:
@@ -637,10 +701,22 @@ def last_lines(lang: str, *counts: int) -> str:
     return text(lang, "and").join(parts)
 
 
-def lines(lang: str, *counts: int) -> str:
-    """Rows and columns counted: "1 row and 1 column", "2 rows and 0 columns"; one count: columns (conv1d)."""
+def lines(lang: str, *counts: int, obj: bool = False) -> str:
+    """Rows and columns counted: "1 row and 1 column", "2 rows and 0 columns"; one count: columns (conv1d);
+    ``obj`` as in :func:`count`."""
     nouns = ("column",) if len(counts) == 1 else ("row", "column")
-    return text(lang, "and").join(count(lang, n, noun) for n, noun in zip(counts, nouns, strict=True))
+    return text(lang, "and").join(count(lang, n, noun, obj=obj) for n, noun in zip(counts, nouns, strict=True))
+
+
+#: A gradient's name written as text (∂L/∂O, ∂L/∂X₁₂, ∂L/∂F(1,2)). It opens with ∂, a neutral character, which
+#: right-to-left prose would move to the far end of the name ("L/∂O∂") unless the name is isolated.
+_GRADIENT_NAME = re.compile(r"∂L/∂[A-Za-z]+[₀-₉]*(?:\(\d+(?:,\d+)*\))?")
+
+
+def isolate_ltr(s: str) -> str:
+    """``s`` with every gradient name between LEFT-TO-RIGHT ISOLATE and POP DIRECTIONAL ISOLATE, so that it reads
+    left to right inside Arabic prose (HTML and the page's script; LaTeX orders its runs itself)."""
+    return _GRADIENT_NAME.sub(lambda m: "\u2066" + m.group() + "\u2069", s)
 
 
 def text(lang: str, key: str) -> str:
@@ -706,6 +782,8 @@ PAGE = {
         "no_window_max": "(the maximum of no window)",
         "no_window": "(in no window)",
         "each_gets": "each of its {n} entries receives",
+        "each_gets_one": "its one entry receives",
+        "invalid": "{name}: “{text}” is not a number; the results still use {value}.",
         "help_conv": (
             "Hover or focus a result cell to light up the cells its sum adds up and to see its equation; hover a "
             "term of the equation to light up its two factors. Arrow keys step, Home and End jump."
@@ -767,6 +845,8 @@ PAGE = {
         "no_window_max": "(ليس القيمة العظمى لأي نافذة)",
         "no_window": "(لا تغطيه أي نافذة)",
         "each_gets": "كل عنصر من عناصرها الـ{n} يتلقى",
+        "each_gets_one": "يتلقى عنصرها الوحيد",
+        "invalid": "{name}: «{text}» ليس عددًا، وما زالت النتائج تستخدم {value}.",
         "help_conv": (
             "مرّر المؤشر فوق خلية ناتجة أو انتقل إليها بلوحة المفاتيح لتضيء الخلايا التي يجمعها مجموعها وتظهر "
             "معادلتها؛ ومرّر فوق حدّ من المعادلة ليضيء عاملاه. مفاتيح الأسهم تتنقل خطوة خطوة، وHome وEnd إلى الطرفين."
