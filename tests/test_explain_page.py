@@ -150,14 +150,25 @@ def test_stepping_visits_every_position_with_its_numbers(browser, tmp_path, name
     page = Page(browser, path)
     for widget in page.page.locator("[data-widget]").all():
         n = int(widget.locator('[data-role="position"]').get_attribute("max")) + 1
+        prev, next_ = widget.locator('[data-role="prev"]'), widget.locator('[data-role="next"]')
+        if widget.get_attribute("data-widget") == "grad_x":
+            # the full correlation's figure opens on the first entry that ∂L/∂X keeps, past the cropped border
+            assert "∂L/∂X" in widget.evaluate(STEP)[2].split(" = ")[0]
+            assert widget.locator(".cell.target[data-tensor=dX]").count() == 2  # in the full result and after crop
+        prev.press("Home")
+        assert prev.get_attribute("aria-disabled") == "true"
         for k in range(n):
             position, shown, equation = widget.evaluate(STEP)
             assert position == f"position {k + 1} of {n}"
             assert _final_number(equation) == pytest.approx(float(shown))
-            widget.locator('[data-role="next"]').click()
+            if k < n - 1:
+                next_.click()
+        assert next_.get_attribute("aria-disabled") == "true"
+        next_.click(force=True)  # marked unavailable, and pressing it anyway does nothing
         assert widget.locator(".position").text_content() == f"position {n} of {n}"  # next stops at the end
-        widget.locator('[data-role="prev"]').click()
+        prev.click()
         assert widget.locator(".position").text_content() == f"position {n - 1} of {n}"
+        assert next_.get_attribute("aria-disabled") == "false"
     assert page.errors == []
     page.close()
 
@@ -210,6 +221,16 @@ def test_editing_inputs_updates_every_result(browser, tmp_path, name):
     before = page.values("O")
     first.fill("-")
     assert first.get_attribute("aria-invalid") == "true" and page.values("O") == before
+    # ... and the figure says so, instead of showing results that silently ignore what is in the cell
+    equation = page.page.locator('[data-widget="forward"] [data-role=equation]').text_content()  # first's figure
+    assert "is not a number" in equation and "still use" in equation
+    # a decimal comma and Arabic-Indic digits are numbers too
+    for typed, value in (("1,5", "1.5"), ("\u0663", "3"), ("\u2212\u0662\u066b\u0665", "-2.5")):
+        first.fill(value)
+        expected = page.values("O")
+        first.fill("-")
+        first.fill(typed)
+        assert first.get_attribute("aria-invalid") == "false" and page.values("O") == expected, typed
     assert page.errors == []
     page.close()
 
@@ -260,6 +281,24 @@ def test_phone_width_has_no_horizontal_scroll(browser, tmp_path, lang):
     assert page.page.evaluate("document.documentElement.scrollWidth") <= 375
     assert page.page.evaluate("document.documentElement.dir") == ("rtl" if lang == "ar" else "ltr")
     assert page.page.locator("[data-widget]").first.get_attribute("dir") == "ltr"  # matrices stay left to right
+    assert page.errors == []
+    page.close()
+
+
+def test_arabic_page_keeps_formulas_left_to_right(browser, tmp_path):
+    """Inside Arabic prose a gradient's name stays ∂L/∂O (bidi would show "L/∂O∂"), and an equation line that
+    carries Arabic words still reads left to right: its left-hand side first, then its terms."""
+    _, _, path = _conv_page(tmp_path, "stride2-padding1", "ar")
+    page = Page(browser, path)
+    caption = page.page.locator(".widget-caption").nth(1).text_content()
+    assert "\u2066∂L/∂O\u2069" in caption
+    widget = page.page.locator('[data-widget="grad_x"]')
+    widget.locator('[data-role="prev"]').press("Home")  # a cropped cell: its name is in Arabic
+    equation = widget.locator("[data-role=equation]")
+    lhs, term = equation.locator("bdi").first, equation.locator(".term").first
+    assert lhs.text_content() == "خلية مقصوصة"
+    assert lhs.bounding_box()["x"] < term.bounding_box()["x"]
+    assert equation.locator("bdi.note").get_attribute("dir") == "rtl"
     assert page.errors == []
     page.close()
 

@@ -310,7 +310,8 @@ def _grad_x_widget(v: _View, name: str) -> dict:
             frame["target"] = [grid, int(r * fw + s)]
             if "lhs" in frame:
                 frame["also"] = [xg[c], int((r - ph) * w + s - pw)]
-    return g.widget(name, frames)
+    # the stepper opens on the first entry that ∂L/∂X keeps, not on the cropped border that precedes it
+    return g.widget(name, frames, start=next(k for k, f in enumerate(frames) if "lhs" in f))
 
 
 def _conv_tensors(d, values: dict, multi: bool, row: bool = True) -> dict:

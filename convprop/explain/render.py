@@ -336,7 +336,10 @@ def _asset(name: str) -> str:
 
 def _lesson_script(doc: Document) -> str:
     """The lesson data as JSON (every ``<`` escaped, so no text in it can end or re-open a script) and the script."""
-    data = dict(doc.lesson, ui=strings.PAGE[doc.lang])
+    ui = strings.PAGE[doc.lang]
+    if doc.direction == "rtl":
+        ui = {k: strings.isolate_ltr(v) for k, v in ui.items()}
+    data = dict(doc.lesson, ui=ui)
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
     return (
         f'<script type="application/json" id="convprop-lesson">{text}</script>\n<script>{_asset("lesson.js")}</script>'
@@ -360,12 +363,16 @@ def _html_blocks(doc: Document, blocks) -> list[str]:
     def inline(f) -> str:
         return f'<math dir="ltr">{mathml(f)}</math>'
 
+    def esc(s: str) -> str:
+        """Text as HTML; in right-to-left prose, gradient names written as text keep their left-to-right order."""
+        return html.escape(strings.isolate_ltr(s) if doc.direction == "rtl" else s)
+
     out = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+            out.append(f"<h{b.level}>{esc(b.text)}</h{b.level}>")
         elif isinstance(b, Para):
-            out.append(f"<p>{_prose(b.parts, inline, html.escape)}</p>")
+            out.append(f"<p>{_prose(b.parts, inline, esc)}</p>")
         elif isinstance(b, Display):
             rows = "".join(f'<math display="block" dir="ltr">{mathml(row)}</math>' for row in b.rows)
             block = f'<div class="eq" dir="ltr">{rows}</div>'
@@ -375,15 +382,15 @@ def _html_blocks(doc: Document, blocks) -> list[str]:
             out.append(block)
         elif isinstance(b, Details):
             inner = "\n".join(_html_blocks(doc, b.blocks))
-            out.append(f'<details class="matrices"><summary>{html.escape(b.summary)}</summary>{inner}</details>')
+            out.append(f'<details class="matrices"><summary>{esc(b.summary)}</summary>{inner}</details>')
         elif isinstance(b, Nav):
             out.append(_nav(b))
         elif isinstance(b, Widget):
             if doc.lesson is not None:
                 out.append(
                     f'<section class="widget" data-widget="{b.name}" dir="ltr" aria-label="{html.escape(b.caption)}">'
-                    f'<p class="nojs">{html.escape(strings.PAGE[doc.lang]["nojs"])}</p></section>'
-                    f'<p class="widget-caption">{html.escape(b.caption)}</p>'
+                    f'<p class="nojs" dir="{doc.direction}">{esc(strings.PAGE[doc.lang]["nojs"])}</p></section>'
+                    f'<p class="widget-caption">{esc(b.caption)}</p>'
                 )
         elif isinstance(b, Table):
             head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
@@ -397,7 +404,7 @@ def _html_blocks(doc: Document, blocks) -> list[str]:
         elif isinstance(b, Figure):
             out.append(
                 f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.caption)}">'
-                f"<figcaption>{html.escape(b.caption)}</figcaption></figure>"
+                f"<figcaption>{esc(b.caption)}</figcaption></figure>"
             )
     return out
 

@@ -50,6 +50,7 @@
   function fmt(v) {
     if (Object.is(v, -0)) v = 0;
     if (Number.isInteger(v)) return String(v);
+    if (Math.abs(v) < 1e-3) return String(parseFloat(v.toPrecision(3))); // 1e-9 stays visible, not "0"
     return String(parseFloat(v.toFixed(4)));
   }
   const factor = (v) => (v < 0 ? "(" + fmt(v) + ")" : fmt(v));
@@ -127,11 +128,24 @@
     }
   }
 
+  // What a learner types: a minus sign for "-", a decimal comma, Arabic-Indic digits and separator.
+  function parseNumber(text) {
+    const ascii = text.trim().replace(/\u2212/g, "-").replace(/[\u0660-\u0669]/g, (d) => d.charCodeAt(0) - 0x660)
+      .replace(/[\u06f0-\u06f9]/g, (d) => d.charCodeAt(0) - 0x6f0).replace(/[\u066b,]/g, ".");
+    const v = Number(ascii);
+    return ascii !== "" && Number.isFinite(v) ? v : null;
+  }
+
   function edit(t, i, input) {
-    const v = Number(input.value.replace("\u2212", "-").trim());
-    const ok = input.value.trim() !== "" && Number.isFinite(v);
+    const v = parseNumber(input.value);
+    const ok = v !== null;
     input.setAttribute("aria-invalid", ok ? "false" : "true");
-    if (!ok) return;
+    if (!ok) {
+      // the results keep the last number: say so where the equations are shown, instead of going stale silently
+      const note = UI.invalid.replace("{name}", T[t].names[i]).replace("{text}", input.value).replace("{value}", fmt(state[t][i]));
+      for (const w of widgets) if (w.root.contains(input)) showEquation(w, [{ note }]);
+      return;
+    }
     state[t][i] = v;
     for (const other of cellsOf[key(t, i)]) {
       const inp = other.querySelector("input");
@@ -223,9 +237,12 @@
     box.textContent = "";
     for (const p of parts) {
       if (typeof p === "string") {
-        box.appendChild(document.createTextNode(p));
+        // words of the page's language (an Arabic "cropped cell") are isolated, or the bidi algorithm would pull
+        // the neighbouring "= 0" into their right-to-left run
+        box.appendChild(/[\u0600-\u06ff]/.test(p) ? el("bdi", {}, p) : document.createTextNode(p));
       } else if (p.note) {
-        box.appendChild(el("span", { class: "note" }, " " + p.note));
+        box.appendChild(document.createTextNode(" "));
+        box.appendChild(el("bdi", { class: "note", dir: document.documentElement.dir || "ltr" }, p.note));
       } else {
         const span = el("span", { class: "term", tabindex: "0" });
         for (const [k, f] of [["a", p.a], ["b", p.b]]) {
@@ -256,7 +273,8 @@
       if (L.pool.kind === "max") {
         parts.push(" → " + T.dA.names[winners[k]] + " += " + dB + " = " + fmt(state.dB[k]));
       } else {
-        parts.push(" → " + UI.each_gets.replace("{n}", L.pool.windows[k].length) + " " + dB + " / " +
+        const n = L.pool.windows[k].length;
+        parts.push(" → " + (n === 1 ? UI.each_gets_one : UI.each_gets.replace("{n}", n)) + " " + dB + " / " +
                    L.pool.divisors[k] + " = " + fmt(state.dB[k] / L.pool.divisors[k]));
       }
       return parts;
@@ -283,6 +301,8 @@
       }
     }
     w.slider.value = String(w.pos);
+    w.prevBtn.setAttribute("aria-disabled", String(w.pos === 0));
+    w.nextBtn.setAttribute("aria-disabled", String(w.pos === frames.length - 1));
     w.position.textContent = UI.position.replace("{k}", w.pos + 1).replace("{n}", frames.length);
     w.shows = null;
     showEquation(w, frameEquation(frame));
@@ -313,7 +333,8 @@
 
   function build(root, spec) {
     root.textContent = "";
-    const w = { root, spec, pos: 0, shows: null, grids: [], timer: null };
+    // a figure may start past frames that only set the scene (the full correlation's cropped border)
+    const w = { root, spec, pos: spec.start || 0, shows: null, grids: [], timer: null };
     const row = el("div", { class: "grids" });
     spec.grids.forEach((g, k) => {
       const item = el("div", { class: "item" }); // an operator stays on the line of the grid it precedes
@@ -336,7 +357,7 @@
     const controls = el("div", { class: "controls" });
     // the arrows stay outside the words: in an Arabic page the figure still runs left to right
     const label = (arrow, text, after) => {
-      const parts = [el("span", { "aria-hidden": "true" }, arrow), el("span", { dir: "auto" }, text)];
+      const parts = [el("span", { "aria-hidden": "true", dir: "ltr" }, arrow), el("span", { dir: "auto" }, text)];
       return after ? parts.reverse() : parts;
     };
     w.prevBtn = el("button", { type: "button", dir: "ltr", "data-role": "prev", "aria-label": UI.prev_label });
