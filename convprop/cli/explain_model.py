@@ -42,9 +42,8 @@ def run_model(args) -> int:
     graph = run_forward(spec, shape, lambda: training_step_graph(model, shape))
     svg = graph.svg()
     checks = run_forward(spec, shape, lambda: check_network(model, shape))
-    lessons = _lessons(model, args.lang)
-
     output = args.output or Path(f"{class_name if colon else spec}.html")
+    lessons = _lessons(model, args.lang, title, f"../{output.name}")
     folder = output.parent / f"{output.stem}_lessons"
     links = {name: f"{folder.name}/{lesson.filename}" for name, lesson in lessons.items()}
     page = model_page(title, table, graph, svg, checks, links, args.lang)
@@ -60,11 +59,11 @@ def run_model(args) -> int:
     return 1 if failed else 0
 
 
-def _lessons(model, lang: str):
+def _lessons(model, lang: str, title: str, back: str):
     try:
         from convprop.viz.lessons import layer_lessons
 
-        return layer_lessons(model, lang)
+        return layer_lessons(model, lang, title, back)
     except ModuleNotFoundError as exc:
         raise RuntimeError(
             f"the per-layer lessons need {exc.name} (the explain extra): pip install 'convprop[explain]'"

@@ -66,19 +66,38 @@ def _tag(values) -> str:
     return "x".join(map(str, values))
 
 
-def _conv_lesson(geometry, lang: str) -> Lesson:
+def _context(doc, key: str, layers: list, size, lang: str, model: str | None, back: str | None):
+    """The page opens with the model layers it stands for (and a link back to the model's page)."""
+    from convprop.explain.document import Nav, Para
+    from convprop.viz.strings import text
+
+    def describe(name, m) -> str:
+        if isinstance(m, Conv2d):
+            return f"{name} (Conv2d, {text(lang, 'channels', cin=m.in_channels, cout=m.out_channels)})"
+        return f"{name} ({type(m).__name__})"
+
+    shown = ", ".join(describe(n, m) for n, m in layers)
+    what = model or "the model"
+    blocks = [Para([text(lang, key, layers=shown, model=what, size="×".join(map(str, size)))])]
+    if back is not None:
+        blocks.insert(0, Nav(text(lang, "lesson_nav"), [(text(lang, "lesson_back", model=what), back, False)]))
+    doc.blocks[:0] = blocks
+    return doc
+
+
+def _conv_lesson(geometry, lang: str, context) -> Lesson:
     from convprop import explain
 
     kernel, stride, padding, dilation, groups = geometry
-    d = explain.derive_conv(
-        _small_input(kernel, stride, padding, dilation), kernel, stride, padding, dilation, groups, groups, groups
-    )
+    size = _small_input(kernel, stride, padding, dilation)
+    d = explain.derive_conv(size, kernel, stride, padding, dilation, groups, groups, groups)
     check = explain.check_conv(d)
     name = f"conv_k{_tag(kernel)}_s{_tag(stride)}_p{_tag(padding)}_d{_tag(dilation)}_g{groups}.{lang}.html"
-    return Lesson(name, explain.render(explain.conv_document(d, lang, check), "html"), d.verified and check.ok)
+    doc = context(explain.conv_document(d, lang, check), "lesson_conv", size)
+    return Lesson(name, explain.render(doc, "html"), d.verified and check.ok)
 
 
-def _pool_lesson(geometry, lang: str) -> Lesson:
+def _pool_lesson(geometry, lang: str, context) -> Lesson:
     from convprop import explain
 
     kind, kernel, stride, padding, include_pad = geometry
@@ -89,13 +108,18 @@ def _pool_lesson(geometry, lang: str) -> Lesson:
     check = explain.check_pool(d)
     extra = "" if include_pad or kind == "max" else "_exclude-pad"
     name = f"{kind}pool_k{_tag(kernel)}_s{_tag(stride)}_p{_tag(padding)}{extra}.{lang}.html"
-    return Lesson(name, explain.render(explain.pool_document(d, lang, check), "html"), d.verified and check.ok)
+    doc = context(explain.pool_document(d, lang, check), "lesson_pool", size)
+    return Lesson(name, explain.render(doc, "html"), d.verified and check.ok)
 
 
-def layer_lessons(model: Module, lang: str = "en") -> dict[str, Lesson]:
-    """Qualified layer name -> its lesson, for every layer the explainer derives (see the module docstring)."""
-    made: dict[tuple, Lesson] = {}
-    out: dict[str, Lesson] = {}
+def layer_lessons(
+    model: Module, lang: str = "en", model_name: str | None = None, back: str | None = None
+) -> dict[str, Lesson]:
+    """Qualified layer name -> its lesson, for every layer the explainer derives (see the module docstring).
+
+    Each page opens with the layers of ``model_name`` it stands for and, given ``back`` (a link to the model's
+    page, relative to the lesson), a link back."""
+    layers: dict[tuple, list] = {}  # (builder, geometry) -> [(name, module)], in the model's order
     for name, m in model.named_modules():
         if type(m) is Conv2d:
             geometry, build = _conv_geometry(m), _conv_lesson
@@ -103,10 +127,14 @@ def layer_lessons(model: Module, lang: str = "en") -> dict[str, Lesson]:
             geometry, build = _pool_geometry(m), _pool_lesson
         else:
             continue
-        if geometry is None:
-            continue
-        key = (build.__name__, geometry)
-        if key not in made:
-            made[key] = build(geometry, lang)
-        out[name] = made[key]
+        if geometry is not None:
+            layers.setdefault((build, geometry), []).append((name, m))
+    out: dict[str, Lesson] = {}
+    for (build, geometry), named in layers.items():
+
+        def context(doc, key, size, named=named):
+            return _context(doc, key, named, size, lang, model_name, back)
+
+        lesson = build(geometry, lang, context)
+        out.update((name, lesson) for name, _ in named)
     return out

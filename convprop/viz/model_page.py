@@ -119,7 +119,8 @@ def _layer_table(summary: Summary, lessons: dict[str, str], lang: str) -> str:
             f"<td>{_e(layer.type)}</td><td>{_e(shape)}</td><td class=num>{layer.parameters:,}</td>"
             f"<td class=num>{layer.macs:,}</td><td>{lesson}</td></tr>"
         )
-    return f'<table class="layers" dir="ltr"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    table = f'<table class="layers" dir="ltr"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f'<div class="wide">{table}</div>'  # a phone scrolls the table, not the page
 
 
 def _step_html(k: int, step: Step, lessons: dict[str, str], lang: str) -> str:
@@ -162,7 +163,8 @@ def _check_html(checks: list[ParameterCheck], batch: int, eps: float, rtol: floa
     verdict = _t(lang, "check_bad", names=", ".join(failed)) if failed else _t(lang, "check_ok", n=len(checks))
     return (
         f"<p>{_t(lang, 'check', batch=batch, eps=eps, rtol=rtol, dot='⟨∂L/∂P, V⟩', difference=_DIFFERENCE)}</p>"
-        f'<table class="check" dir="ltr"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        f'<div class="wide"><table class="check" dir="ltr"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        "</div>"
         f'<p data-role="gradcheck" class="{"verdict-bad" if failed else "verdict-ok"}">{verdict}</p>'
     )
 
@@ -179,6 +181,7 @@ _CSS = """
 body { font-family: "DejaVu Sans", "Noto Sans", "Noto Naskh Arabic", sans-serif; max-width: 1100px; margin: 2em auto;
   padding: 0 1em; line-height: 1.5; color: #111827; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+.wide { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #d1d5db; padding: 0.25em 0.6em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.current { background: #fef3c7; }

@@ -46,7 +46,19 @@ STRINGS = {
         "computes_param": "computes {grad} (shape {shape}, norm {norm}): the optimizer updates {name} with it",
         "computes_input": "computes {grad} (shape {shape}, norm {norm}) and passes it back to {to}",
         "no_input_grad": "its input (the data) needs no gradient: backpropagation ends here",
-        "see_lesson": "The derivation of this layer's two gradients, step by step:",
+        "see_lesson": "The derivation of this layer's gradients, step by step:",
+        "lesson_conv": (
+            "This derivation is the one of {layers} in {model}: the same kernel, stride, padding, dilation and "
+            "groups, on a {size} input with one channel per group, so that every equation can be written out. "
+            "Every pair of an input and an output channel of the layer follows these equations."
+        ),
+        "lesson_pool": (
+            "This derivation is the one of {layers} in {model}: the same window, stride and padding, on a {size} "
+            "input. Pooling treats every channel on its own, with these equations."
+        ),
+        "lesson_back": "Back to the backward pass of {model}",
+        "lesson_nav": "The model",
+        "channels": "{cin} → {cout} channels",
         "h_check": "Gradient check",
         "check": (
             "The whole network in float64 on a batch of {batch} random inputs: for each parameter P, the backward "
@@ -90,7 +102,19 @@ STRINGS = {
         "computes_param": "تحسب {grad} (الشكل {shape}، المعيار {norm}): به يحدّث المُحسِّن {name}",
         "computes_input": "تحسب {grad} (الشكل {shape}، المعيار {norm}) وتمرره إلى {to}",
         "no_input_grad": "مدخلها (البيانات) لا يحتاج إلى تدرج: هنا ينتهي الانتشار العكسي",
-        "see_lesson": "اشتقاق تدرجَي هذه الطبقة خطوةً خطوة:",
+        "see_lesson": "اشتقاق تدرجات هذه الطبقة خطوةً خطوة:",
+        "lesson_conv": (
+            "هذا هو اشتقاق {layers} في {model}: بنفس الـkernel والـstride والـpadding والـdilation والـgroups، على "
+            "مدخل بحجم {size} وبقناة واحدة لكل مجموعة حتى يمكن كتابة كل معادلة كاملة. وكل زوج من قنوات المدخل "
+            "والمخرج في الطبقة يتبع هذه المعادلات نفسها."
+        ),
+        "lesson_pool": (
+            "هذا هو اشتقاق {layers} في {model}: بنفس النافذة والـstride والـpadding، على مدخل بحجم {size}. "
+            "والـpooling يعالج كل قناة وحدها بهذه المعادلات نفسها."
+        ),
+        "lesson_back": "العودة إلى الانتشار العكسي في {model}",
+        "lesson_nav": "النموذج",
+        "channels": "{cin} ← {cout} قناة",
         "h_check": "فحص التدرجات",
         "check": (
             "الشبكة كاملة بدقة float64 على دفعة من {batch} مدخلات عشوائية: لكل معامل P نقارن {dot} "
