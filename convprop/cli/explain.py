@@ -23,7 +23,7 @@ def _size(text: str) -> tuple[int, int]:
     """'3x3', '3,2' or '3' (square) -> (h, w)."""
     m = _SIZE.match(text)
     if m is None:
-        raise argparse.ArgumentTypeError(f"expected HxW or N (e.g. 3x3), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected HxW or N, non-negative integers (e.g. 3x3), got {text!r}")
     h = int(m[1])
     return h, int(m[2]) if m[2] else h
 
@@ -46,13 +46,17 @@ def _length(text: str) -> int:
     return int(text)
 
 
-def _common(p: argparse.ArgumentParser, input_default: str, kernel_default: str, size=_size) -> None:
+def _common(
+    p: argparse.ArgumentParser, input_default: str, kernel_default: str, size=_size, pad_with: str = "zeros"
+) -> None:
     shape = "N" if size is _length else "HxW"
     p.add_argument(
         "--input", type=size, default=size(input_default), help=f"input size {shape} (default {input_default})"
     )
     p.add_argument("--kernel", type=size, default=size(kernel_default), help=f"kernel size (default {kernel_default})")
-    p.add_argument("--padding", type=size, default=size("0"), help="zero padding per side (default 0)")
+    p.add_argument(
+        "--padding", type=size, default=size("0"), help=f"padding per side, filled with {pad_with} (default 0)"
+    )
     p.add_argument("--format", choices=("md", "html", "latex", "text"), default="md", help="output format (md)")
     p.add_argument("--lang", choices=("en", "ar"), default="en", help="language of the prose (en)")
     p.add_argument("--animate", metavar="DIR", type=Path, help="also write GIF + PNG animations to DIR")
@@ -97,9 +101,11 @@ def register(subparsers) -> None:
             )
         conv.add_argument("--stride", type=size, default=size("1"), help="stride (default 1)")
         conv.add_argument("--dilation", type=size, default=size("1"), help="filter dilation (default 1)")
-        conv.add_argument("--in-channels", type=int, default=1)
-        conv.add_argument("--out-channels", type=int, default=1)
-        conv.add_argument("--groups", type=int, default=1)
+        conv.add_argument("--in-channels", type=int, default=1, help="input channels (default 1)")
+        conv.add_argument("--out-channels", type=int, default=1, help="output channels (default 1)")
+        conv.add_argument(
+            "--groups", type=int, default=1, help="groups: each output channel reads only its group's inputs (1)"
+        )
         conv.add_argument(
             "--seed", type=_seed, default=0, help="seed of the numeric check's values and the page's starting numbers"
         )
@@ -112,7 +118,7 @@ def register(subparsers) -> None:
         conv.set_defaults(func=run_conv, ndim=ndim, transposed=layer == "conv_transpose")
     for kind in ("max", "avg"):
         p = sub.add_parser(f"{kind}pool", help=f"{'an' if kind == 'avg' else 'a'} {kind}_pool2d layer")
-        _common(p, "4x4", "2")
+        _common(p, "4x4", "2", pad_with="-inf, never a window's maximum" if kind == "max" else "zeros")
         p.add_argument("--stride", type=_size, default=None, help="stride (default: the kernel size)")
         values = p.add_mutually_exclusive_group()
         values.add_argument(
