@@ -18,6 +18,14 @@ from tests.helpers import require_torch
 CLEAR_ERRORS = (ValueError, TypeError, RuntimeError, IndexError)
 
 
+def _step(lib, optimizer, **options):
+    """One step of ``lib.optim.<optimizer>(**options)`` on a parameter of ones with gradient ones."""
+    p = lib.nn.Parameter(lib.ones(2))
+    p.grad = lib.ones(2)
+    getattr(lib.optim, optimizer)([p], **options).step()
+    return p.detach()
+
+
 def _run(lib, case):
     F = lib.nn.functional
     return case(lib, F)
@@ -80,6 +88,16 @@ CASES = {
     "one_hot_float": lambda t, F: F.one_hot(t.ones(3)),
     "topk_k_too_large": lambda t, F: t.ones(3).topk(4),
     "split_size_zero": lambda t, F: t.ones(3).split(0),
+    # optimizer hyperparameters: PyTorch's SGD checks `lr < 0` (NaN passes), Adam checks `0 <= eps` (NaN fails)
+    "sgd_lr_nan": lambda t, F: _step(t, "SGD", lr=float("nan")),
+    "sgd_momentum_nan": lambda t, F: _step(t, "SGD", lr=0.1, momentum=float("nan")),
+    "sgd_weight_decay_nan": lambda t, F: _step(t, "SGD", lr=0.1, weight_decay=float("nan")),
+    "sgd_lr_inf": lambda t, F: _step(t, "SGD", lr=float("inf")),
+    "sgd_lr_negative": lambda t, F: _step(t, "SGD", lr=-1.0),
+    "adam_eps_nan": lambda t, F: _step(t, "Adam", eps=float("nan")),
+    "adam_lr_nan": lambda t, F: _step(t, "Adam", lr=float("nan")),
+    "adam_beta_nan": lambda t, F: _step(t, "Adam", betas=(float("nan"), 0.999)),
+    "rmsprop_alpha_nan": lambda t, F: _step(t, "RMSprop", alpha=float("nan")),
 }  # fmt: skip
 
 

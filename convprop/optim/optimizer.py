@@ -24,7 +24,10 @@ from convprop.tensor import Tensor, enable_grad
 
 
 def check_hyper(valid: bool, message: str) -> None:
-    """Raise ``ValueError(message)`` unless ``valid``; write checks as ``lr >= 0`` so that NaN fails them."""
+    """Raise ``ValueError(message)`` unless ``valid``; write checks as ``lr >= 0`` so that NaN fails them.
+
+    That is how PyTorch checks every optimizer but SGD, whose ``lr < 0`` checks let NaN through.
+    """
     if not valid:
         raise ValueError(message)
 
