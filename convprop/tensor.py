@@ -306,6 +306,10 @@ class Tensor:
     def __float__(self) -> builtins.float:
         return float(self.item())
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value, as in PyTorch; other tensors take no format spec."""
+        return format(self.item(), spec) if self.ndim == 0 else object.__format__(self, spec)
+
     def __int__(self) -> builtins.int:
         return int(self.item())
 
