@@ -100,6 +100,7 @@ CASES = {
     "cross_entropy_prob_negative_smoothing": lambda t, F: F.cross_entropy(t.arange(6.0).reshape(2, 3) / 4,
                                                                          t.arange(6.0).reshape(2, 3) / 15,
                                                                          label_smoothing=-0.3),
+    "cross_entropy_loss_module_smoothing_above_one": lambda t, F: t.nn.CrossEntropyLoss(label_smoothing=1.5),
     "cross_entropy_smoothing_above_one": lambda t, F: F.cross_entropy(t.ones(2, 3), t.tensor([0, 2]),
                                                                      label_smoothing=1.5),
     # optimizer hyperparameters: PyTorch's SGD checks `lr < 0` (NaN passes), Adam checks `0 <= eps` (NaN fails)
