@@ -61,7 +61,7 @@ def gradcheck(
     worst = None  # (excess, input index, element index, analytic, numeric)
     for i in checked:
         t = work[i]
-        analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
+        analytic = t._grad_array if t._grad_array is not None else np.zeros_like(t.data)
         flat = t.data.reshape(-1)  # a view of the float64 copy: perturb in place
         numeric = np.empty(flat.size)
         for k in range(flat.size):

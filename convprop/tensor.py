@@ -168,7 +168,8 @@ class Function:
 class Tensor:
     """An n-dimensional array with an optional gradient, PyTorch style.
 
-    ``.data`` and ``.grad`` are NumPy arrays. Create one with :func:`tensor`.
+    ``.data`` is a NumPy array; ``.grad`` is a Tensor sharing memory with the gradient
+    array the library works on (:attr:`_grad_array`). Create one with :func:`tensor`.
     """
 
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
@@ -195,18 +196,51 @@ class Tensor:
 
     # ---- basic attributes -------------------------------------------------
     @property
-    def grad(self) -> np.ndarray | None:
+    def grad(self) -> Tensor | None:
+        """dL/dself after :meth:`backward`: a Tensor (no gradient of its own), or None, as in PyTorch.
+
+        It shares memory with the array the optimizers read, so ``p.grad.mul_(0.5)`` or
+        ``p.grad[...] = 0`` changes what the next ``step()`` uses; a second ``backward``
+        adds into it in place. Library code reads and writes the array itself through
+        :attr:`_grad_array`.
+        """
         return self._grad
 
     @grad.setter
-    def grad(self, value) -> None:
-        if value is None:
-            self._grad = None
-            return
-        arr = value.data if isinstance(value, Tensor) else np.asarray(value)
-        if arr.shape != self.shape:
-            raise RuntimeError(f"assigned grad has shape {arr.shape} but the tensor has shape {self.shape}")
-        self._grad = arr.astype(self.dtype, copy=False)
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
+                )
+            if value is self:
+                raise RuntimeError("can't assign a Tensor as its own grad")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of shape {value.shape} to a tensor of shape {self.shape}; "
+                    "the gradient and the tensor must have the same shape"
+                )
+            if value.dtype != self.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of dtype {value.dtype} to a tensor of dtype {self.dtype}; "
+                    "the gradient must have the tensor's dtype"
+                )
+        self._grad = value
+
+    @property
+    def _grad_array(self) -> np.ndarray | None:
+        """The gradient as a NumPy array (the memory :attr:`grad` wraps), or None: the library's fast path.
+
+        Optimizers, gradient clipping, the trainer and the checks read and update the
+        gradient here, in place, without building a Tensor each step. Assigning an array
+        (or None) replaces the gradient without :attr:`grad`'s checks: internal use only.
+        """
+        grad = self._grad
+        return None if grad is None else grad.data
+
+    @_grad_array.setter
+    def _grad_array(self, arr: np.ndarray | None) -> None:
+        self._grad = None if arr is None else Tensor._wrap(arr)
 
     @property
     def shape(self) -> tuple[builtins.int, ...]:
@@ -271,6 +305,10 @@ class Tensor:
 
     def __float__(self) -> builtins.float:
         return float(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value, as in PyTorch; other tensors take no format spec."""
+        return format(self.item(), spec) if self.ndim == 0 else object.__format__(self, spec)
 
     def __int__(self) -> builtins.int:
         return int(self.item())
@@ -736,10 +774,11 @@ class Tensor:
                 if replaced is not None:
                     g = _as_array(replaced).astype(node.dtype, copy=False)
             fn = node._ctx
-            if node._retains_grad:
-                node._grad = g.copy() if node._grad is None else node._grad + g
+            if node._retains_grad:  # a new Tensor each time, as PyTorch's retain_grad does
+                held = node._grad_array
+                node._grad_array = g.copy() if held is None else held + g
             if fn is None:
-                node._grad = g.astype(node.dtype, copy=True) if node._grad is None else node._grad + g
+                node._accumulate_grad(g)
                 continue
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
@@ -752,6 +791,26 @@ class Tensor:
                 grads[key] = pg if key not in grads else grads[key] + pg
             if not retain_graph:
                 fn._release()
+
+    def _zero_grad(self, set_to_none: builtins.bool) -> None:
+        """``zero_grad`` for one tensor: drop the gradient, or zero it in place as PyTorch does."""
+        if set_to_none:
+            self._grad = None
+        else:
+            self._grad_array[...] = 0
+
+    def _accumulate_grad(self, g: np.ndarray) -> None:
+        """Leaf: ``.grad = g`` (a copy) the first time, then ``.grad += g`` in place, as PyTorch accumulates."""
+        held = self._grad_array
+        if held is None:
+            self._grad_array = g.astype(self.dtype, copy=True)
+        elif not held.flags.writeable:
+            raise RuntimeError(
+                "cannot accumulate into this tensor's .grad: it is a read-only view (an expand() or broadcast); "
+                "assign .grad a clone() of it instead"
+            )
+        else:
+            np.add(held, g, out=held)
 
     def _topological_order(self) -> list[Tensor]:
         """Nodes from this output back to the leaves, every node after all its consumers."""

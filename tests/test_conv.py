@@ -539,3 +539,47 @@ def test_algorithm_choice_table():
     assert choose((16, 16, 3, 3), strided, (28, 28), (14, 14)) == "im2col"
     grouped = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 16)
     assert choose((16, 1, 3, 3), grouped, (28, 28), (28, 28)) == "depthwise"
+
+
+# Paddings far wider than the kernel: windows wholly in the padding give the bias alone, and only the
+# windows that overlap the input are computed (conv_ops.reach), so a padding of 10⁶ costs nothing.
+FAR_PADDING = [
+    ("conv2d", (1, 1, 3, 3), (1, 1, 1, 1), {"padding": 10**6, "stride": 10**6}),
+    ("conv2d", (2, 3, 5, 4), (4, 3, 2, 3), {"padding": (7, 5), "stride": (3, 4)}),
+    ("conv2d", (2, 4, 5, 4), (4, 2, 2, 3), {"padding": (7, 5), "stride": (3, 4), "dilation": (2, 1), "groups": 2}),
+    ("conv2d", (2, 3, 5, 4), (4, 3, 1, 1), {"padding": 2}),
+    ("conv2d", (2, 3, 5, 4), (4, 3, 1, 1), {"padding": 2, "stride": 10}),
+    ("conv1d", (2, 3, 5), (4, 3, 2), {"padding": 10**6, "stride": 10**6 - 1}),
+    ("conv3d", (1, 2, 3, 3, 3), (2, 2, 1, 2, 1), {"padding": (10**5, 3, 2), "stride": (10**5, 2, 3)}),
+    ("conv_transpose2d", (2, 3, 12, 14), (3, 2, 2, 3), {"padding": (3, 5)}),
+    ("conv_transpose2d", (2, 3, 5, 4), (3, 2, 1, 1), {"padding": (2, 1), "stride": (3, 2)}),
+    ("conv_transpose2d", (1, 2, 3, 3), (2, 3, 3, 3),
+     {"padding": (10**5 - 5, 10**5 - 9), "stride": 10**5, "output_padding": (5, 7)}),
+    ("conv_transpose1d", (1, 2, 4), (2, 2, 3), {"padding": 10**6 - 2, "stride": 10**6}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("op", "x_shape", "w_shape", "kwargs"), FAR_PADDING)
+def test_far_padding_computes_only_the_windows_that_reach_the_input(op, x_shape, w_shape, kwargs):
+    torch = require_torch()
+    rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1) if "transpose" in op else w_shape[0])
+    y = compare_with_torch(lambda *t: getattr(F, op)(*t, **kwargs),
+                           lambda *t: getattr(torch.nn.functional, op)(*t, **kwargs), [x, w, b])  # fmt: skip
+    cx = convprop.tensor(x, requires_grad=True)
+    tracemalloc.start()
+    getattr(F, op)(cx, convprop.tensor(w), convprop.tensor(b), **kwargs).backward(np.ones(y.shape))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 * (y.data.nbytes + x.nbytes) + 2**16  # the padded input was never built
+
+
+def test_far_padding_with_a_huge_output_is_still_refused():
+    x, w = convprop.ones(1, 1, 3, 3), convprop.ones(1, 1, 1, 1)
+    with pytest.raises(
+        RuntimeError, match=r"conv2d: this call would allocate 14\.6 TiB \(shape \(1, 1, 2000003, 2000003\)"
+    ):
+        F.conv2d(x, w, padding=10**6)
+    with pytest.raises(RuntimeError, match=r"conv_transpose2d: this call would allocate [0-9.]+ TiB"):
+        F.conv_transpose2d(x, w, stride=10**6)

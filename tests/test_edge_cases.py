@@ -18,6 +18,14 @@ from tests.helpers import require_torch
 CLEAR_ERRORS = (ValueError, TypeError, RuntimeError, IndexError)
 
 
+def _step(lib, optimizer, **options):
+    """One step of ``lib.optim.<optimizer>(**options)`` on a parameter of ones with gradient ones."""
+    p = lib.nn.Parameter(lib.ones(2))
+    p.grad = lib.ones(2)
+    getattr(lib.optim, optimizer)([p], **options).step()
+    return p.detach()
+
+
 def _run(lib, case):
     F = lib.nn.functional
     return case(lib, F)
@@ -49,6 +57,8 @@ CASES = {
     "pad_int_fractional_value": lambda t, F: F.pad(t.arange(4).reshape(1, 4), (1, 1), value=1.5),
     "tensor_ints_are_int64": lambda t, F: t.tensor([[1, 2], [3, 4]]),
     "tensor_bools": lambda t, F: t.tensor([True, False]),
+    "conv_far_padding_tiny_output": lambda t, F: F.conv2d(t.ones(1, 1, 3, 3), t.ones(1, 1, 1, 1), t.ones(1),
+                                                          padding=10**6, stride=10**6),
     # invalid inputs PyTorch rejects
     "tensor_none": lambda t, F: t.tensor(None),
     "tensor_list_with_none": lambda t, F: t.tensor([1.0, None]),
@@ -80,6 +90,29 @@ CASES = {
     "one_hot_float": lambda t, F: F.one_hot(t.ones(3)),
     "topk_k_too_large": lambda t, F: t.ones(3).topk(4),
     "split_size_zero": lambda t, F: t.ones(3).split(0),
+    "softmax_int": lambda t, F: t.softmax(t.ones(2, dtype=t.long), 0),
+    "log_softmax_bool": lambda t, F: F.log_softmax(t.ones(2, dtype=t.bool), 0),
+    "softmax_int_with_dtype": lambda t, F: t.softmax(t.arange(3), 0, dtype=t.float64),
+    "cross_entropy_negative_smoothing": lambda t, F: F.cross_entropy(t.arange(6.0).reshape(2, 3) / 4, t.tensor([0, 0]),
+                                                                    label_smoothing=-0.1),
+    "cross_entropy_nan_smoothing": lambda t, F: F.cross_entropy(t.arange(6.0).reshape(2, 3) / 4, t.tensor([0, 0]),
+                                                               label_smoothing=float("nan")),
+    "cross_entropy_prob_negative_smoothing": lambda t, F: F.cross_entropy(t.arange(6.0).reshape(2, 3) / 4,
+                                                                         t.arange(6.0).reshape(2, 3) / 15,
+                                                                         label_smoothing=-0.3),
+    "cross_entropy_loss_module_smoothing_above_one": lambda t, F: t.nn.CrossEntropyLoss(label_smoothing=1.5),
+    "cross_entropy_smoothing_above_one": lambda t, F: F.cross_entropy(t.ones(2, 3), t.tensor([0, 2]),
+                                                                     label_smoothing=1.5),
+    # optimizer hyperparameters: PyTorch's SGD checks `lr < 0` (NaN passes), Adam checks `0 <= eps` (NaN fails)
+    "sgd_lr_nan": lambda t, F: _step(t, "SGD", lr=float("nan")),
+    "sgd_momentum_nan": lambda t, F: _step(t, "SGD", lr=0.1, momentum=float("nan")),
+    "sgd_weight_decay_nan": lambda t, F: _step(t, "SGD", lr=0.1, weight_decay=float("nan")),
+    "sgd_lr_inf": lambda t, F: _step(t, "SGD", lr=float("inf")),
+    "sgd_lr_negative": lambda t, F: _step(t, "SGD", lr=-1.0),
+    "adam_eps_nan": lambda t, F: _step(t, "Adam", eps=float("nan")),
+    "adam_lr_nan": lambda t, F: _step(t, "Adam", lr=float("nan")),
+    "adam_beta_nan": lambda t, F: _step(t, "Adam", betas=(float("nan"), 0.999)),
+    "rmsprop_alpha_nan": lambda t, F: _step(t, "RMSprop", alpha=float("nan")),
 }  # fmt: skip
 
 
@@ -106,8 +139,7 @@ def test_accepts_and_rejects_like_pytorch(name):
     [
         lambda: convprop.zeros(10**7, 10**7),
         lambda: convprop.ones(10**6, 1) + convprop.ones(1, 10**7),
-        lambda: convprop.nn.functional.conv2d(convprop.ones(1, 1, 3, 3), convprop.ones(1, 1, 1, 1), padding=10**6,
-                                              stride=10**6),
+        lambda: convprop.nn.functional.conv2d(convprop.ones(1, 1, 3, 3), convprop.ones(1, 1, 1, 1), padding=10**6),
         lambda: convprop.nn.functional.cross_entropy(convprop.zeros(1, 10).expand(10**11, 10),
                                                      convprop.zeros(1, dtype=convprop.long).expand(10**11)),
         lambda: convprop.nn.functional.one_hot(convprop.tensor([10**12])),

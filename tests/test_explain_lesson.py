@@ -83,8 +83,8 @@ def test_the_listed_products_give_conv2d_and_its_gradients(case):
     out = F.conv2d(x, w, stride=cfg.stride, padding=cfg.padding, dilation=cfg.dilation, groups=cfg.groups)
     out.backward(values["dO"].reshape(out.shape))
     np.testing.assert_allclose(results["O"], out.data.ravel(), atol=1e-12)
-    np.testing.assert_allclose(results["dF"], w.grad.ravel(), atol=1e-12)
-    np.testing.assert_allclose(results["dX"], x.grad.ravel(), atol=1e-12)
+    np.testing.assert_allclose(results["dF"], w.grad.numpy().ravel(), atol=1e-12)
+    np.testing.assert_allclose(results["dX"], x.grad.numpy().ravel(), atol=1e-12)
 
 
 def _terms(lesson, terms):
@@ -165,7 +165,7 @@ def test_pool_lesson_windows_and_routing(kind, values, kernel, stride, padding, 
             b[k] = a[win].sum() / pool["divisors"][k]
             da[win] += gb[k] / pool["divisors"][k]
     np.testing.assert_allclose(b, out.data.ravel(), atol=1e-12)
-    np.testing.assert_allclose(da, t.grad.ravel(), atol=1e-12)
+    np.testing.assert_allclose(da, t.grad.numpy().ravel(), atol=1e-12)
 
 
 def test_page_embeds_the_lesson_safely():
@@ -231,5 +231,5 @@ def test_transposed_lesson_is_the_associated_conv_with_roles_swapped(kw):
     out = F.conv_transpose2d(x, w, None, cfg.stride, cfg.padding, cfg.output_padding, cfg.groups, cfg.dilation)
     out.backward(values["dO"].reshape(out.shape))
     np.testing.assert_allclose(results["O"], out.data.ravel(), atol=1e-12)
-    np.testing.assert_allclose(results["dX"], x.grad.ravel(), atol=1e-12)
-    np.testing.assert_allclose(results["dF"], w.grad.ravel(), atol=1e-12)
+    np.testing.assert_allclose(results["dX"], x.grad.numpy().ravel(), atol=1e-12)
+    np.testing.assert_allclose(results["dF"], w.grad.numpy().ravel(), atol=1e-12)

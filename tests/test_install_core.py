@@ -87,7 +87,7 @@ def test_the_engine_works_without_extras(venv, tmp_path):
     code = (
         "import numpy as np, convprop, convprop.nn.functional as F;"
         "x = convprop.tensor(np.ones((1, 1, 4, 4)), requires_grad=True);"
-        "F.conv2d(x, convprop.tensor(np.ones((1, 1, 2, 2)))).sum().backward(); print(x.grad.sum())"
+        "F.conv2d(x, convprop.tensor(np.ones((1, 1, 2, 2)))).sum().backward(); print(x.grad.sum().item())"
     )
     result = _run([str(venv), "-c", code], cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "36.0", result.stderr

@@ -69,6 +69,33 @@ def test_generator_makes_models_reproducible(name):
     assert not all(np.array_equal(a[k], c[k]) for k in a)
 
 
+@pytest.mark.parametrize("name", ["lenet5", "vggsmall", "resnet8"])
+def test_manual_seed_makes_models_reproducible_and_an_explicit_generator_wins(name):
+    kwargs = {"in_channels": 3} if name.startswith("resnet") else {}
+    numpy_global = np.random.get_state()[1].copy()
+    weights = {}
+    for key, seed in (("a", 3), ("b", 3), ("c", 4)):
+        convprop.manual_seed(seed)
+        weights[key] = get_model(name, **kwargs).state_dict()
+    convprop.manual_seed(4)
+    explicit = get_model(name, generator=np.random.default_rng(3), **kwargs).state_dict()
+    after_explicit = get_model(name, **kwargs).state_dict()  # the default generator was not drawn from
+    a, b, c = weights["a"], weights["b"], weights["c"]
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not all(np.array_equal(a[k], c[k]) for k in a)
+    assert all(np.array_equal(c[k], after_explicit[k]) for k in a)
+    assert not all(np.array_equal(explicit[k], c[k]) for k in a)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_global)  # NumPy's global RNG never touched
+
+
+def test_layers_draw_from_the_default_generator():
+    convprop.manual_seed(7)
+    a = [nn.Conv2d(2, 3, 3).weight.data, nn.Linear(4, 5).bias.data, nn.ConvTranspose2d(2, 2, 2).weight.data]
+    convprop.manual_seed(7)
+    b = [nn.Conv2d(2, 3, 3).weight.data, nn.Linear(4, 5).bias.data, nn.ConvTranspose2d(2, 2, 2).weight.data]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
 def test_he_initialisation_statistics():
     model = get_model("vggsmall", generator=np.random.default_rng(5))
     conv = model.features[7]  # Conv2d(32, 64, 3): fan_out = 64 * 9

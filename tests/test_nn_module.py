@@ -192,7 +192,7 @@ def test_train_eval_and_zero_grad():
 def test_dtype_casts_keep_identity_and_integer_buffers():
     net = _net()
     weight = net[0].conv.weight
-    weight.grad = np.ones(weight.shape, np.float32)
+    weight.grad = convprop.ones(weight.shape)
     assert net.double() is net
     assert net[0].conv.weight is weight and weight.dtype == np.float64 and weight.grad.dtype == np.float64
     assert net[0].bn.running_var.dtype == np.float64 and net[0].mask.dtype == np.float64

@@ -191,18 +191,20 @@ def test_clip_grad_matches_torch():
         cp = [nn.Parameter(np.zeros(g.shape)) for g in grads]
         th = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64)) for g in grads]
         for c, t, g in zip(cp, th, grads, strict=True):
-            c.grad, t.grad = g.copy(), torch.tensor(g)
+            c.grad, t.grad = convprop.tensor(g), torch.tensor(g)
+        held = [c.grad for c in cp]  # clipping is in place: a grad Tensor taken before sees it
         total = nn.utils.clip_grad_norm_(cp, max_norm, norm_type)
         want = torch.nn.utils.clip_grad_norm_(th, max_norm, norm_type)
         np.testing.assert_allclose(total.item(), want.item(), rtol=1e-12)
-        for c, t in zip(cp, th, strict=True):
-            np.testing.assert_allclose(c.grad, t.grad.numpy(), rtol=1e-12)
+        for c, h, t in zip(cp, held, th, strict=True):
+            assert h is c.grad
+            np.testing.assert_allclose(h, t.grad.numpy(), rtol=1e-12)
     cp = [nn.Parameter(np.zeros(4))]
-    cp[0].grad = np.array([-3.0, -0.1, 0.2, 5.0])
+    cp[0].grad = convprop.tensor(np.array([-3.0, -0.1, 0.2, 5.0]))
     nn.utils.clip_grad_value_(cp, 1.0)
     assert cp[0].grad.tolist() == [-1.0, -0.1, 0.2, 1.0]
     with pytest.raises(RuntimeError, match="non-finite"):
-        cp[0].grad = np.array([np.inf, 0, 0, 0])
+        cp[0].grad = convprop.tensor(np.array([np.inf, 0, 0, 0]))
         nn.utils.clip_grad_norm_(cp, 1.0, error_if_nonfinite=True)
 
 

@@ -5,6 +5,7 @@ import pytest
 
 import convprop
 from convprop import Tensor, no_grad, tensor
+from tests.helpers import require_torch
 
 
 def test_dtype_rules_follow_torch_tensor():
@@ -52,11 +53,126 @@ def test_scalar_backward_defaults_to_one_and_accumulates():
     assert x.grad is None
 
 
-def test_grad_assignment_checks_shape():
-    x = tensor(np.zeros(3), requires_grad=True)
-    x.grad = np.ones(3)
-    with pytest.raises(RuntimeError, match=r"shape \(2,\)"):
-        x.grad = np.ones(2)
+def _in_both(scenario) -> None:
+    """Run ``scenario(lib)`` with convprop and with PyTorch; the lists it returns must agree item by item."""
+    torch = require_torch()
+    got, want = scenario(convprop), scenario(torch)
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        if isinstance(w, bool):
+            assert g is w, f"item {i}: convprop {g}, torch {w}"
+        else:
+            w = w.detach().numpy() if isinstance(w, torch.Tensor) else w
+            np.testing.assert_allclose(np.asarray(g, dtype=float), np.asarray(w, dtype=float), rtol=1e-12,
+                                       err_msg=f"item {i}")  # fmt: skip
+
+
+def _param(lib, values=(1.0, -2.0, 3.0)):
+    return lib.nn.Parameter(lib.tensor(np.array(values)))
+
+
+def test_grad_is_a_tensor_that_accumulates_in_place_like_torch():
+    def scenario(lib):
+        w = _param(lib)
+        (w * w).sum().backward()
+        first = w.grad
+        (w * 3).sum().backward()
+        return [lib.is_tensor(first), first is w.grad, first.requires_grad, first.is_leaf, first, w.grad.norm()]
+
+    _in_both(scenario)
+
+
+def test_in_place_edits_of_grad_are_what_the_optimizer_sees_like_torch():
+    def scenario(lib):
+        w = _param(lib)
+        opt = lib.optim.SGD([w], lr=0.1, momentum=0.9)
+        held = []
+        for _ in range(2):
+            opt.zero_grad()
+            (w * w * w).sum().backward()
+            w.grad.mul_(0.5)
+            w.grad[0] = 4.0
+            w.grad.add_(lib.ones(3, dtype=lib.float64), alpha=2)
+            held.append(w.grad.clone())
+            opt.step()
+        return [w.detach(), *held]
+
+    _in_both(scenario)
+
+
+def test_zero_grad_keeps_or_drops_the_grad_tensor_like_torch():
+    def scenario(lib):
+        net = lib.nn.Linear(3, 2)
+        opt = lib.optim.SGD(net.parameters(), lr=0.1)
+        net(lib.ones(4, 3)).sum().backward()
+        g = net.weight.grad
+        opt.zero_grad(set_to_none=False)
+        zeroed = [g is net.weight.grad, g.clone()]
+        net(lib.ones(4, 3)).sum().backward()
+        refilled = g.clone()
+        net.zero_grad(set_to_none=False)
+        kept = g is net.weight.grad
+        net.zero_grad()
+        return [*zeroed, refilled, kept, g, net.weight.grad is None, net.bias.grad is None]
+
+    _in_both(scenario)
+
+
+def test_retained_non_leaf_grads_and_hooks_like_torch():
+    def scenario(lib):
+        x = lib.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+        y = x * x
+        y.retain_grad()
+        seen = []
+        y.register_hook(lambda g: seen.append(g.clone()))
+        handle = x.register_hook(lambda g: g * 2)
+        upstream = lib.tensor(np.array([0.5, -1.0, 2.0]))
+        y.backward(upstream, retain_graph=True)
+        first = y.grad
+        y.backward(upstream)
+        handle.remove()
+        (x * 1.0).sum().backward()
+        return [x.grad, y.grad, first is y.grad, first, *seen]
+
+    _in_both(scenario)
+
+
+GRAD_VALUES = {
+    "tensor": lambda lib, p: lib.zeros(3, dtype=lib.float64),
+    "none": lambda lib, p: None,
+    "array": lambda lib, p: np.zeros(3),
+    "list": lambda lib, p: [0.0, 0.0, 0.0],
+    "wrong_shape": lambda lib, p: lib.zeros(2, dtype=lib.float64),
+    "wrong_dtype": lambda lib, p: lib.zeros(3, dtype=lib.float32),
+    "integer": lambda lib, p: lib.zeros(3, dtype=lib.int64),
+    "itself": lambda lib, p: p,
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAD_VALUES))
+def test_grad_assignment_accepts_and_rejects_like_torch(name):
+    torch = require_torch()
+    outcomes = []
+    for lib in (torch, convprop):
+        p = _param(lib)
+        try:
+            p.grad = GRAD_VALUES[name](lib, p)
+        except (TypeError, RuntimeError) as exc:
+            assert "\n" not in str(exc)
+            outcomes.append(type(exc))
+        else:
+            outcomes.append(None)
+    assert outcomes[1] is outcomes[0]
+
+
+def test_grad_of_a_tensor_without_requires_grad_can_be_set_and_a_read_only_grad_cannot_accumulate():
+    t = tensor(np.zeros(2))
+    t.grad = tensor(np.ones(2))
+    np.testing.assert_array_equal(t.grad, [1.0, 1.0])
+    w = _param(convprop)
+    w.grad = convprop.zeros(1, dtype=convprop.float64).expand(3)
+    with pytest.raises(RuntimeError, match="read-only view"):  # PyTorch refuses too: "unsupported operation"
+        (w * 2).sum().backward()
 
 
 def test_non_scalar_backward_needs_grad_of_matching_shape():
@@ -75,7 +191,7 @@ def test_backward_twice_is_an_error_unless_retained():
     x = tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
-    first = x.grad.copy()
+    first = x.grad.clone()
     y.backward()
     np.testing.assert_allclose(x.grad, 2 * first)
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):

@@ -148,6 +148,9 @@ def test_comparisons_and_dtype_methods_match_torch():
     assert type(convprop.max(ca, 1)).__name__ == "max" and convprop.max(ca, 1)._fields == ("values", "indices")
     np.testing.assert_array_equal(ca.sort(1).indices.numpy(), ta.sort(1).indices.numpy())
     np.testing.assert_array_equal(ca.topk(2, 0).indices.numpy(), ta.topk(2, 0).indices.numpy())
+    assert f"{ca.sum():.3f}" == f"{ta.sum():.3f}" and f"{ca}" == str(ca)  # a 0-d tensor formats its value
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{ca:.3f}"  # as in PyTorch: only 0-d tensors take a format spec
 
 
 def test_factories_match_torch_values_and_dtypes():

@@ -75,7 +75,7 @@ def test_norms_match_the_parameters():
     x = convprop.tensor(np.random.default_rng(3).standard_normal((4, 32)).astype(np.float32))
     F.cross_entropy(model(x), np.arange(4)).backward()
     before = np.concatenate([layer.weight.data.ravel(), layer.bias.data.ravel()]).astype(np.float64)
-    grad = np.concatenate([layer.weight.grad.ravel(), layer.bias.grad.ravel()]).astype(np.float64)
+    grad = np.concatenate([layer.weight.grad.numpy().ravel(), layer.bias.grad.numpy().ravel()]).astype(np.float64)
     tracker.before_step(1)
     for p in model.parameters():
         p.data = p.data * 3  # any change: the ratio is ‖θ_after − θ_before‖ / ‖θ_before‖ = 2

@@ -134,7 +134,7 @@ def _engine(layer, kw: dict, x, w, go):
             o = layer(_tensor(x_, False), convprop.tensor(w_, dtype=np.float64), **kw)
         return float(np.sum(o.data[0] * go))
 
-    return out.data[0], xt.grad[0], wt.grad, loss
+    return out.data[0], xt._grad_array[0], wt._grad_array, loss
 
 
 def _conv_engine(cfg: ConvConfig, x, w, go):
@@ -243,7 +243,7 @@ def _pool_engine(cfg: PoolConfig, a: np.ndarray, gb: np.ndarray):
         with convprop.no_grad():
             return float(np.sum(run(a_, False)[1].data[0, 0] * gb))
 
-    return out.data[0, 0], t.grad[0, 0], loss
+    return out.data[0, 0], t._grad_array[0, 0], loss
 
 
 def _check_pool_numbers(check: NumericCheck, cfg, a, gb, rng, samples, derived, label, ties):

@@ -10,7 +10,8 @@ resnet20    CIFAR ResNet, n = 3 (3x32x32)               272,474     40.8 M
 ==========  ==========================================  ==========  ===============
 
 Every model takes ``generator=`` (an ``np.random.Generator``), so
-``get_model("vggsmall", generator=np.random.default_rng(0))`` is reproducible.
+``get_model("vggsmall", generator=np.random.default_rng(0))`` is reproducible; without one
+the weights come from the default generator, so ``convprop.manual_seed(0)`` first does the same.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def get_model(
         name: e.g. ``"vggsmall"`` (the Fashion-MNIST default) or ``"resnet20"``.
         num_classes: number of outputs. Default: 10.
         in_channels: image channels (1 for (Fashion-)MNIST, 3 for CIFAR-10). Default: 1.
-        generator: ``np.random.Generator`` for the initial weights (and Dropout masks). Default: a fresh one.
+        generator: ``np.random.Generator`` for the initial weights (and Dropout masks). Default: the
+            default generator, which :func:`convprop.manual_seed` seeds.
         **kwargs: model options, e.g. ``input_size=32`` (lenet5, vggsmall) or ``width=`` (vggsmall, resnets).
 
     Raises:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convprop import nn
+from convprop import nn, random
 from convprop.models._common import conv_output_size
 
 
@@ -39,7 +39,7 @@ class LeNet5(nn.Module):
         generator: np.random.Generator | None = None,
     ):
         super().__init__()
-        g = np.random.default_rng() if generator is None else generator
+        g = random.resolve(generator, "LeNet5")
         # LeNet was designed for 32x32 inputs; smaller images (MNIST's 28x28) get padded by 2 on each side.
         padding = 2 if input_size < 32 else 0
         size = conv_output_size(input_size, 5, padding=padding) // 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convprop import nn
+from convprop import nn, random
 from convprop.models._common import he_init
 
 
@@ -19,12 +19,13 @@ class BasicBlock(nn.Module):
         in_planes: input channels.
         planes: output channels.
         stride: stride of the first conv (2 halves the resolution). Default: 1.
-        generator: ``np.random.Generator`` for the initial weights.
+        generator: ``np.random.Generator`` for the initial weights; default: the
+            default generator (:func:`convprop.manual_seed`).
     """
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, generator: np.random.Generator | None = None):
         super().__init__()
-        g = np.random.default_rng() if generator is None else generator
+        g = random.resolve(generator, "BasicBlock")
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False, generator=g)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False, generator=g)
@@ -63,7 +64,8 @@ class ResNetCIFAR(nn.Module):
         num_classes: outputs of the last layer. Default: 10.
         in_channels: image channels. Default: 3.
         width: channels of the first stage. Default: 16.
-        generator: ``np.random.Generator`` for the initial weights.
+        generator: ``np.random.Generator`` for the initial weights; default: the
+            default generator (:func:`convprop.manual_seed`).
     """
 
     def __init__(
@@ -77,7 +79,7 @@ class ResNetCIFAR(nn.Module):
         super().__init__()
         if depth < 8 or (depth - 2) % 6 != 0:
             raise ValueError(f"ResNetCIFAR: depth must be 6n + 2 with n >= 1 (8, 14, 20, ...), got {depth}")
-        g = np.random.default_rng() if generator is None else generator
+        g = random.resolve(generator, "ResNetCIFAR")
         n = (depth - 2) // 6
         self.depth, self.width = depth, width
         self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1, bias=False, generator=g)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convprop import nn
+from convprop import nn, random
 from convprop.models._common import he_init
 
 
@@ -36,7 +36,8 @@ class VGGSmall(nn.Module):
         input_size: image height = width (a multiple of 4 keeps every pixel). Default: 28.
         width: channels of the first stage (the second has twice as many). Default: 32.
         dropout: dropout probability before the last layer. Default: 0.25.
-        generator: ``np.random.Generator`` for the initial weights and the dropout masks.
+        generator: ``np.random.Generator`` for the initial weights and the dropout masks; default: the
+            default generator (:func:`convprop.manual_seed`).
     """
 
     def __init__(
@@ -51,7 +52,7 @@ class VGGSmall(nn.Module):
         super().__init__()
         if input_size < 4:
             raise ValueError(f"vggsmall: input_size must be at least 4, got {input_size}")
-        g = np.random.default_rng() if generator is None else generator
+        g = random.resolve(generator, "VGGSmall")
         w = width
         self.features = nn.Sequential(
             *_conv_bn_relu(in_channels, w, g),

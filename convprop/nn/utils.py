@@ -1,6 +1,7 @@
 """``torch.nn.utils``: gradient clipping.
 
-Gradients here are NumPy arrays (``param.grad``); clipping scales or clips them in place.
+Clipping scales or clips each gradient in place (through ``param._grad_array``, the memory
+``param.grad`` shares), so a Tensor taken from ``param.grad`` before sees the clipped values.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from convprop.tensor import Tensor
 
 def _with_grads(parameters) -> list[Tensor]:
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p for p in params if p.grad is not None]
+    return [p for p in params if p._grad_array is not None]
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm_type: float = 2.0,
@@ -27,7 +28,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
 
     Returns the total norm before clipping (a 0-d Tensor), as PyTorch does.
     """
-    grads = [p.grad for p in _with_grads(parameters)]
+    grads = [p._grad_array for p in _with_grads(parameters)]
     if not grads:
         return Tensor._wrap(np.asarray(0.0, dtype=np.float32))
     q = float(norm_type)
@@ -53,7 +54,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float, foreach=None) -> None:
     """Clip every gradient element into [-clip_value, clip_value], in place."""
     for p in _with_grads(parameters):
-        np.clip(p.grad, -clip_value, clip_value, out=p.grad)
+        np.clip(p._grad_array, -clip_value, clip_value, out=p._grad_array)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:

@@ -126,16 +126,25 @@ def tanh(x: Tensor) -> Tensor:
     return Tanh.apply(x)
 
 
+def _floating(x: Tensor, dtype, op: str) -> Tensor:
+    """``x`` cast to ``dtype`` if given; else it must be floating already (PyTorch has no integer kernel)."""
+    if dtype is not None:
+        return to_dtype(x, dtype)
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, got dtype {x.dtype}; pass dtype= to cast it")
+    return x
+
+
 def softmax(x: Tensor, dim: int = -1, dtype=None) -> Tensor:
     """e^x / Σ e^x along ``dim``; ``dtype`` casts the input first, as in PyTorch."""
-    x = x if dtype is None else to_dtype(x, dtype)
+    x = _floating(x, dtype, "softmax")
     check_allocation(x.shape, x.dtype, "softmax")
     return Softmax.apply(x, dim=_dim(x, dim, "softmax"))
 
 
 def log_softmax(x: Tensor, dim: int = -1, dtype=None) -> Tensor:
     """x - ln Σ e^x along ``dim``; ``dtype`` casts the input first, as in PyTorch."""
-    x = x if dtype is None else to_dtype(x, dtype)
+    x = _floating(x, dtype, "log_softmax")
     check_allocation(x.shape, x.dtype, "log_softmax")
     return LogSoftmax.apply(x, dim=_dim(x, dim, "log_softmax"))
 

@@ -45,6 +45,7 @@ __all__ = [
     "ConvNd",
     "ConvTransposeNd",
     "Geometry",
+    "Reach",
     "conv1d",
     "conv2d",
     "conv3d",
@@ -55,6 +56,7 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose3d",
     "get_workspace_limit",
+    "reach",
     "set_workspace_limit",
 ]
 
@@ -80,6 +82,49 @@ class Geometry:
         )
 
 
+@dataclass(frozen=True)
+class Reach:
+    """The windows of a convolution that overlap its input, when others lie wholly in the padding.
+
+    Output position p reads the padded positions p·stride … p·stride + span (span = dilation·(kernel − 1));
+    the input occupies pad_lo … pad_lo + size − 1 of them. Per axis, the windows that overlap it are
+    ``p0 = ⌈(pad_lo − span) / stride⌉ ≤ p < p1 = ⌊(pad_lo + size − 1) / stride⌋ + 1``; every other output
+    is the bias alone, and its gradient reaches neither X nor F. ``out`` and ``inp`` slice those
+    windows and the input they read; ``geom`` is the same convolution on ``X[inp]`` giving ``O[out]``,
+    so a padding of 10⁶ with a stride of 10⁶ costs what its few overlapping windows cost.
+    """
+
+    out: tuple[slice, ...]
+    inp: tuple[slice, ...]
+    geom: Geometry
+
+    @property
+    def empty(self) -> bool:
+        return any(s.stop == s.start for s in self.out)
+
+    def input_size(self) -> tuple[int, ...]:
+        return tuple(s.stop - s.start for s in self.inp)
+
+
+def reach(size, out_size, kernel, geom: Geometry) -> Reach | None:
+    """The :class:`Reach` of a convolution, or None when every window overlaps the input (the usual case)."""
+    spans = tuple(d * (k - 1) for d, k in zip(geom.dilation, kernel, strict=True))
+    # pad_lo, pad_hi ≤ span: the first window already reaches the input, the last still does
+    if 0 in size or all(lo <= t and hi <= t for lo, hi, t in zip(geom.pad_lo, geom.pad_hi, spans, strict=True)):
+        return None
+    out, inp, lo2, hi2 = [], [], [], []
+    for n, q, t, s, lo in zip(size, out_size, spans, geom.stride, geom.pad_lo, strict=True):
+        p0 = min(q, max(0, -((t - lo) // s)))
+        p1 = max(p0, min(q, (lo + n - 1) // s + 1))
+        start, end = p0 * s, (p1 - 1) * s + t + 1  # the padded positions those windows read
+        a, b = (max(0, start - lo), min(n, end - lo)) if p1 > p0 else (0, 0)
+        out.append(slice(p0, p1))
+        inp.append(slice(a, b))
+        lo2.append(max(0, lo - start) if p1 > p0 else 0)
+        hi2.append(max(0, end - lo - n) if p1 > p0 else 0)
+    return Reach(tuple(out), tuple(inp), Geometry(geom.stride, tuple(lo2), tuple(hi2), geom.dilation, geom.groups))
+
+
 # ---- the three formulas --------------------------------------------------------------------------
 
 
@@ -88,10 +133,20 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geome
 
     ``out_size`` limits the output's spatial size (a transposed convolution's input gradient may
     need fewer windows than fit); by default every window that fits. Computed as im2col(X) @ F,
-    as Σ_k (X shifted by offset k) @ F_k, or as depthwise sums (:func:`convprop.ops._conv_kernels.algorithm`).
+    as Σ_k (X shifted by offset k) @ F_k, or as depthwise sums (:func:`convprop.ops._conv_kernels.algorithm`);
+    windows wholly in the padding give the bias alone (:func:`reach`).
     """
     out_size = geom.out_size(x.shape[2:], w.shape[2:]) if out_size is None else tuple(out_size)
-    return kernels.forward(x, w, b, geom, out_size)
+    r = reach(x.shape[2:], out_size, w.shape[2:], geom)
+    if r is None:
+        return kernels.forward(x, w, b, geom, out_size)
+    y = np.zeros((x.shape[0], w.shape[0], *out_size), dtype=x.dtype)
+    if b is not None:
+        y += b.reshape(-1, *(1,) * len(out_size))
+    if not r.empty:
+        inner = np.ascontiguousarray(x[(..., *r.inp)])
+        y[(..., *r.out)] = kernels.forward(inner, w, b, r.geom, tuple(s.stop - s.start for s in r.out))
+    return y
 
 
 def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> np.ndarray:
@@ -99,9 +154,15 @@ def conv_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry
     ``∂L/∂F[o, c, k] = Σ_{n, p} X_pad[n, c, p·stride + k·dilation] ∂L/∂O[n, o, p]``.
 
     Computed as im2col(X)ᵀ @ ∂L/∂O, as (X shifted by offset k)ᵀ @ ∂L/∂O per offset, or as depthwise
-    sums (:func:`convprop.ops._conv_kernels.algorithm`).
+    sums (:func:`convprop.ops._conv_kernels.algorithm`); windows wholly in the padding add nothing (:func:`reach`).
     """
-    return kernels.grad_weight(x, gy, weight_shape, geom)
+    r = reach(x.shape[2:], gy.shape[2:], weight_shape[2:], geom)
+    if r is None:
+        return kernels.grad_weight(x, gy, weight_shape, geom)
+    if r.empty:
+        return np.zeros(weight_shape, dtype=x.dtype)
+    inner = np.ascontiguousarray(x[(..., *r.inp)])
+    return kernels.grad_weight(inner, np.ascontiguousarray(gy[(..., *r.out)]), weight_shape, r.geom)
 
 
 def conv_grad_input(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) -> np.ndarray:
@@ -112,9 +173,17 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry) 
     With stride 1 there are no zeros to insert, and the full correlation is computed literally:
     :func:`conv_forward` of ∂L/∂O padded by (dilated kernel − 1 − padding) with rot180(F). That is
     used while ∂L/∂O has at most twice X's channels (:func:`convprop.ops._conv_kernels.literal_pays`);
-    otherwise ∂L/∂X is col2im(∂L/∂O @ Fᵀ), which never multiplies the inserted zeros.
+    otherwise ∂L/∂X is col2im(∂L/∂O @ Fᵀ), which never multiplies the inserted zeros. Windows wholly
+    in the padding send nothing back (:func:`reach`).
     """
     size, kernel = input_shape[2:], w.shape[2:]
+    r = reach(size, gy.shape[2:], kernel, geom)
+    if r is not None:
+        gx = np.zeros(input_shape, dtype=gy.dtype)
+        if not r.empty:
+            inner = np.ascontiguousarray(gy[(..., *r.out)])
+            gx[(..., *r.inp)] = conv_grad_input(inner, w, (*input_shape[:2], *r.input_size()), r.geom)
+        return gx
     span = tuple(d * (k - 1) for d, k in zip(geom.dilation, kernel, strict=True))
     # the floor remainder: padded input positions after the last window, which no output read
     rest = tuple(
@@ -290,7 +359,10 @@ def _conv(nd: int, op: str, input, weight, bias, stride, padding, dilation, grou
             f"{op}: only zero batch or zero channel inputs are supported, but got input shape {input.shape}"
         )
     batch = input.shape[: 2 - unbatched] if not unbatched else (1, c)
-    check_allocation((*batch, *padded), input.dtype, op)
+    out_size = geom.out_size(size, kernel)
+    r = reach(size, out_size, kernel, geom)
+    check_allocation((*batch, *(padded if r is None else r.geom.padded(r.input_size()))), input.dtype, op)
+    check_allocation((batch[0], o, *out_size), input.dtype, op)
     args = (input, weight) if bias is None else (input, weight, bias)
     return ConvNd.apply(*args, geom=geom, unbatched=unbatched)
 

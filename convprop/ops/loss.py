@@ -102,8 +102,10 @@ def cross_entropy(
     like ``torch.nn.functional.cross_entropy``.
     """
     _check_reduction(reduction, "cross_entropy")
-    if not 0.0 <= label_smoothing <= 1.0:
+    if label_smoothing > 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    # PyTorch checks only the upper bound, and smooths only when label_smoothing > 0 (negative or NaN: none)
+    label_smoothing = label_smoothing if label_smoothing > 0.0 else 0.0
     input = _as_tensor(input)
     if input.ndim == 0:
         raise ValueError("cross_entropy: input must have at least 1 dimension (classes), got a scalar")

@@ -24,7 +24,10 @@ from convprop.tensor import Tensor, enable_grad
 
 
 def check_hyper(valid: bool, message: str) -> None:
-    """Raise ``ValueError(message)`` unless ``valid``; write checks as ``lr >= 0`` so that NaN fails them."""
+    """Raise ``ValueError(message)`` unless ``valid``; write checks as ``lr >= 0`` so that NaN fails them.
+
+    That is how PyTorch checks every optimizer but SGD, whose ``lr < 0`` checks let NaN through.
+    """
     if not valid:
         raise ValueError(message)
 
@@ -97,11 +100,11 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of all optimized parameters to ``None`` (default) or to zeros."""
+        """Reset the gradients of all optimized parameters to ``None`` (default) or to zeros, in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    p.grad = None if set_to_none else np.zeros_like(p.data)
+                if p._grad_array is not None:
+                    p._zero_grad(set_to_none)
 
     def step(self, closure: Callable[[], Tensor] | None = None):
         """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates and returns the loss."""
@@ -111,9 +114,11 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                grad = p._grad_array
+                if grad is None:
                     continue
-                grad = -p.grad if group.get("maximize", False) else p.grad
+                if group.get("maximize", False):
+                    grad = -grad
                 self._update(group, p, grad, self.state.setdefault(id(p), {}))
         return loss
 

@@ -49,11 +49,12 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ):
-        if not lr >= 0.0:
+        # `x < 0`, not `not x >= 0`: PyTorch's SGD lets NaN through (Adam and the others reject it)
+        if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
-        if not momentum >= 0.0:
+        if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
-        if not weight_decay >= 0.0:
+        if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")

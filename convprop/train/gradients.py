@@ -87,7 +87,9 @@ class GradientTracker:
         if step % self.every:
             return
         # A parameter that took no part in the loss has no gradient: it contributes 0.
-        grads = {name: _norm(p.grad for p in ps if p.grad is not None) for name, ps in self._params.items()}
+        grads = {
+            name: _norm(p._grad_array for p in ps if p._grad_array is not None) for name, ps in self._params.items()
+        }
         weights = {name: [p.data.copy() for p in ps] for name, ps in self._params.items()}
         self._pending = (step, grads, weights)
 

@@ -83,7 +83,7 @@ def check_network(
 
     results = []
     for (name, p), v in zip(params, directions, strict=True):
-        analytic = float(np.sum((np.zeros(p.shape) if p.grad is None else p.grad) * v))
+        analytic = float(np.sum((np.zeros(p.shape) if p._grad_array is None else p._grad_array) * v))
         original = p.data.copy()
         p.data[...] = original + eps * v
         plus = loss()

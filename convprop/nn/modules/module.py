@@ -284,11 +284,10 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of all parameters: to ``None`` (default) or to zeros."""
+        """Reset the gradients of all parameters: to ``None`` (default) or to zeros, in place."""
         for param in self.parameters():
-            if param.grad is None:
-                continue
-            param.grad = None if set_to_none else np.zeros_like(param.data)
+            if param._grad_array is not None:
+                param._zero_grad(set_to_none)
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every descendant, then on this module (children first, as in PyTorch)."""
@@ -317,8 +316,8 @@ class Module:
                 if tensor is None or not np.issubdtype(tensor.dtype, np.floating):
                     continue
                 tensor.data = tensor.data.astype(dt, copy=False)
-                if tensor.grad is not None:
-                    tensor.grad = tensor.grad.astype(dt)
+                if tensor._grad_array is not None:
+                    tensor._grad_array = tensor._grad_array.astype(dt)
         return self
 
     def double(self) -> Module:
