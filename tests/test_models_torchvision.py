@@ -24,13 +24,27 @@ from convprop import models, nn
 
 ENV = "CONVPROP_TORCHVISION_PYTHON"
 SCRIPT = Path(__file__).with_name("torchvision_reference.py")
-# name: (input side, compare a float64 training step too). 64x64 leaves resnet18's layer4 2x2, so its
-# training-mode BatchNorm sees 8 values per channel; VGG needs 32x32 and is large enough without a training step.
-CASES = {"resnet18": (64, True), "resnet34": (64, False), "vgg11_bn": (32, False), "mobilenet_v2": (64, True)}
-# Eval in float32, as a user runs converted weights: 10 layers and more of float32 rounding. Measured on
-# 2026-11-30: max |difference| 7.6e-6 (resnet18), 2.3e-5 (resnet34), 4.8e-6 (vgg11_bn), 1.3e-5 (mobilenet_v2)
-# for logits up to 1.8, 4.5, 1.8 and 1.4.
-EVAL_TOL = {"rtol": 1e-4, "atol": 5e-5}
+# label: (model, its arguments, input side, compare a float64 training step too). 64x64 leaves resnet18's layer4
+# 2x2, so its training-mode BatchNorm sees 8 values per channel; VGG needs 32x32 and is large enough without a
+# training step. The ResNeXt-style case covers ResNet's groups, width_per_group and replace_stride_with_dilation.
+CASES = {
+    "resnet18": ("resnet18", {}, 64, True),
+    "resnet34": ("resnet34", {}, 64, False),
+    "resnet50": ("resnet50", {}, 64, False),
+    "resnext_dilated": (
+        "resnet50",
+        {"groups": 4, "width_per_group": 16, "replace_stride_with_dilation": [False, True, True]},
+        32,
+        False,
+    ),
+    "vgg11_bn": ("vgg11_bn", {}, 32, False),
+    "mobilenet_v2": ("mobilenet_v2", {}, 64, True),
+}
+# Eval in float32, as a user runs converted weights: tens of layers of float32 rounding, so the bound is
+# 1e-4 of each logit plus 2e-5 of the largest. Measured on 2026-11-30, max |difference| / max |logit|:
+# 4.2e-6 (resnet18), 5.1e-6 (resnet34), 5.1e-6 (resnet50), 9.1e-7 (resnext_dilated), 2.7e-6 (vgg11_bn),
+# 9.0e-6 (mobilenet_v2); at most 0.38 of the bound.
+EVAL_RTOL, EVAL_ATOL_OF_LARGEST = 1e-4, 2e-5
 
 
 def torchvision_python() -> str:
@@ -50,27 +64,32 @@ def torchvision_python() -> str:
 def reference():
     """The directory the torchvision script wrote into (removed after this module's tests)."""
     python = torchvision_python()
-    specs = [f"{name}:{side}" + (":train" if train else "") for name, (side, train) in CASES.items()]
     with tempfile.TemporaryDirectory(prefix="convprop-torchvision-") as out:
-        proc = subprocess.run(
-            [python, str(SCRIPT), out, *specs], capture_output=True, text=True, timeout=600, check=False
-        )
+        command = [python, str(SCRIPT), out, json.dumps(CASES)]
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, f"{SCRIPT.name} failed:\n{proc.stderr[-4000:]}"
         yield Path(out)
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_torchvision_state_dict_loads_and_gives_torchvisions_logits(reference, name):
-    model = getattr(models, name)(num_classes=10, generator=np.random.default_rng(0))
-    expected_keys = json.loads((reference / f"{name}.keys.json").read_text())
+def build(label: str) -> nn.Module:
+    name, kwargs, _, _ = CASES[label]
+    return getattr(models, name)(num_classes=10, generator=np.random.default_rng(0), **kwargs)
+
+
+@pytest.mark.parametrize("label", list(CASES))
+def test_torchvision_state_dict_loads_and_gives_torchvisions_logits(reference, label):
+    model = build(label)
+    expected_keys = json.loads((reference / f"{label}.keys.json").read_text())
     assert [[k, list(v.shape), str(v.dtype)] for k, v in model.state_dict().items()] == expected_keys
-    result = model.load_state_dict(convprop.load(reference / f"{name}.safetensors"), strict=True)
+    result = model.load_state_dict(convprop.load(reference / f"{label}.safetensors"), strict=True)
     assert result.missing_keys == [] and result.unexpected_keys == []
-    io = convprop.load(reference / f"{name}.io.safetensors")
+    io = convprop.load(reference / f"{label}.io.safetensors")
     with convprop.no_grad():
         logits = model.eval()(io["x"])
     assert logits.dtype == convprop.float32
-    np.testing.assert_allclose(logits.data, io["logits"].data, **EVAL_TOL)
+    expected = io["logits"].data
+    atol = EVAL_ATOL_OF_LARGEST * np.abs(expected).max()
+    np.testing.assert_allclose(logits.data, expected, rtol=EVAL_RTOL, atol=atol)
 
 
 def assert_close_float64(actual, expected, what: str):
@@ -78,16 +97,16 @@ def assert_close_float64(actual, expected, what: str):
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-10 * np.abs(expected).max() + 1e-13, err_msg=what)
 
 
-@pytest.mark.parametrize("name", [name for name, (_, train) in CASES.items() if train])
-def test_training_step_matches_torchvision(reference, name):
+@pytest.mark.parametrize("label", [label for label, case in CASES.items() if case[3]])
+def test_training_step_matches_torchvision(reference, label):
     """Float64 training mode: logits, the gradient of the input and of every parameter, BatchNorm's new statistics."""
-    model = getattr(models, name)(num_classes=10, generator=np.random.default_rng(0))
-    model.load_state_dict(convprop.load(reference / f"{name}.safetensors"))
+    model = build(label)
+    model.load_state_dict(convprop.load(reference / f"{label}.safetensors"))
     model.double().train()
     for m in model.modules():
         if isinstance(m, nn.Dropout):
             m.p = 0.0  # as in the reference: the masks come from different generators
-    io = convprop.load(reference / f"{name}.io.safetensors")
+    io = convprop.load(reference / f"{label}.io.safetensors")
     x = convprop.tensor(io["x"].data.astype(np.float64), requires_grad=True)
     logits = model(x)
     assert_close_float64(logits.data, io["train_logits"].data, "logits")
@@ -101,17 +120,23 @@ def test_training_step_matches_torchvision(reference, name):
 # The constructor arguments beyond the defaults (no torchvision needed).
 
 
-@pytest.mark.parametrize("build", [models.resnet18, models.resnet34, models.vgg11_bn, models.mobilenet_v2])
-def test_weights_must_be_none(build):
-    with pytest.raises(ValueError, match=rf"{build.__name__}: convprop downloads no weights.*convprop\.load"):
-        build(weights="IMAGENET1K_V1")
+@pytest.mark.parametrize(
+    "constructor", [models.resnet18, models.resnet34, models.resnet50, models.vgg11_bn, models.mobilenet_v2]
+)
+def test_weights_must_be_none(constructor):
+    with pytest.raises(ValueError, match=rf"{constructor.__name__}: convprop downloads no weights.*convprop\.load"):
+        constructor(weights="IMAGENET1K_V1")
 
 
-def test_zero_init_residual_starts_every_block_as_identity():
-    model = models.resnet18(zero_init_residual=True, generator=np.random.default_rng(1))
-    blocks = [m for m in model.modules() if isinstance(m, models.torchvision.BasicBlock)]
+def test_zero_init_residual_zeroes_each_blocks_last_norm():
+    basic = models.resnet18(zero_init_residual=True, generator=np.random.default_rng(1))
+    blocks = [m for m in basic.modules() if isinstance(m, models.torchvision.BasicBlock)]
     assert len(blocks) == 8
     assert all(np.all(b.bn2.weight.data == 0) and np.all(b.bn1.weight.data == 1) for b in blocks)
+    bottleneck = models.resnet50(zero_init_residual=True, generator=np.random.default_rng(1))
+    blocks = [m for m in bottleneck.modules() if isinstance(m, models.torchvision.Bottleneck)]
+    assert len(blocks) == 16
+    assert all(np.all(b.bn3.weight.data == 0) and np.all(b.bn2.weight.data == 1) for b in blocks)
 
 
 def test_norm_layer_and_in_channels():

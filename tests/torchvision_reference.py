@@ -1,19 +1,20 @@
 """The torchvision side of tests/test_models_torchvision.py, run by the torchvision venv's Python.
 
-    $CONVPROP_TORCHVISION_PYTHON tests/torchvision_reference.py OUT_DIR NAME:SIDE[:train] ...
+    $CONVPROP_TORCHVISION_PYTHON tests/torchvision_reference.py OUT_DIR CASES_JSON
 
 It needs torch, torchvision and safetensors, which do not import beside the test suite's pinned
-torch 2.13.0 (.ci/run builds that second venv). For each model NAME (10 classes, SIDE x SIDE
-inputs, seeded) it writes:
+torch 2.13.0 (.ci/run builds that second venv). CASES_JSON maps a label to ``[name, kwargs,
+side, train]``: the model ``torchvision.models.<name>(num_classes=10, **kwargs)``, seeded, fed
+2 x 3 x side x side inputs. For each LABEL it writes:
 
-- ``NAME.safetensors``: the float32 state_dict, as a user would convert torchvision weights
+- ``LABEL.safetensors``: the float32 state_dict, as a user would convert torchvision weights
   (``safetensors.torch.save_file(model.state_dict(), ...)``). Random weights with realistic
   BatchNorm statistics (one calibration batch), then every BatchNorm weight and bias and every
   conv/linear bias perturbed, so that each loaded tensor changes the logits;
-- ``NAME.keys.json``: the state_dict's keys in order, with shapes and dtypes (a safetensors file
+- ``LABEL.keys.json``: the state_dict's keys in order, with shapes and dtypes (a safetensors file
   does not keep the order);
-- ``NAME.io.safetensors``: ``x`` (2 x 3 x SIDE x SIDE) and ``logits``, the eval-mode output; with
-  ``:train``, in float64 training mode (dropout off): ``train_logits``, the random upstream gradient
+- ``LABEL.io.safetensors``: ``x`` (2 x 3 x SIDE x SIDE) and ``logits``, the eval-mode output; with
+  ``train``, in float64 training mode (dropout off): ``train_logits``, the random upstream gradient
   ``gy``, ``grad.x`` and ``grad.<parameter>`` after backpropagating ``gy``, and ``state.<buffer>``,
   the BatchNorm running statistics after that forward pass.
 """
@@ -47,15 +48,15 @@ def calibrate_and_perturb(model: torch.nn.Module, side: int, g: torch.Generator)
                 m.bias.normal_(0.0, 0.1, generator=g)
 
 
-def reference(name: str, side: int, train: bool, out: Path) -> None:
+def reference(label: str, name: str, kwargs: dict, side: int, train: bool, out: Path) -> None:
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None, num_classes=NUM_CLASSES)
+    model = getattr(torchvision.models, name)(weights=None, num_classes=NUM_CLASSES, **kwargs)
     calibrate_and_perturb(model, side, g)
     state = model.state_dict()
-    save_file(state, out / f"{name}.safetensors")
+    save_file(state, out / f"{label}.safetensors")
     keys = [[k, list(v.shape), str(v.dtype).removeprefix("torch.")] for k, v in state.items()]
-    (out / f"{name}.keys.json").write_text(json.dumps(keys))
+    (out / f"{label}.keys.json").write_text(json.dumps(keys))
 
     x = torch.randn(2, 3, side, side, generator=g)
     with torch.no_grad():
@@ -72,15 +73,14 @@ def reference(name: str, side: int, train: bool, out: Path) -> None:
         io |= {"train_logits": logits.detach(), "gy": gy, "grad.x": x64.grad}
         io |= {f"grad.{k}": p.grad for k, p in twin.named_parameters()}
         io |= {f"state.{k}": b for k, b in twin.named_buffers()}
-    save_file({k: v.contiguous() for k, v in io.items()}, out / f"{name}.io.safetensors")
+    save_file({k: v.contiguous() for k, v in io.items()}, out / f"{label}.io.safetensors")
 
 
 def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     out = Path(argv[0])
-    for spec in argv[1:]:
-        name, side, *mode = spec.split(":")
-        reference(name, int(side), mode == ["train"], out)
+    for label, case in json.loads(argv[1]).items():
+        reference(label, *case, out)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,20 @@
 """The model zoo: ``get_model(name, ...)`` builds a network by name; ``list_models()`` names them.
 
-============  ==========================================  ==========  ===============
-name          what                                        parameters  MACs / image
-============  ==========================================  ==========  ===============
-lenet5        LeNet-5, ReLU + max pool (1x28x28)          61,706      0.42 M
-vggsmall      2x(conv-BN-ReLU)x2 + pools + MLP (1x28x28)  468,010     18.7 M
-resnet8       CIFAR ResNet, n = 1 (3x32x32)               78,042      12.5 M
-resnet20      CIFAR ResNet, n = 3 (3x32x32)               272,474     40.8 M
-resnet18      torchvision's ResNet-18 (3x224x224)         11,689,512  1.81 G
-resnet34      torchvision's ResNet-34 (3x224x224)         21,797,672  3.66 G
-vgg11_bn      torchvision's VGG-11 + BN (3x224x224)       132,868,840 7.61 G
-mobilenet_v2  torchvision's MobileNetV2 (3x224x224)       3,504,872   0.30 G
-============  ==========================================  ==========  ===============
+============  ==========================================  ===========  ============
+name          what                                        parameters   MACs / image
+============  ==========================================  ===========  ============
+lenet5        LeNet-5, ReLU + max pool (1x28x28)          61,706       0.42 M
+vggsmall      2x(conv-BN-ReLU)x2 + pools + MLP (1x28x28)  468,010      18.7 M
+resnet8       CIFAR ResNet, n = 1 (3x32x32)               78,042       12.5 M
+resnet20      CIFAR ResNet, n = 3 (3x32x32)               272,474      40.8 M
+resnet18      torchvision's ResNet-18 (3x224x224)         11,689,512   1.81 G
+resnet34      torchvision's ResNet-34 (3x224x224)         21,797,672   3.66 G
+resnet50      torchvision's ResNet-50 (3x224x224)         25,557,032   4.09 G
+vgg11_bn      torchvision's VGG-11 + BN (3x224x224)       132,868,840  7.61 G
+mobilenet_v2  torchvision's MobileNetV2 (3x224x224)       3,504,872    0.30 G
+============  ==========================================  ===========  ============
 
-(Counts for 10 classes, but the last four for 1000, torchvision's default.) The last four
+(Counts for 10 classes, but the last five for 1000, torchvision's default.) The last five
 are also functions with torchvision's signatures, ``convprop.models.resnet18(num_classes=1000)``,
 whose state_dict keys are torchvision's (:mod:`convprop.models.torchvision`); ``BasicBlock``
 here is the CIFAR ResNet's, torchvision's is ``convprop.models.torchvision.BasicBlock``.
@@ -32,7 +33,16 @@ from convprop import nn
 from convprop.models._common import count_macs, count_parameters
 from convprop.models.lenet import LeNet5
 from convprop.models.resnet import BasicBlock, ResNetCIFAR
-from convprop.models.torchvision import VGG, MobileNetV2, ResNet, mobilenet_v2, resnet18, resnet34, vgg11_bn
+from convprop.models.torchvision import (
+    VGG,
+    MobileNetV2,
+    ResNet,
+    mobilenet_v2,
+    resnet18,
+    resnet34,
+    resnet50,
+    vgg11_bn,
+)
 from convprop.models.vgg import VGGSmall
 
 
@@ -60,6 +70,7 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "resnet20": _resnet(20),
     "resnet18": _torchvision(resnet18),
     "resnet34": _torchvision(resnet34),
+    "resnet50": _torchvision(resnet50),
     "vgg11_bn": _torchvision(vgg11_bn, min_input_size=32),  # five 2x2 max pools
     "mobilenet_v2": _torchvision(mobilenet_v2),
 }
@@ -114,5 +125,6 @@ __all__ = [
     "mobilenet_v2",
     "resnet18",
     "resnet34",
+    "resnet50",
     "vgg11_bn",
 ]

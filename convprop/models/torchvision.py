@@ -1,4 +1,4 @@
-"""torchvision's ImageNet classifiers with its module names and state_dict keys: resnet18/34, vgg11_bn, mobilenet_v2.
+"""torchvision's ImageNet classifiers, its module names and state_dict keys: resnet18/34/50, vgg11_bn, mobilenet_v2.
 
 Architectures, constructor arguments, initialisation and state_dict keys follow
 ``torchvision.models`` (checked against torchvision 0.29.1, ``tests/test_models_torchvision.py``),
@@ -20,6 +20,7 @@ that ``convprop.manual_seed`` seeds).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -108,29 +109,86 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
+class Bottleneck(nn.Module):
+    """``relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + downsample(x))``: a 1x1 conv down to ``width``
+    channels, a 3x3 conv (strided, grouped, dilated), a 1x1 conv up to ``4 planes`` (torchvision's ``Bottleneck``,
+    the stride on the 3x3 conv as in its "ResNet v1.5").
+
+    Args:
+        inplanes: input channels.
+        planes: output channels / 4 (``expansion`` = 4).
+        stride: stride of conv2. Default: 1.
+        downsample: the shortcut module, or None for the identity.
+        groups: groups of conv2. Default: 1.
+        base_width: ``width = int(planes * base_width / 64) * groups``. Default: 64.
+        dilation: dilation (and padding) of conv2. Default: 1.
+        norm_layer: builds the normalisation from a channel count. Default: ``nn.BatchNorm2d``.
+        generator: ``np.random.Generator`` for the initial weights.
+    """
+
+    expansion = 4
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        norm_layer: NormLayer | None = None,
+        *,
+        generator: np.random.Generator | None = None,
+    ):
+        super().__init__()
+        norm_layer = nn.BatchNorm2d if norm_layer is None else norm_layer
+        g = random.resolve(generator, "Bottleneck")
+        width = int(planes * (base_width / 64.0)) * groups
+        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False, generator=g)
+        self.bn1 = norm_layer(width)
+        self.conv2 = _conv3x3(width, width, stride, groups, dilation, g)
+        self.bn2 = norm_layer(width)
+        self.conv3 = nn.Conv2d(width, planes * self.expansion, 1, bias=False, generator=g)
+        self.bn3 = norm_layer(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
 class ResNet(nn.Module):
     """The ImageNet ResNet: a 7x7 stride-2 stem and a max pool, four stages of blocks, global pooling, fc.
 
-    Layers (``layers`` = blocks per stage; BasicBlock, 224x224 input)::
+    Layers (``layers`` = blocks per stage; 224x224 input; e = ``block.expansion``, 1 or 4)::
 
         conv1: Conv2d(C, 64, 7, stride=2, padding=3, bias=False) -> bn1 -> relu     64 x 112 x 112
         maxpool: MaxPool2d(3, stride=2, padding=1)                                   64 x 56 x 56
-        layer1: layers[0] blocks, 64 channels                                        64 x 56 x 56
-        layer2..4: 128, 256, 512 channels, the first block of each with stride 2     512 x 7 x 7
-        avgpool: AdaptiveAvgPool2d((1, 1)) -> flatten -> fc: Linear(512, num_classes)
+        layer1: layers[0] blocks, 64 e channels                                      64e x 56 x 56
+        layer2..4: 128e, 256e, 512e channels, the first block of each with stride 2  512e x 7 x 7
+        avgpool: AdaptiveAvgPool2d((1, 1)) -> flatten -> fc: Linear(512 e, num_classes)
 
     Any input size works (global pooling); 32x32 images reach layer4 as 1x1.
     Initialisation as torchvision: convs ~ kaiming_normal_(mode='fan_out', nonlinearity='relu'),
     norm weights 1 and biases 0, fc PyTorch's Linear default.
 
     Args:
-        block: :class:`BasicBlock`.
+        block: :class:`BasicBlock` or :class:`Bottleneck`.
         layers: blocks per stage, e.g. ``[2, 2, 2, 2]`` (resnet18).
         num_classes: outputs of fc. Default: 1000.
         zero_init_residual: start each block's last norm weight at 0, so every block begins as the identity.
             Default: False.
-        groups, width_per_group: 1 and 64 for BasicBlock.
-        replace_stride_with_dilation: three bools, one for each of layer2..4 (BasicBlock: all False). Default: None.
+        groups: groups of each Bottleneck's 3x3 conv (ResNeXt); 1 for BasicBlock. Default: 1.
+        width_per_group: Bottleneck width per group (64: ResNet, 128 with groups=1: Wide ResNet); 64 for
+            BasicBlock. Default: 64.
+        replace_stride_with_dilation: three bools, one for each of layer2..4: dilate instead of striding
+            (Bottleneck only). Default: None (all False).
         norm_layer: builds the normalisation from a channel count. Default: ``nn.BatchNorm2d``.
         in_channels: image channels (convprop's own). Default: 3.
         generator: ``np.random.Generator`` for the initial weights (convprop's own).
@@ -138,7 +196,7 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
-        block: type[BasicBlock],
+        block: type[BasicBlock | Bottleneck],
         layers: Sequence[int],
         num_classes: int = 1000,
         zero_init_residual: bool = False,
@@ -175,23 +233,9 @@ class ResNet(nn.Module):
                 downsample = nn.Sequential(
                     nn.Conv2d(inplanes, out, 1, stride=stride, bias=False, generator=g), norm_layer(out)
                 )
-            stage = [
-                block(
-                    inplanes,
-                    planes,
-                    stride,
-                    downsample,
-                    groups,
-                    width_per_group,
-                    first_dilation,
-                    norm_layer,
-                    generator=g,
-                )
-            ]
-            stage += [
-                block(out, planes, 1, None, groups, width_per_group, dilation, norm_layer, generator=g)
-                for _ in range(1, blocks)
-            ]
+            make = partial(block, groups=groups, base_width=width_per_group, norm_layer=norm_layer, generator=g)
+            stage = [make(inplanes, planes, stride, downsample, dilation=first_dilation)]
+            stage += [make(out, planes, dilation=dilation) for _ in range(1, blocks)]
             inplanes = out
             self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
@@ -199,8 +243,9 @@ class ResNet(nn.Module):
         he_init(self, g)
         if zero_init_residual:
             for m in self.modules():
-                if isinstance(m, BasicBlock) and m.bn2.weight is not None:
-                    nn.init.zeros_(m.bn2.weight)
+                last = m.bn3 if isinstance(m, Bottleneck) else m.bn2 if isinstance(m, BasicBlock) else None
+                if last is not None and last.weight is not None:
+                    nn.init.zeros_(last.weight)
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -228,6 +273,14 @@ def resnet34(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
     """
     _check_no_weights("resnet34", weights)
     return ResNet(BasicBlock, [3, 4, 6, 3], **kwargs)
+
+
+def resnet50(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
+    """ResNet-50 (torchvision's, v1.5): Bottlenecks ``[3, 4, 6, 3]``; 25,557,032 parameters for 1000 classes,
+    4.09 G multiply-accumulates per 3x224x224 image. Arguments as :func:`resnet18`.
+    """
+    _check_no_weights("resnet50", weights)
+    return ResNet(Bottleneck, [3, 4, 6, 3], **kwargs)
 
 
 # VGG (Simonyan and Zisserman 2014), configuration "A" (11 layers) with BatchNorm.
@@ -379,7 +432,7 @@ class InvertedResidual(nn.Module):
         inp: int,
         oup: int,
         stride: int,
-        expand_ratio: float,
+        expand_ratio: int,
         norm_layer: NormLayer | None = None,
         *,
         generator: np.random.Generator | None = None,
@@ -453,7 +506,7 @@ class MobileNetV2(nn.Module):
         self,
         num_classes: int = 1000,
         width_mult: float = 1.0,
-        inverted_residual_setting: Sequence[Sequence[float]] | None = None,
+        inverted_residual_setting: Sequence[Sequence[int]] | None = None,
         round_nearest: int = 8,
         block: Callable[..., nn.Module] | None = None,
         norm_layer: NormLayer | None = None,
