@@ -33,7 +33,7 @@ SIZES = [
 
 def test_registry():
     assert list_models() == [
-        "lenet5", "mobilenet_v2", "resnet18", "resnet20", "resnet34", "resnet8", "vgg11_bn", "vggsmall"
+        "lenet5", "mobilenet_v2", "resnet18", "resnet20", "resnet34", "resnet50", "resnet8", "vgg11_bn", "vggsmall"
     ]  # fmt: skip
     with pytest.raises(
         ValueError, match=r"unknown model 'vgg99'; available: lenet5, mobilenet_v2, resnet18, .*vggsmall"
