@@ -65,7 +65,8 @@ def reference():
     """The directory the torchvision script wrote into (removed after this module's tests)."""
     python = torchvision_python()
     with tempfile.TemporaryDirectory(prefix="convprop-torchvision-") as out:
-        command = [python, str(SCRIPT), out, json.dumps(CASES)]
+        # -I: that venv's torch, never one that PYTHONPATH or the user site would put first
+        command = [python, "-I", str(SCRIPT), out, json.dumps(CASES)]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, f"{SCRIPT.name} failed:\n{proc.stderr[-4000:]}"
         yield Path(out)
