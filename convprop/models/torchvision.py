@@ -288,16 +288,14 @@ def resnet50(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
 _VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
-def _vgg_features(config, batch_norm: bool, in_channels: int, g: np.random.Generator) -> nn.Sequential:
+def _vgg_bn_features(config, in_channels: int, g: np.random.Generator) -> nn.Sequential:
+    """VGG's ``features``: each number a Conv2d(3x3, padding 1) -> BatchNorm2d -> ReLU, each "M" a 2x2 max pool."""
     layers: list[nn.Module] = []
     for v in config:
         if v == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             continue
-        layers.append(nn.Conv2d(in_channels, v, 3, padding=1, generator=g))
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(v))
-        layers.append(nn.ReLU(inplace=True))
+        layers += [nn.Conv2d(in_channels, v, 3, padding=1, generator=g), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
         in_channels = v
     return nn.Sequential(*layers)
 
@@ -369,7 +367,7 @@ def vgg11_bn(*, weights=None, progress: bool = True, in_channels: int = 3, gener
     """
     _check_no_weights("vgg11_bn", weights)
     g = random.resolve(generator, "vgg11_bn")
-    return VGG(_vgg_features(_VGG11, True, in_channels, g), generator=g, **kwargs)
+    return VGG(_vgg_bn_features(_VGG11, in_channels, g), generator=g, **kwargs)
 
 
 # MobileNetV2 (Sandler et al. 2018): inverted residuals with linear bottlenecks.
