@@ -32,8 +32,12 @@ SIZES = [
 
 
 def test_registry():
-    assert list_models() == ["lenet5", "resnet20", "resnet8", "vggsmall"]
-    with pytest.raises(ValueError, match="unknown model 'vgg99'; available: lenet5, resnet20, resnet8, vggsmall"):
+    assert list_models() == [
+        "lenet5", "mobilenet_v2", "resnet18", "resnet20", "resnet34", "resnet50", "resnet8", "vgg11_bn", "vggsmall"
+    ]  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"unknown model 'vgg99'; available: lenet5, mobilenet_v2, resnet18, .*vggsmall"
+    ):
         get_model("vgg99")
     with pytest.raises(ValueError, match="get_model\\('lenet5'\\)"):
         get_model("lenet5", depth=3)

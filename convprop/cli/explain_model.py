@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from convprop.cli.model_spec import RUNS_CODE, input_shape, load_model, run_forward, shape_text
+from convprop.cli.model_spec import MODEL_NAMES, RUNS_CODE, input_shape, load_model, run_forward, shape_text
 
 
 def register_model(explain_subparsers) -> None:
@@ -20,7 +20,7 @@ def register_model(explain_subparsers) -> None:
         "derivation page for each conv and pooling layer (written beside it, in PAGE_lessons/), and a float64 "
         "gradient check of every parameter. Exit status 1 when a check fails. " + RUNS_CODE,
     )
-    p.add_argument("model", metavar="MODEL", help="lenet5, vggsmall, resnet8, resnet20 or FILE.py:ClassName")
+    p.add_argument("model", metavar="MODEL", help=f"{MODEL_NAMES} or FILE.py:ClassName")
     p.add_argument(
         "--input-shape", type=input_shape, required=True, metavar="CxHxW", help="one sample's shape, e.g. 1x28x28"
     )

@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 
 from convprop.cli import CLIError
+from convprop.models import list_models
 
+MODEL_NAMES = ", ".join(list_models())
 RUNS_CODE = (
-    "MODEL is a registered model (lenet5, vggsmall, resnet8, resnet20) or FILE.py:ClassName, an nn.Module "
+    f"MODEL is a registered model ({MODEL_NAMES}) or FILE.py:ClassName, an nn.Module "
     "subclass built with no arguments; loading FILE.py RUNS ITS CODE, so only name files you trust."
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convprop.cli.model_spec import RUNS_CODE, input_shape, load_model, run_forward
+from convprop.cli.model_spec import MODEL_NAMES, RUNS_CODE, input_shape, load_model, run_forward
 
 
 def register(subparsers) -> None:
@@ -13,7 +13,7 @@ def register(subparsers) -> None:
         "for one sample (conv, transposed conv and linear layers are counted; FLOPs are about twice the MACs). "
         + RUNS_CODE,
     )
-    parser.add_argument("model", metavar="MODEL", help="lenet5, vggsmall, resnet8, resnet20 or FILE.py:ClassName")
+    parser.add_argument("model", metavar="MODEL", help=f"{MODEL_NAMES} or FILE.py:ClassName")
     parser.add_argument(
         "--input-shape", type=input_shape, required=True, metavar="CxHxW", help="one sample's shape, e.g. 1x28x28"
     )

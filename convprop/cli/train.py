@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from convprop.cli import CLIError
+from convprop.cli.model_spec import MODEL_NAMES
 from convprop.train.config import (
     DATASET_DEFAULTS,
     DATASETS,
@@ -111,7 +112,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--model",
         metavar="NAME",
-        help="model name, one of lenet5, vggsmall, resnet8, resnet20; or your own nn.Module as "
+        help=f"model name, one of {MODEL_NAMES}; or your own nn.Module as "
         "path/to/file.py:ClassName (the file's code is run, as by python: name only files you trust)",
     )
     p.add_argument(
