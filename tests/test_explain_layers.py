@@ -146,7 +146,9 @@ def test_cli_conv_values_set_the_page_numbers(tmp_path):
 def test_cli_site(tmp_path, capsys):
     assert main(["explain", "--site", str(tmp_path / "site")]) == 0
     assert (tmp_path / "site" / "index.ar.html").exists()
-    assert "index.html" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "index.html" in err
+    assert "[1/13] deriving and proving conv-article" in err and "[13/13]" in err  # a line per lesson, as it goes
 
 
 @pytest.mark.parametrize(

@@ -313,6 +313,9 @@ def run_site(args) -> int:
         )
     from convprop.explain.gallery import write_site
 
-    pages = write_site(args.site)
+    def progress(k: int, n: int, slug: str) -> None:
+        print(f"[{k}/{n}] deriving and proving {slug}", file=sys.stderr)
+
+    pages = write_site(args.site, progress=progress)
     print(f"wrote {len(pages)} pages to {args.site} (open {args.site / 'index.html'})", file=sys.stderr)
     return 0

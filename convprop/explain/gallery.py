@@ -108,12 +108,19 @@ def _nav(current: str, lang: str, lessons) -> Nav:
     )
 
 
-def write_site(folder, lessons=GALLERY, langs=strings.LANGUAGES) -> list[Path]:
-    """Write the gallery into ``folder`` (created if needed); returns the pages written."""
+def write_site(folder, lessons=GALLERY, langs=strings.LANGUAGES, progress=None) -> list[Path]:
+    """Write the gallery into ``folder`` (created if needed); returns the pages written.
+
+    ``progress(k, n, slug)``, when given, is called before each of the ``n`` lessons is derived and proved (the
+    slow part, seconds each)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    derived = {lesson.slug: lesson.derive() for lesson in lessons}
+    derived = {}
+    for k, lesson in enumerate(lessons, 1):
+        if progress is not None:
+            progress(k, len(lessons), lesson.slug)
+        derived[lesson.slug] = lesson.derive()
     for lang in langs:
         for lesson in lessons:
             doc = lesson.document(derived[lesson.slug], lang)

@@ -22,10 +22,7 @@ STRINGS = {
             "absolute differences:"
         ),
         "numeric_torch": "PyTorch {version} computes the same gradients with its own autograd, as a further witness.",
-        "summary_config": (
-            "With this layer's stride {s}, padding {p} and dilation {d}, the two operations are, with the numbers "
-            "put in:"
-        ),
+        "summary_config": ("With this layer's stride {s}, padding {p} and dilation {d}, the two operations become:"),
         "summary_ops": (
             "Here {dilate} puts s − 1 zeros between neighbouring entries, {pad} surrounds with k zeros on each side, "
             "{subsample} "
@@ -294,10 +291,13 @@ STRINGS = {
             "same stride, padding and dilation, run on {dO}."
         ),
         "h_t_grad_f": "The filter gradient",
+        "t_grad_f_dilation": (
+            " With dilation {d}, only the result's rows and columns 1, 1 + {d}, 1 + 2·{d}, … are kept."
+        ),
         "t_grad_f": (
             "Each filter entry met every entry of {X} once, at the output cell its copy put it in; so the filter "
             "gradient correlates {dO} (padded as in the forward pass) with {X}, whose entries now stand {s} cells "
-            "apart (the stride's zeros inserted). With dilation {d}, every d-th entry of the result is kept."
+            "apart (the stride's zeros inserted).{dilation}"
         ),
         "proof_t_ok": (
             "SymPy expanded both sides of all three equations: the {no} entries of O against the full convolution, "
@@ -328,9 +328,7 @@ STRINGS = {
             "مطلق بين كل طريقتين:"
         ),
         "numeric_torch": "ويحسب PyTorch {version} الـgradients نفسها بالـautograd الخاص به، شاهدًا إضافيًا.",
-        "summary_config": (
-            "ومع الـstride ‏{s} والـpadding ‏{p} والـdilation ‏{d} في هذه الطبقة، تصبح العمليتان بعد التعويض بالأعداد:"
-        ),
+        "summary_config": ("ومع الـstride ‏{s} والـpadding ‏{p} والـdilation ‏{d} في هذه الطبقة، تصبح العمليتان:"),
         "summary_ops": (
             "حيث تُدرج {dilate} عدد s − 1 من الأصفار بين كل عنصرين متجاورين، وتحيط {pad} المصفوفة بعدد k من "
             "الأصفار من كل جانب، "
@@ -601,11 +599,11 @@ STRINGS = {
             "بالـstride والـpadding والـdilation أنفسها، مطبَّقًا على {dO}."
         ),
         "h_t_grad_f": "الـgradient بالنسبة للـfilter",
+        "t_grad_f_dilation": " ومع dilation قيمته {d} نُبقي من النتيجة الصفوف والأعمدة 1 و1 + {d} … فقط.",
         "t_grad_f": (
             "التقى كل عنصر من الـfilter بكل عنصر من {X} مرة واحدة، في خلية الناتج التي وضعته فيها نسخته؛ لذلك "
             "يحسب الـgradient بالنسبة للـfilter الـcorrelation بين {dO} (محشوًّا كما في الـforward pass) و{X} الذي "
-            "تفصل بين عناصره الآن {s} خلية (بعد إدراج أصفار الـstride). ومع dilation قيمته {d} نُبقي عنصرًا من كل d "
-            "عناصر من النتيجة."
+            "تفصل بين عناصره الآن {s} خلية (بعد إدراج أصفار الـstride).{dilation}"
         ),
         "proof_t_ok": (
             "وسّعت SymPy طرفي المعادلات الثلاث: عناصر O الـ{no} مقابل الـfull convolution، وعناصر dL/dX الـ{nx} مقابل "

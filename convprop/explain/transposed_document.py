@@ -159,7 +159,8 @@ def conv_transpose_document(
     b.append(Widget("grad_x", strings.PAGE[lang]["widget_t_grad_x"]))
 
     b.append(heading(lang, "h_t_grad_f"))
-    b.append(para(lang, "t_grad_f", dO=dO, X=X, s=_pair(cfg.stride), d=_pair(cfg.dilation)))
+    dilation = "" if cfg.dilation == (1,) * len(cfg.dilation) else strings.text(lang, "t_grad_f_dilation")
+    b.append(para(lang, "t_grad_f", dO=dO, X=X, s=_pair(cfg.stride), dilation=dilation.format(d=_pair(cfg.dilation))))
     _capped(_sum_rows(d.f, d.chain_f), lang, b)
     b.append(Display(_grad_f_rows(d, multi)))
     b.append(Display(_channel_matrices("F", d.chain_f, 2, multi, grad=True)))
