@@ -72,6 +72,14 @@ def test_page_table_equals_pytorch_and_gradient_check_verified(tmp_path, spec, s
     for link in links:
         lesson = (out.parent / link).read_text(encoding="utf-8")
         assert lesson.startswith("<!DOCTYPE html>") and "<math" in lesson
+        # the lesson says which layers it stands for, and links back to this page
+        rows = re.findall(r'<tr data-layer="([^"]+)"(?:(?!</tr>).)*?<a href="([^"]+)">', page.split("</table>")[0])
+        layers = [n for n, target in rows if target == link]
+        assert layers and all(f"{n} (" in lesson for n in layers)
+        assert f'<a href="../{out.name}">' in lesson
+    loss_step = page.split('<section class="step"', 2)[1]  # the first step says which loss it is
+    expected = "The loss is the cross-entropy" if "LogSoftmax" in loss_step else "L = Σ y ⊙ G"
+    assert expected in loss_step
     assert page.count('<section class="step"') >= len([n for n, m in model.named_modules() if not m._modules])
     assert "<svg" in page and "http://" not in page.replace("http://www.w3.org", "")  # self-contained
 

@@ -143,9 +143,12 @@ def _step_html(k: int, step: Step, lessons: dict[str, str], lang: str) -> str:
         items.append(_t(lang, "no_input_grad"))
     lesson = lessons.get(step.module or "")
     link = f'<p>{_e(t(lang, "see_lesson"))} <a href="{_e(lesson)}">{_e(t(lang, "lesson"))}</a></p>' if lesson else ""
+    about = ""
+    if step.module is None:  # which loss training_step_graph built: cross-entropy goes through LogSoftmax
+        about = f"<p>{_e(t(lang, 'loss_ce' if any(op.name == 'LogSoftmax' for op in step.ops) else 'loss_sum'))}</p>"
     return (
         f'<section class="step" data-step="{k}" data-layer="{_e(step.module or "")}">'
-        f"<h3>{_e(title)}</h3><ul class=formulas>{formulas}</ul>"
+        f"<h3>{_e(title)}</h3>{about}<ul class=formulas>{formulas}</ul>"
         f"<ul>{''.join(f'<li>{item}</li>' for item in items)}</ul>{link}</section>"
     )
 

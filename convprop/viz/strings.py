@@ -41,6 +41,15 @@ STRINGS = {
         "next": "next →",
         "counter": "step {i} of {n}",
         "loss": "the loss",
+        "loss_ce": (
+            "The loss is the cross-entropy of the model's scores z (one row per sample) with random target classes "
+            "y, L = −(1/N) Σₙ log softmax(zₙ)[yₙ], built from the operations below. Their backward passes together "
+            "give ∂L/∂z = (softmax(z) − onehot(y)) / N: each score's probability, minus 1 at the target class."
+        ),
+        "loss_sum": (
+            "The model's output y is not a row of class scores, so the loss is L = Σ y ⊙ G with a random G of the "
+            "same shape: its gradient ∂L/∂y is G itself."
+        ),
         "input": "the input",
         "receives": "receives {grad}, the gradient of the loss with respect to its output: shape {shape}, norm {norm}",
         "computes_param": "computes {grad} (shape {shape}, norm {norm}): the optimizer updates {name} with it",
@@ -97,6 +106,15 @@ STRINGS = {
         "next": "التالي ←",
         "counter": "الخطوة {i} من {n}",
         "loss": "دالة الخسارة",
+        "loss_ce": (
+            "دالة الخسارة هي الـcross-entropy بين درجات النموذج z (صف لكل عينة) وأصناف هدف عشوائية y، أي "
+            "‎L = −(1/N) Σₙ log softmax(zₙ)[yₙ]‎، وتبنيها العمليات أدناه. ومعًا تعطي مراحلها العكسية "
+            "‎∂L/∂z = (softmax(z) − onehot(y)) / N‎: احتمال كل صنف، مطروحًا منه 1 عند الصنف الهدف."
+        ),
+        "loss_sum": (
+            "مخرج النموذج y ليس صفًّا من درجات الأصناف، فدالة الخسارة هي ‎L = Σ y ⊙ G‎ مع G عشوائية بالشكل نفسه، "
+            "وتدرجها ‎∂L/∂y‎ هو G نفسها."
+        ),
         "input": "المدخل",
         "receives": "تستقبل {grad}، تدرج الخسارة بالنسبة إلى مخرجها: الشكل {shape}، المعيار {norm}",
         "computes_param": "تحسب {grad} (الشكل {shape}، المعيار {norm}): به يحدّث المُحسِّن {name}",
