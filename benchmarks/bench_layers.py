@@ -47,7 +47,7 @@ from convprop.threads import set_num_threads
 @dataclass
 class Layer:
     name: str
-    kind: str  # "conv", "max_pool" or "avg_pool"
+    kind: str  # "conv", "max_pool", "avg_pool" or "batch_norm" (training mode, with γ and β)
     x_shape: tuple[int, ...]
     w_shape: tuple[int, ...] = ()
     kwargs: dict = field(default_factory=dict)
@@ -70,6 +70,8 @@ class Layer:
         if self.kind == "conv":
             o, s, p = self.w_shape[0], self.kwargs.get("stride", 1), self.kwargs.get("padding", 0)
             kh, kw = self.w_shape[2:]
+        elif self.kind == "batch_norm":
+            o, kh, kw, s, p = c, 1, 1, 1, 0
         else:
             o, kh = c, self.kwargs["kernel_size"]
             kw, s, p = kh, self.kwargs.get("stride", kh), self.kwargs.get("padding", 0)
@@ -96,6 +98,8 @@ LAYERS = [
     Layer("max_pool 2x2 N64 64ch 56x56", "max_pool", (64, 64, 56, 56), (), {"kernel_size": 2}),
     Layer("max_pool 3x3 s2 N64 64ch 56x56", "max_pool", (64, 64, 56, 56), (), {"kernel_size": 3, "stride": 2}),
     Layer("avg_pool 2x2 N64 64ch 56x56", "avg_pool", (64, 64, 56, 56), (), {"kernel_size": 2}),
+    Layer("batch_norm N128 16ch 28x28", "batch_norm", (128, 16, 28, 28)),
+    Layer("batch_norm N128 32ch 14x14", "batch_norm", (128, 32, 14, 14)),
 ]
 BATCH_SWEEP = (16, 32, 64, 128, 256)
 
@@ -107,12 +111,20 @@ def _functions(layer: Layer):
             lambda x, w, b: F.conv2d(x, w, b, **layer.kwargs),
             lambda x, w, b: TF.conv2d(x, w, b, **layer.kwargs),
         )
+    if layer.kind == "batch_norm":
+        return (
+            lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+            lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True),
+        )
     name = f"{layer.kind}2d"
     return (lambda x: getattr(F, name)(x, **layer.kwargs), lambda x: getattr(TF, name)(x, **layer.kwargs))
 
 
 def _arrays(layer: Layer, rng: np.random.Generator) -> list[np.ndarray]:
     x = rng.standard_normal(layer.x_shape, dtype=np.float32)
+    if layer.kind == "batch_norm":
+        c = layer.x_shape[1]
+        return [x, rng.standard_normal(c, dtype=np.float32), rng.standard_normal(c, dtype=np.float32)]
     if layer.kind != "conv":
         return [x]
     fan_in = math.prod(layer.w_shape[1:])
