@@ -53,7 +53,7 @@ class BatchNormFunction(Function):
     ∂L/∂x = γ/√(σ² + ε) · (g - mean(g) - x̂ · mean(g x̂)); ∂L/∂γ = Σ g x̂; ∂L/∂β = Σ g (derived in the module docstring).
 
     Works on an (N, C, S) view of any (N, C, *) input. Saves the centred input x − μ (not x̂: the
-    scale 1/√(σ² + ε) is folded into per-channel factors instead, one full-size pass fewer each way):
+    scale 1/√(σ² + ε) is folded into per-channel factors instead, one full-size pass fewer forward):
     forward ``y = (x − μ)·(γ/√(σ² + ε)) + β`` in two passes; backward, with Σg·x̂ = Σg·(x − μ)/√(σ² + ε),
     ``∂L/∂x = γ/√(σ² + ε) · ((x − μ)·(−Σg·x̂ / (M √(σ² + ε))) + g − Σg/M)`` in four. Full-size
     temporaries are few and updated in place: on large activations each fresh array costs page
