@@ -63,3 +63,17 @@ def gemm_peak_gflops(size: int = 1024, repeat: int = 7) -> float:
         np.matmul(a, b, out=out)
         best = min(best, time.perf_counter() - t0)
     return 2.0 * size**3 / best / 1e9
+
+
+def copy_bandwidth_gbs(megabytes: int = 64, repeat: int = 7) -> float:
+    """The best GB/s (bytes read + bytes written) of a NumPy copy between two arrays far larger than the
+    caches: the memory-traffic counterpart of :func:`gemm_peak_gflops`."""
+    src = np.ones(megabytes * 2**20 // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)  # page in
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best / 1e9

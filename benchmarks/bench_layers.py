@@ -7,14 +7,19 @@ Usage::
     python benchmarks/bench_layers.py --forward-only         # forward pass alone
     python benchmarks/bench_layers.py --sweep batch --only "N128 16->16"   # time per image, N = 16 .. 256
     python benchmarks/bench_layers.py --big                  # the workspace cap on N256, 256->256, 56x56
+    python benchmarks/bench_layers.py --threads 1 --clock cpu  # CPU time: on a machine shared with other jobs
 
 Each row backpropagates the same random upstream gradient through convprop and PyTorch,
 alternating the two run by run so that load from other processes hits both alike, and prints
 the median times, their ratio (convprop / PyTorch, lower is better), each library's GFLOP/s
 (forward + both backward convolutions = 3x the forward's multiply-adds x 2), convprop's share of
 the machine's fp32 GEMM peak (measured with NumPy at the start of each thread count), and
-convprop's peak extra memory during one step, gradients included (tracemalloc, in a separate
-untimed run). Inputs are created once, outside the timed region, for both libraries.
+a lower bound on the time (all FLOPs at that GEMM peak, or all compulsory bytes, X and O and their
+gradients, at the machine's copy bandwidth measured with NumPy likewise, whichever is longer) and each
+library's time over it, and convprop's peak extra memory during one step, gradients included
+(tracemalloc, in a separate untimed run). Inputs are created once, outside the timed region, for
+both libraries. ``--clock cpu`` times by process CPU time instead of the wall clock (see
+``bench_train.py``).
 Needs torch (the peer it is timed against); threadpoolctl is used when installed.
 """
 
@@ -42,7 +47,7 @@ from convprop.threads import set_num_threads
 @dataclass
 class Layer:
     name: str
-    kind: str  # "conv", "max_pool" or "avg_pool"
+    kind: str  # "conv", "max_pool", "avg_pool" or "batch_norm" (training mode, with γ and β)
     x_shape: tuple[int, ...]
     w_shape: tuple[int, ...] = ()
     kwargs: dict = field(default_factory=dict)
@@ -56,6 +61,24 @@ class Layer:
         s, p = self.kwargs.get("stride", 1), self.kwargs.get("padding", 0)
         ho, wo = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
         return passes * 2.0 * n * o * ho * wo * cg * kh * kw
+
+    def traffic(self, passes: int) -> float:
+        """Bytes that any implementation must move: the forward reads X and writes O; the backward
+        reads ∂L/∂O (for ∂L/∂X and again for ∂L/∂F), reads X and writes ∂L/∂X. Weights are
+        negligible. float32; pooling's index or mask traffic is not counted."""
+        n, c, h, w = self.x_shape
+        if self.kind == "conv":
+            o, s, p = self.w_shape[0], self.kwargs.get("stride", 1), self.kwargs.get("padding", 0)
+            kh, kw = self.w_shape[2:]
+        elif self.kind == "batch_norm":
+            o, kh, kw, s, p = c, 1, 1, 1, 0
+        else:
+            o, kh = c, self.kwargs["kernel_size"]
+            kw, s, p = kh, self.kwargs.get("stride", kh), self.kwargs.get("padding", 0)
+        ho, wo = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+        x, y = n * c * h * w, n * o * ho * wo
+        gy_reads = 2 if self.kind == "conv" else 1
+        return 4.0 * (x + y if passes == 1 else 2 * x + y + gy_reads * y + x)
 
     def with_batch(self, n: int) -> Layer:
         return dataclasses.replace(self, x_shape=(n, *self.x_shape[1:]))
@@ -75,6 +98,8 @@ LAYERS = [
     Layer("max_pool 2x2 N64 64ch 56x56", "max_pool", (64, 64, 56, 56), (), {"kernel_size": 2}),
     Layer("max_pool 3x3 s2 N64 64ch 56x56", "max_pool", (64, 64, 56, 56), (), {"kernel_size": 3, "stride": 2}),
     Layer("avg_pool 2x2 N64 64ch 56x56", "avg_pool", (64, 64, 56, 56), (), {"kernel_size": 2}),
+    Layer("batch_norm N128 16ch 28x28", "batch_norm", (128, 16, 28, 28)),
+    Layer("batch_norm N128 32ch 14x14", "batch_norm", (128, 32, 14, 14)),
 ]
 BATCH_SWEEP = (16, 32, 64, 128, 256)
 
@@ -86,12 +111,20 @@ def _functions(layer: Layer):
             lambda x, w, b: F.conv2d(x, w, b, **layer.kwargs),
             lambda x, w, b: TF.conv2d(x, w, b, **layer.kwargs),
         )
+    if layer.kind == "batch_norm":
+        return (
+            lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+            lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True),
+        )
     name = f"{layer.kind}2d"
     return (lambda x: getattr(F, name)(x, **layer.kwargs), lambda x: getattr(TF, name)(x, **layer.kwargs))
 
 
 def _arrays(layer: Layer, rng: np.random.Generator) -> list[np.ndarray]:
     x = rng.standard_normal(layer.x_shape, dtype=np.float32)
+    if layer.kind == "batch_norm":
+        c = layer.x_shape[1]
+        return [x, rng.standard_normal(c, dtype=np.float32), rng.standard_normal(c, dtype=np.float32)]
     if layer.kind != "conv":
         return [x]
     fan_in = math.prod(layer.w_shape[1:])
@@ -110,7 +143,7 @@ def _step(fn, inputs, gy, forward_only: bool):
     fn(*inputs).backward(gy)
 
 
-def bench(layer: Layer, repeat: int, rng: np.random.Generator, forward_only: bool):
+def bench(layer: Layer, repeat: int, rng: np.random.Generator, forward_only: bool, clock=time.perf_counter):
     """Median seconds of convprop and PyTorch (alternating), and convprop's traced peak bytes."""
     cp_fn, th_fn = _functions(layer)
     arrays = _arrays(layer, rng)
@@ -125,11 +158,11 @@ def bench(layer: Layer, repeat: int, rng: np.random.Generator, forward_only: boo
         _step(th_fn, th_in, th_gy, forward_only)
     t_cp, t_th = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         _step(cp_fn, cp_in, gy, forward_only)
-        t1 = time.perf_counter()
+        t1 = clock()
         _step(th_fn, th_in, th_gy, forward_only)
-        t2 = time.perf_counter()
+        t2 = clock()
         t_cp.append(t1 - t0)
         t_th.append(t2 - t1)
     tracemalloc.start()
@@ -163,27 +196,31 @@ def big_case() -> None:
     )
 
 
-def table(layers: list[Layer], args, peak_gflops: float) -> None:
+def table(layers: list[Layer], args, peak_gflops: float, bandwidth_gbs: float) -> None:
     passes = 1 if args.forward_only else 3
     rng = np.random.default_rng(0)
     header = (
         f"{'layer':34s} {'convprop ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'torch':>6s} "
-        f"{'% peak':>6s} {'peak MB':>8s}"
+        f"{'% peak':>6s} {'bound ms':>8s} {'cp/bnd':>6s} {'th/bnd':>6s} {'peak MB':>8s}"
     )
     print(header)
     print("-" * len(header))
     conv_ratios = []
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     for layer in layers:
-        t_cp, t_th, peak = bench(layer, args.repeat, rng, args.forward_only)
+        t_cp, t_th, peak = bench(layer, args.repeat, rng, args.forward_only, clock)
         ratio = t_cp / t_th
         if layer.kind == "conv":
             conv_ratios.append(ratio)
         flops = layer.flops(passes)
         cols = ("", "") if math.isnan(flops) else (f"{flops / t_cp / 1e9:.1f}", f"{flops / t_th / 1e9:.1f}")
         share = "" if math.isnan(flops) else f"{100 * flops / t_cp / 1e9 / peak_gflops:.0f}%"
+        # the lower bound: all FLOPs at the GEMM peak or all compulsory bytes at the copy bandwidth
+        compute = 0.0 if math.isnan(flops) else flops / peak_gflops / 1e9
+        bound = max(compute, layer.traffic(passes) / bandwidth_gbs / 1e9)
         print(
             f"{layer.name:34s} {t_cp * 1e3:11.2f} {t_th * 1e3:9.2f} {ratio:6.2f} {cols[0]:>8s} {cols[1]:>6s} "
-            f"{share:>6s} {peak / 2**20:8.1f}",
+            f"{share:>6s} {bound * 1e3:8.2f} {t_cp / bound:6.1f} {t_th / bound:6.1f} {peak / 2**20:8.1f}",
             flush=True,
         )
     if conv_ratios:
@@ -214,23 +251,25 @@ def main(argv=None) -> None:
     parser.add_argument("--sweep", choices=["batch"], help="time per image for batch sizes 16 .. 256")
     parser.add_argument("--big", action="store_true", help="show the workspace cap on the N256 256->256 case")
     parser.add_argument("--workspace-mb", type=float, help="convprop's workspace cap (default: its own, 512 MB)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall-clock or process CPU time")
     args = parser.parse_args(argv)
     if args.workspace_mb is not None:
         conv_ops.set_workspace_limit(int(args.workspace_mb * 2**20))
     print(_machine.header())
     what = "forward" if args.forward_only else "forward+backward"
-    print(f"float32 {what}, median of {args.repeat} alternating runs")
+    print(f"float32 {what}, median of {args.repeat} alternating runs, {args.clock} clock")
     layers = [layer for layer in LAYERS if args.only in layer.name]
     for threads in args.threads:
         set_num_threads(threads)
         torch.set_num_threads(threads)
-        print(f"\nthreads={threads}: NumPy fp32 GEMM peak {(peak := _machine.gemm_peak_gflops()):.0f} GFLOP/s")
+        peak, bandwidth = _machine.gemm_peak_gflops(), _machine.copy_bandwidth_gbs()
+        print(f"\nthreads={threads}: NumPy fp32 GEMM peak {peak:.0f} GFLOP/s, copy bandwidth {bandwidth:.1f} GB/s")
         if args.big:
             big_case()
         elif args.sweep == "batch":
             batch_sweep(layers, args)
         else:
-            table(layers, args, peak)
+            table(layers, args, peak, bandwidth)
     print(f"\nat the end: {_machine.conditions()}")
 
 

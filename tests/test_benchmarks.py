@@ -30,6 +30,15 @@ RUN = (
             ["--models", "lenet5", "--threads", "1", "--steps", "1", "--warmup", "0", "--batch-size", "8"],
             "lenet5",
         ),
+        (
+            "bench_train.py",
+            [
+                *("--models", "resnet8", "--threads", "1", "--steps", "1", "--warmup", "0", "--batch-size", "4"),
+                *("--image-size", "16", "--clock", "cpu"),
+            ],
+            "resnet8",
+        ),
+        ("bench_train.py", ["--models", "lenet5", "--threads", "1", "--batch-size", "8", "--memory"], "PyTorch MB"),
     ],
 )
 def test_benchmark_runs_without_test_dependencies(script, args, expected):

@@ -348,18 +348,19 @@ def test_conv_shape_errors_are_clear():
         conv(convprop.tensor(np.zeros((1, 2, 8, 8), np.float32)))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("affine", ["none", "weight", "bias", "both"])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("shape", [(5, 3), (4, 3, 6), (2, 3, 4, 5), (2, 3, 2, 3, 2)])
-def test_functional_batch_norm_matches_torch(shape, training, affine):
+def test_functional_batch_norm_matches_torch(shape, training, affine, dtype):
     from convprop.nn import functional as F
     from tests.helpers import compare_with_torch
 
     c = shape[1]
     rng = np.random.default_rng(13)
-    x = 2 * rng.standard_normal(shape) + 1
-    w, b = rng.standard_normal(c), rng.standard_normal(c)
-    mean, var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+    x = (2 * rng.standard_normal(shape) + 1).astype(dtype)
+    w, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    mean, var = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2.0, c).astype(dtype)
     stats = {}
 
     def run(lib_fn, to_array, wrap):
@@ -386,7 +387,7 @@ def test_functional_batch_norm_matches_torch(shape, training, affine):
         [x, w, b],
     )
     for ours, theirs in zip(stats["convprop"], stats["torch"], strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12 if dtype == np.float64 else 1e-5)
     if not training:
         np.testing.assert_array_equal(stats["convprop"][0], mean)
 

@@ -37,12 +37,27 @@ def _col(v: np.ndarray) -> np.ndarray:
     return v.reshape(-1, 1)
 
 
+def channel_sums(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Σ a, or Σ a·b, per channel over the batch and space of (N, C, S) views: batch norm's reductions.
+
+    Every batch statistic and both sums of the backward pass go through here (Σx for μ, Σ(x − μ)²
+    for σ², Σg and Σg·(x − μ) for ∂L/∂β and ∂L/∂γ), so this is the one place where a distributed
+    BatchNorm would all-reduce them (and multiply the count M by the number of processes).
+    ``einsum`` multiplies and adds in one pass, keeping no full-size product.
+    """
+    return a.sum(axis=(0, 2)) if b is None else np.einsum("ncs,ncs->c", a, b)
+
+
 class BatchNormFunction(Function):
     """y = γ x̂ + β with x̂ = (x - μ) / sqrt(σ² + ε), over the channel axis 1;  with g = ∂L/∂y (training mode):
     ∂L/∂x = γ/√(σ² + ε) · (g - mean(g) - x̂ · mean(g x̂)); ∂L/∂γ = Σ g x̂; ∂L/∂β = Σ g (derived in the module docstring).
 
-    Works on an (N, C, S) view of any (N, C, *) input. Full-size temporaries are few and
-    updated in place: on large activations each fresh array costs page faults, not just arithmetic.
+    Works on an (N, C, S) view of any (N, C, *) input. Saves the centred input x − μ (not x̂: the
+    scale 1/√(σ² + ε) is folded into per-channel factors instead, one full-size pass fewer forward):
+    forward ``y = (x − μ)·(γ/√(σ² + ε)) + β`` in two passes; backward, with Σg·x̂ = Σg·(x − μ)/√(σ² + ε),
+    ``∂L/∂x = γ/√(σ² + ε) · ((x − μ)·(−Σg·x̂ / (M √(σ² + ε))) + g − Σg/M)`` in four. Full-size
+    temporaries are few and updated in place: on large activations each fresh array costs page
+    faults, not just arithmetic. The reductions are :func:`channel_sums`.
     """
 
     formula = "∂L/∂x = γ/√(σ² + ε) · (g - mean(g) - x̂ · mean(g x̂)); ∂L/∂γ = Σ g x̂; ∂L/∂β = Σ g"
@@ -67,11 +82,10 @@ class BatchNormFunction(Function):
         self.has_weight, self.has_bias, self.training = has_weight, has_bias, training
 
         if training:
-            mean = x3.mean(axis=(0, 2))
-            xhat = x3 - _col(mean)
-            var = np.einsum("ncs,ncs->c", xhat, xhat) / m
+            mean = channel_sums(x3) / m
+            centred = x3 - _col(mean)
+            var = channel_sums(centred, centred) / m
             inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-            xhat *= _col(inv_std)
             if running_mean is not None:
                 # In place, like PyTorch: the module's buffers are these very arrays. Running var is unbiased.
                 running_mean *= 1 - momentum
@@ -79,31 +93,39 @@ class BatchNormFunction(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * var * (m / (m - 1))
         else:
+            mean = running_mean.astype(x.dtype, copy=False)
             inv_std = (1.0 / np.sqrt(running_var + eps)).astype(x.dtype, copy=False)
-            xhat = (x3 - _col(running_mean)).astype(x.dtype, copy=False)
-            xhat *= _col(inv_std)
-
-        y = xhat * _col(w) if w is not None else xhat.copy()
-        if b is not None:
-            y += _col(b)
-        self.xhat, self.inv_std, self.w = xhat, inv_std, w
+            # evaluation saves x itself: x − μ is needed only if γ wants a gradient
+            centred = x3
+        scale = inv_std if w is None else w * inv_std
+        if training:
+            y = centred * _col(scale)
+            if b is not None:
+                y += _col(b)
+        else:  # y = x·scale + (β − μ·scale), two passes as well
+            y = x3 * _col(scale)
+            y += _col(-mean * scale if b is None else b - mean * scale)
+        self.centred, self.mean, self.inv_std, self.scale = centred, mean, inv_std, scale
         return y.reshape(x.shape)
 
     def backward(self, grad_out: np.ndarray):
-        xhat, inv_std, w = self.xhat, self.inv_std, self.w
-        g = grad_out.reshape(xhat.shape)
-        m = xhat.shape[0] * xhat.shape[2]
+        inv_std, scale = self.inv_std, self.scale
+        g = grad_out.reshape(self.centred.shape)
+        m = g.shape[0] * g.shape[2]
         need_x = self.needs_input_grad[0]
         need_w = self.has_weight and self.needs_input_grad[1]
         need_b = self.has_bias and self.needs_input_grad[-1]
         # In training, ∂L/∂x needs ∂L/∂γ and ∂L/∂β (the paths through σ² and μ) even if γ, β are not learned.
-        gb = g.sum(axis=(0, 2)) if need_b or (need_x and self.training) else None
-        gw = np.einsum("ncs,ncs->c", g, xhat) if need_w or (need_x and self.training) else None
+        stats = need_x and self.training
+        gb = channel_sums(g) if need_b or stats else None
+        gw = None  # Σ g·x̂ = Σ g·(x − μ) / √(σ² + ε)
+        if need_w or stats:
+            centred = self.centred if self.training else self.centred - _col(self.mean)
+            gw = channel_sums(g, centred) * inv_std
         gx = None
         if need_x:
-            scale = inv_std if w is None else w * inv_std
             if self.training:
-                gx = xhat * _col(-gw / m)
+                gx = self.centred * _col(-gw * inv_std / m)
                 gx += g
                 gx -= _col(gb / m)
                 gx *= _col(scale)
