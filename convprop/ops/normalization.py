@@ -18,6 +18,13 @@ Backward (training mode, batch statistics), with g = ∂L/∂y:
 
 The two subtracted terms are the paths through μ and σ². In evaluation mode the
 statistics are constants, so ∂L/∂x = γ g / sqrt(running_var + ε).
+
+Synchronised over K processes (``process_group``, see ``convprop.distributed``), each holding
+M_r of the M values: the forward pass gathers every rank's (M_r, μ_r, Σ_r (x - μ_r)²) and combines
+them exactly (Chan et al.), μ = Σ M_r μ_r / M and M σ² = Σ_r Σ (x - μ_r)² + Σ M_r (μ_r - μ)²; the
+backward pass sums the two reductions Σ g and Σ g x̂ over the ranks before using them in ∂L/∂x. So
+every rank's output and ∂L/∂x are its rows of the one-process result. ∂L/∂γ and ∂L/∂β stay the rank's
+own partial sums: the gradient allreduce adds them up with the other parameters' gradients.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class BatchNormFunction(Function):
         training: bool,
         momentum: float,
         eps: float,
+        group=None,
     ) -> np.ndarray:
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
@@ -70,6 +78,10 @@ class BatchNormFunction(Function):
             mean = x3.mean(axis=(0, 2))
             xhat = x3 - _col(mean)
             var = np.einsum("ncs,ncs->c", xhat, xhat) / m
+            if group is not None:
+                local_mean = mean
+                mean, var, m = _global_moments(group, mean, var, m)
+                xhat += _col((local_mean - mean).astype(x.dtype))  # x - μ_r becomes x - μ
             inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
             xhat *= _col(inv_std)
             if running_mean is not None:
@@ -86,13 +98,13 @@ class BatchNormFunction(Function):
         y = xhat * _col(w) if w is not None else xhat.copy()
         if b is not None:
             y += _col(b)
-        self.xhat, self.inv_std, self.w = xhat, inv_std, w
+        self.xhat, self.inv_std, self.w, self.m, self.group = xhat, inv_std, w, m, group
         return y.reshape(x.shape)
 
     def backward(self, grad_out: np.ndarray):
         xhat, inv_std, w = self.xhat, self.inv_std, self.w
         g = grad_out.reshape(xhat.shape)
-        m = xhat.shape[0] * xhat.shape[2]
+        m = self.m if self.training else xhat.shape[0] * xhat.shape[2]
         need_x = self.needs_input_grad[0]
         need_w = self.has_weight and self.needs_input_grad[1]
         need_b = self.has_bias and self.needs_input_grad[-1]
@@ -103,9 +115,14 @@ class BatchNormFunction(Function):
         if need_x:
             scale = inv_std if w is None else w * inv_std
             if self.training:
-                gx = xhat * _col(-gw / m)
+                sum_gw, sum_gb = gw, gb
+                if self.group is not None:  # the global batch's sums; the parameters keep their own
+                    c = len(gb)
+                    sums = self.group.all_reduce(np.concatenate([gw, gb]).astype(np.float64))
+                    sum_gw, sum_gb = sums[:c].astype(gw.dtype), sums[c:].astype(gb.dtype)
+                gx = xhat * _col(-sum_gw / m)
                 gx += g
-                gx -= _col(gb / m)
+                gx -= _col(sum_gb / m)
                 gx *= _col(scale)
             else:
                 gx = g * _col(scale)
@@ -116,6 +133,21 @@ class BatchNormFunction(Function):
         if self.has_bias:
             grads.append(gb if need_b else None)
         return tuple(grads)
+
+
+def _global_moments(group, mean: np.ndarray, var: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The global batch's per-channel mean and biased variance, and its size, from every rank's (M_r, μ_r, σ²_r).
+
+    Combined in float64 as Chan et al.'s parallel variance: exact in exact arithmetic, and without the
+    cancellation of E[x²] - μ² in float32.
+    """
+    c = len(mean)
+    every = group.all_gather(np.concatenate([[m], mean, var * m]).astype(np.float64))
+    counts, means, sq_dev = every[:, :1], every[:, 1 : 1 + c], every[:, 1 + c :]
+    total = counts.sum()
+    global_mean = (counts * means).sum(axis=0) / total
+    m2 = sq_dev.sum(axis=0) + (counts * (means - global_mean) ** 2).sum(axis=0)
+    return global_mean, m2 / total, int(total)
 
 
 def _stat(value, name: str, channels: int) -> np.ndarray | None:
@@ -138,6 +170,8 @@ def batch_norm(
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
+    *,
+    process_group=None,
 ) -> Tensor:
     r"""Batch normalisation over channel axis 1, like ``torch.nn.functional.batch_norm``.
 
@@ -156,6 +190,8 @@ def batch_norm(
         training: use batch statistics (and update the running ones). Default: False.
         momentum: running-statistics update factor. Default: 0.1.
         eps: added to the variance for stability. Default: 1e-5.
+        process_group: (keyword only; convprop's) in training, take the statistics over the global batch of
+            the processes of this ``convprop.distributed.ProcessGroup``, as ``torch.nn.SyncBatchNorm`` does.
 
     Shape:
         Output has the input's shape.
@@ -199,6 +235,7 @@ def batch_norm(
         training=bool(training),
         momentum=float(momentum),
         eps=float(eps),
+        group=process_group if training and process_group is not None and process_group.size() > 1 else None,
     )
 
 
