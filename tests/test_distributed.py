@@ -330,6 +330,16 @@ def test_sigkill_of_a_rank_ends_the_job_and_resume_reproduces_the_run(tmp_path):
             np.testing.assert_allclose(uninterrupted[key], single[key], rtol=RTOL, atol=ATOL, err_msg=key)
 
 
+@needs_mpi
+def test_benchmark_runs():
+    script = REPO / "benchmarks" / "bench_distributed.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--steps", "1"], capture_output=True, text=True, env=_env(), timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert "load average" in out.stdout and "scaling efficiency" in out.stdout and "ring model" in out.stdout
+
+
 def _rank_pid(mpirun_pid: int, rank: int) -> int:
     """The process id of ``rank``, a child of the mpirun process, found by its OMPI_COMM_WORLD_RANK."""
     deadline = time.monotonic() + 30
