@@ -161,6 +161,16 @@ def test_k_sharded_loaders_and_masks_are_the_one_process_batches():
             assert np.array_equal(np.concatenate(masks), one_dropout.random((len(y), 4)))
 
 
+@needs_data
+def test_readme_loop_runs_as_one_process(monkeypatch):
+    for name in distributed.LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Multi-process and multi-node training") : readme.index("## Notebooks")]
+    (block,) = [b for b in section.split("```python\n")[1:]]
+    exec(block.split("```")[0], {})
+
+
 def test_batch_must_divide_among_the_processes():
     with pytest.raises(ValueError, match=r"--batch-size 100 is the global batch .* divisible by the 3 processes"):
         resolve_config(TrainConfig(batch_size=100), world_size=3)
