@@ -193,7 +193,8 @@ def allreduce_gradients(model, group: ProcessGroup | None = None, bucket_cap_mb:
     each buffer is summed with one in-place ``MPI_Allreduce`` and divided by K, and every parameter's
     ``.grad`` becomes its slice of the result. One call per bucket rather than per parameter: a call costs
     a latency (a few µs on one machine, tens of µs across a network) whatever its size. A parameter
-    without a gradient on this rank contributes zeros (every rank must still take part). With equal shards
+    without a gradient on this rank contributes zeros (every rank must still take part); one that no rank
+    has a gradient for keeps ``grad`` None. With equal shards
     of the global batch, the average is the global-batch gradient (see the module docstring).
     """
     group = group or WORLD
@@ -203,15 +204,18 @@ def allreduce_gradients(model, group: ProcessGroup | None = None, bucket_cap_mb:
     params = [p for p in model.parameters() if p.requires_grad]
     start = time.perf_counter()
     for bucket in _buckets(params, int(bucket_cap_mb * 2**20)):
-        flat = np.empty(sum(p.data.size for p in bucket), bucket[0].data.dtype)
+        # The gradients, then one count per parameter of the ranks that have a gradient for it.
         offsets = np.cumsum([0] + [p.data.size for p in bucket])
-        for p, a, b in zip(bucket, offsets[:-1], offsets[1:], strict=True):
+        flat = np.empty(offsets[-1] + len(bucket), bucket[0].data.dtype)
+        for i, (p, a, b) in enumerate(zip(bucket, offsets[:-1], offsets[1:], strict=True)):
             grad = _grad_array(p)
             flat[a:b] = 0 if grad is None else grad.reshape(-1)
+            flat[offsets[-1] + i] = grad is not None
         group.all_reduce(flat)
         flat /= k
-        for p, a, b in zip(bucket, offsets[:-1], offsets[1:], strict=True):
-            p.grad = flat[a:b].reshape(p.shape)
+        for i, (p, a, b) in enumerate(zip(bucket, offsets[:-1], offsets[1:], strict=True)):
+            # A parameter no rank has a gradient for keeps none, as in one process (the optimizer skips it).
+            p.grad = flat[a:b].reshape(p.shape) if flat[offsets[-1] + i] > 0 else None
     group.allreduce_seconds += time.perf_counter() - start
     group.allreduce_calls += 1
 

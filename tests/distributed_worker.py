@@ -43,12 +43,14 @@ def check_api() -> None:
         nn.Parameter(np.zeros((7, 3), np.float64)),
         nn.Parameter(np.zeros((2, 2), np.float64)),
         nn.Parameter(np.zeros((50,), np.float32)),
+        nn.Parameter(np.zeros((3,), np.float32)),  # unused: no rank has a gradient
     ]
     holder = nn.ParameterList(params)
-    for i, p in enumerate(params):
+    for i, p in enumerate(params[:4]):
         p.grad = None if i == 2 and r == 0 else np.full(p.shape, (i + 1) * (r + 1), p.dtype)
     distributed.allreduce_gradients(holder, bucket_cap_mb=1e-3)  # 1 KB buckets: the 300 floats get their own
-    for i, p in enumerate(params):
+    assert params[4].grad is None
+    for i, p in enumerate(params[:4]):
         ranks_with_grad = range(1, k) if i == 2 else range(k)
         expected = sum((i + 1) * (q + 1) for q in ranks_with_grad) / k
         assert p.grad.dtype == p.dtype and np.allclose(p.grad, expected, rtol=1e-6), (i, p.grad.ravel()[:3], expected)
