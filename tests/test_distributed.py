@@ -204,7 +204,8 @@ def test_missing_mpi4py_is_one_line(tmp_path):
 def test_api_under_mpirun(k):
     proc = _mpirun(k, str(WORKER), "api", timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert sorted(proc.stdout.split("\n")[:-1]) == [f"rank {r} of {k}: ok" for r in range(k)]
+    # mpirun forwards each rank's output in chunks, which may interleave: look for each line, not at the order
+    assert all(proc.stdout.count(f"rank {r} of {k}: ok") == 1 for r in range(k)), proc.stdout
 
 
 @pytest.fixture(scope="module")
