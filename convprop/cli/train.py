@@ -418,9 +418,10 @@ def run_train(args) -> int:
         try:
             summary = trainer.fit()
         except TrainingInterrupted as exc:
+            launcher = f"mpirun -n {cfg.world_size} " if cfg.world_size > 1 else ""
             say(
                 f"\ninterrupted at epoch {trainer.epoch + 1}, batch {trainer.batch}; checkpoint saved to {exc.path}\n"
-                f"resume with: convprop train --resume {out}",
+                f"resume with: {launcher}convprop train --resume {out}",
                 file=sys.stderr,
             )
             return 130
