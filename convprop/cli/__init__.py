@@ -141,6 +141,12 @@ def _describe(exc: OSError) -> str:
     return str(exc)
 
 
+def _rank() -> int:
+    from convprop import distributed
+
+    return distributed.rank()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -148,22 +154,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     stdout, sys.stdout = sys.stdout, _PipeSafeStdout(sys.stdout)
+
+    def error(exc: BaseException, text: str, status: int) -> int:
+        # An error every MPI rank raised together (convprop.distributed.agree_on_errors) is printed by rank 0.
+        if not getattr(exc, "collective", False) or _rank() == 0:
+            print(f"convprop {args.command}: {text}", file=sys.stderr)
+        return status
+
     try:
         check_extras(args)
         return int(args.func(args) or 0)
     except (CLIError, ValueError) as exc:  # ValueError: CheckpointError, ImageError, DatasetError, settings
-        print(f"convprop {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"convprop {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return error(exc, f"error: {exc}", 2)
+    except KeyboardInterrupt as exc:
+        return error(exc, "interrupted", 130)
     except OSError as exc:
         # A path the user gave cannot be used: it exists already, is a folder, is a file, is not ours to write.
-        print(f"convprop {args.command}: error: {_describe(exc)}", file=sys.stderr)
-        return 2
+        return error(exc, f"error: {_describe(exc)}", 2)
     except (TypeError, RuntimeError) as exc:
-        print(f"convprop {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return error(exc, f"error: {exc}", 1)
     finally:
         sys.stdout.flush()
         sys.stdout = stdout

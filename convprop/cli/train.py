@@ -104,7 +104,11 @@ def register(subparsers) -> None:
         "with checkpoints (last.npz; best.npz, the epoch with the best validation accuracy), metrics.csv/json,\n"
         "config.json, curves.png, confusion.png and summary.json. The test set is measured once, at the end, on\n"
         "the final model and on best.npz. Ctrl-C saves a checkpoint; continue with --resume (same weights as if\n"
-        "never stopped).",
+        "never stopped).\n\n"
+        "Data parallel: mpirun -n K convprop train ... (the same flags) trains on K processes, on one machine or\n"
+        "several; --batch-size is then the global batch, which K must divide, each process takes its share of\n"
+        "every batch, and the weights equal the one-process run's to float32 rounding. Rank 0 writes the run\n"
+        "folder. Needs an MPI (apt-get install openmpi-bin) and pip install 'convprop[mpi]'.",
         epilog=_defaults_table(),
         formatter_class=fmt,
     )
@@ -174,7 +178,15 @@ def register(subparsers) -> None:
         "--threads",
         metavar="N",
         type=_positive_int,
-        help="threads for BLAS and the conv kernels (default 1; more help only on an otherwise idle machine)",
+        help="threads for BLAS and the conv kernels, per process under mpirun (default 1; more help only on an "
+        "otherwise idle machine)",
+    )
+    p.add_argument(
+        "--sync-batchnorm",
+        action=argparse.BooleanOptionalAction,
+        help="under mpirun, BatchNorm uses the statistics of the whole global batch (default), so the run equals "
+        "the one-process run; --no-sync-batchnorm: each process's own share only, faster (two fewer "
+        "exchanges per BatchNorm layer and step) but no longer equivalent to one process",
     )
     p.add_argument("--limit-train", type=_positive_int, metavar="N", help="use only the first N training images")
     p.add_argument("--limit-test", type=_positive_int, metavar="N", help="use only the first N test images")
@@ -342,40 +354,64 @@ def _config_from_args(args) -> dict:
         "limit_test": args.limit_test,
         "checkpoint_every": args.checkpoint_every,
         "eval_batch_size": args.eval_batch_size,
+        "sync_batchnorm": args.sync_batchnorm,
     }
     return {k: v for k, v in given.items() if v is not None}
+
+
+def _same_flags_on_every_rank(args) -> None:
+    """Under mpirun, refuse flags that differ from rank 0's (each rank would train another run)."""
+    from convprop import distributed
+
+    mine = {k: str(v) for k, v in sorted(vars(args).items()) if k != "func"}
+    first = distributed.WORLD.broadcast_object(mine)
+    for key, value in mine.items():
+        if first.get(key) != value:
+            flag = "--" + key.replace("_", "-")
+            raise CLIError(
+                f"started with {flag} {value}, but rank 0 with {flag} {first.get(key)}: every process of mpirun "
+                "must get the same flags"
+            )
 
 
 def run_train(args) -> int:
     import numpy as np
 
+    from convprop import distributed
     from convprop.nn.summary import summary
     from convprop.train.memory import keep_freed_memory
     from convprop.train.run import plan_run, start_run
     from convprop.train.trainer import SigintHandler, TrainingInterrupted
 
-    plan = plan_run(_config_from_args(args), args.out, args.resume)
-    keep_freed_memory()  # faster steps; see convprop/train/memory.py
-    trainer = start_run(
-        plan, data_dir=_data_dir(args.data_dir), progress=args.progress, track_gradients=args.track_gradients
-    )
+    world = distributed.init()
+    # A rank that fails here (bad flags, data it cannot read) stops every rank, with one message.
+    with distributed.agree_on_errors():
+        _same_flags_on_every_rank(args)
+        plan = plan_run(_config_from_args(args), args.out, args.resume)
+        keep_freed_memory()  # faster steps; see convprop/train/memory.py
+        trainer = start_run(
+            plan, data_dir=_data_dir(args.data_dir), progress=args.progress, track_gradients=args.track_gradients
+        )
     ck, out = plan.checkpoint, plan.out_dir
     cfg = trainer.cfg
+    say = print if world.rank() == 0 else _silent
     what = (
         f"resuming at epoch {trainer.epoch + 1}, batch {trainer.batch}/{len(trainer)}"
         if ck is not None
         else f"training {cfg.model}"
     )
     shape = summary(trainer.model, trainer.data.input_shape)
-    print(
+    processes = f", {cfg.world_size} processes (global batch {cfg.batch_size})" if cfg.world_size > 1 else ""
+    say(
         f"{cfg.model}: {shape.total_parameters:,} parameters, {shape.total_macs / 1e6:.2f} M multiply-accumulates "
         f"per image (convprop summary {cfg.model} --input-shape {'x'.join(map(str, trainer.data.input_shape))})"
     )
-    print(
+    say(
         f"{what} on {cfg.dataset}: {trainer.data.train_size} train / {trainer.data.val_size} validation / "
         f"{trainer.data.test_size} test images, "
         f"{cfg.epochs} epochs x {len(trainer)} batches of {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr} "
-        f"({cfg.scheduler} schedule), seed {cfg.seed}, threads {cfg.threads or 'default'}; run folder {out}",
+        f"({cfg.scheduler} schedule), seed {cfg.seed}, threads {cfg.threads or 'default'}{processes}; "
+        f"run folder {out}",
         flush=True,
     )
     # A diverging run overflows in NumPy before its loss turns NaN; the trainer reports that in one line instead.
@@ -383,17 +419,22 @@ def run_train(args) -> int:
         try:
             summary = trainer.fit()
         except TrainingInterrupted as exc:
-            print(
+            launcher = f"mpirun -n {cfg.world_size} " if cfg.world_size > 1 else ""
+            say(
                 f"\ninterrupted at epoch {trainer.epoch + 1}, batch {trainer.batch}; checkpoint saved to {exc.path}\n"
-                f"resume with: convprop train --resume {out}",
+                f"resume with: {launcher}convprop train --resume {out}",
                 file=sys.stderr,
             )
             return 130
-    print(
+    say(
         f"done: {_outcome(summary)}, {summary['epochs']} epochs in {summary['train_minutes']:.1f} min of "
         f"training ({summary['train_images_per_second'] or 0:.0f} img/s); results in {out}"
     )
     return 0
+
+
+def _silent(*args, **kwargs) -> None:
+    """``print`` on ranks other than 0."""
 
 
 def _outcome(summary) -> str:

@@ -17,6 +17,14 @@ same permutation and seed and resumes at batch ``batches_done``: a run
 checkpointed after any batch and resumed sees exactly the batches an
 uninterrupted run sees. Give the loader a generator of its own (not shared with,
 say, dropout), or the other consumer's draws will shift its stream.
+
+Data parallelism
+----------------
+With ``shard=`` (a :class:`convprop.distributed.ShardedSampler`), ``batch_size`` is the
+global batch: every process draws the same permutation and augmentation seed, augments the
+whole global batch and keeps its own contiguous rows of it, so the K processes' batches
+together are the one process's batch, image for image (augmentation draws one value per image
+of the whole batch, which is why the whole batch is augmented before slicing).
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ class DataLoader:
         normalize: ``(mean, std)`` per channel in pixel / 255 units (e.g. ``dataset.normalization``);
             ``None`` leaves the values in [0, 1].
         dtype: floating type of the image batches (default float32).
+        shard: a :class:`convprop.distributed.ShardedSampler`: yield only this process's rows of each
+            batch of ``batch_size`` (see "Data parallelism" above); ``None``: whole batches.
 
     Yields:
         ``(images, labels)``: ``images`` of shape ``(B, C, H, W)`` and type ``dtype``, ``labels``
@@ -73,6 +83,7 @@ class DataLoader:
         transform=None,
         normalize=None,
         dtype=np.float32,
+        shard=None,
     ):
         if isinstance(dataset, tuple):
             if len(dataset) != 2:
@@ -105,6 +116,7 @@ class DataLoader:
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), bool(shuffle), bool(drop_last)
         self.generator = generator if generator is not None else np.random.default_rng()
         self.transform = transform
+        self.shard = shard
         if normalize is not None and (not isinstance(normalize, tuple | list) or len(normalize) != 2):
             raise ValueError(f"DataLoader: normalize must be a pair (mean, std) or None, got {normalize!r}")
         self.normalize = None if normalize is None else Normalize(*normalize)
@@ -132,12 +144,15 @@ class DataLoader:
         n = len(self.labels)
         for k in range(self._batches_done, len(self)):
             rows = slice(k * self.batch_size, min((k + 1) * self.batch_size, n))
-            index = order[rows] if order is not None else rows
-            x = self.images[index]
+            index = order[rows] if order is not None else np.arange(rows.start, rows.stop)
+            mine = slice(None) if self.shard is None else self.shard.shard(len(index))
+            # Augmentation draws per image of the whole batch; without it, gather only this process's rows.
+            x = self.images[index if self.transform is not None else index[mine]]
             # As torchvision's ToTensor: uint8 pixels are divided by 255.
             x = np.divide(x, 255, dtype=self.dtype) if x.dtype == np.uint8 else x.astype(self.dtype)
             if self.transform is not None:
-                x = self.transform(x, np.random.default_rng([seed, k]))
+                x = self.transform(x, np.random.default_rng([seed, k]))[mine]
+            index = index[mine]
             if self.normalize is not None:
                 x = self.normalize(x)
             self._batches_done = k + 1

@@ -18,6 +18,13 @@ Backward (training mode, batch statistics), with g = ∂L/∂y:
 
 The two subtracted terms are the paths through μ and σ². In evaluation mode the
 statistics are constants, so ∂L/∂x = γ g / sqrt(running_var + ε).
+
+Synchronised over K processes (``process_group``, see ``convprop.distributed``), each holding
+M_r of the M values: the forward pass gathers every rank's (M_r, μ_r, Σ_r (x - μ_r)²) and combines
+them exactly (Chan et al.), μ = Σ M_r μ_r / M and M σ² = Σ_r Σ (x - μ_r)² + Σ M_r (μ_r - μ)²; the
+backward pass sums the two reductions Σ g and Σ g x̂ over the ranks before using them in ∂L/∂x. So
+every rank's output and ∂L/∂x are its rows of the one-process result. ∂L/∂γ and ∂L/∂β stay the rank's
+own partial sums: the gradient allreduce adds them up with the other parameters' gradients.
 """
 
 from __future__ import annotations
@@ -41,8 +48,8 @@ def channel_sums(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Σ a, or Σ a·b, per channel over the batch and space of (N, C, S) views: batch norm's reductions.
 
     Every batch statistic and both sums of the backward pass go through here (Σx for μ, Σ(x − μ)²
-    for σ², Σg and Σg·(x − μ) for ∂L/∂β and ∂L/∂γ), so this is the one place where a distributed
-    BatchNorm would all-reduce them (and multiply the count M by the number of processes).
+    for σ², Σg and Σg·(x − μ) for ∂L/∂β and ∂L/∂γ); under a process group these per-rank sums are
+    then combined over the ranks (:func:`_global_moments` forward, one all-reduce backward).
     ``einsum`` multiplies and adds in one pass, keeping no full-size product.
     """
     return a.sum(axis=(0, 2)) if b is None else np.einsum("ncs,ncs->c", a, b)
@@ -73,6 +80,7 @@ class BatchNormFunction(Function):
         training: bool,
         momentum: float,
         eps: float,
+        group=None,
     ) -> np.ndarray:
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
@@ -85,6 +93,10 @@ class BatchNormFunction(Function):
             mean = channel_sums(x3) / m
             centred = x3 - _col(mean)
             var = channel_sums(centred, centred) / m
+            if group is not None:
+                local_mean = mean
+                mean, var, m = _global_moments(group, mean, var, m)
+                centred += _col((local_mean - mean).astype(x.dtype))  # x - μ_r becomes x - μ
             inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
             if running_mean is not None:
                 # In place, like PyTorch: the module's buffers are these very arrays. Running var is unbiased.
@@ -106,12 +118,13 @@ class BatchNormFunction(Function):
             y = x3 * _col(scale)
             y += _col(-mean * scale if b is None else b - mean * scale)
         self.centred, self.mean, self.inv_std, self.scale = centred, mean, inv_std, scale
+        self.m, self.group = m, group
         return y.reshape(x.shape)
 
     def backward(self, grad_out: np.ndarray):
         inv_std, scale = self.inv_std, self.scale
         g = grad_out.reshape(self.centred.shape)
-        m = g.shape[0] * g.shape[2]
+        m = self.m  # the global batch's, under a process group
         need_x = self.needs_input_grad[0]
         need_w = self.has_weight and self.needs_input_grad[1]
         need_b = self.has_bias and self.needs_input_grad[-1]
@@ -125,9 +138,14 @@ class BatchNormFunction(Function):
         gx = None
         if need_x:
             if self.training:
-                gx = self.centred * _col(-gw * inv_std / m)
+                sum_gw, sum_gb = gw, gb
+                if self.group is not None:  # the global batch's sums; the parameters keep their own
+                    c = len(gb)
+                    sums = self.group.all_reduce(np.concatenate([gw, gb]).astype(np.float64))
+                    sum_gw, sum_gb = sums[:c].astype(gw.dtype), sums[c:].astype(gb.dtype)
+                gx = self.centred * _col(-sum_gw * inv_std / m)
                 gx += g
-                gx -= _col(gb / m)
+                gx -= _col(sum_gb / m)
                 gx *= _col(scale)
             else:
                 gx = g * _col(scale)
@@ -138,6 +156,21 @@ class BatchNormFunction(Function):
         if self.has_bias:
             grads.append(gb if need_b else None)
         return tuple(grads)
+
+
+def _global_moments(group, mean: np.ndarray, var: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The global batch's per-channel mean and biased variance, and its size, from every rank's (M_r, μ_r, σ²_r).
+
+    Combined in float64 as Chan et al.'s parallel variance: exact in exact arithmetic, and without the
+    cancellation of E[x²] - μ² in float32.
+    """
+    c = len(mean)
+    every = group.all_gather(np.concatenate([[m], mean, var * m]).astype(np.float64))
+    counts, means, sq_dev = every[:, :1], every[:, 1 : 1 + c], every[:, 1 + c :]
+    total = counts.sum()
+    global_mean = (counts * means).sum(axis=0) / total
+    m2 = sq_dev.sum(axis=0) + (counts * (means - global_mean) ** 2).sum(axis=0)
+    return global_mean, m2 / total, int(total)
 
 
 def _stat(value, name: str, channels: int) -> np.ndarray | None:
@@ -160,6 +193,8 @@ def batch_norm(
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
+    *,
+    process_group=None,
 ) -> Tensor:
     r"""Batch normalisation over channel axis 1, like ``torch.nn.functional.batch_norm``.
 
@@ -178,6 +213,8 @@ def batch_norm(
         training: use batch statistics (and update the running ones). Default: False.
         momentum: running-statistics update factor. Default: 0.1.
         eps: added to the variance for stability. Default: 1e-5.
+        process_group: (keyword only; convprop's) in training, take the statistics over the global batch of
+            the processes of this ``convprop.distributed.ProcessGroup``, as ``torch.nn.SyncBatchNorm`` does.
 
     Shape:
         Output has the input's shape.
@@ -221,6 +258,7 @@ def batch_norm(
         training=bool(training),
         momentum=float(momentum),
         eps=float(eps),
+        group=process_group if training and process_group is not None and process_group.size() > 1 else None,
     )
 
 

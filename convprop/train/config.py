@@ -121,6 +121,10 @@ class TrainConfig:
     limit_test: int | None = None
     checkpoint_every: int = 200
     eval_batch_size: int = 500
+    # Data parallelism (mpirun -n K): the processes of the run (None: those this one was launched with), and
+    # whether BatchNorm takes the global batch's statistics (the one-process result) or each rank's own.
+    world_size: int | None = None
+    sync_batchnorm: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,15 +135,23 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(unknown)}")
-        return cls(**data)
+        # Settings written before data parallelism existed are those of a single process.
+        return cls(**{"world_size": 1, **data})
 
 
-def resolve_config(config: TrainConfig) -> TrainConfig:
+def resolve_config(config: TrainConfig, world_size: int | None = None) -> TrainConfig:
     """A copy of ``config`` with the dataset's defaults filled in, validated.
 
+    ``world_size``: the processes training together (default: ``convprop.distributed.world_size()``);
+    ``config.world_size`` becomes it, and must equal it when set.
+
     Raises:
-        ValueError: an unknown dataset, optimizer or scheduler, or an out-of-range value.
+        ValueError: an unknown dataset, optimizer or scheduler, an out-of-range value, a batch size
+            that the processes cannot share equally, or a config written for another number of processes.
     """
+    from convprop import distributed
+
+    world = distributed.world_size() if world_size is None else world_size
     if config.dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {config.dataset!r}")
     defaults = dict(DATASET_DEFAULTS[config.dataset])
@@ -155,6 +167,12 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         filled["val_split"] = 0.0
     elif filled["val_split"] is None:
         filled["val_split"] = DEFAULT_VAL_SPLIT
+    if filled["world_size"] not in (None, world):
+        raise ValueError(
+            f"the run is set up for {filled['world_size']} processes, but {world} are running: "
+            f"start it with mpirun -n {filled['world_size']}"
+        )
+    filled["world_size"] = world
     if filled["image_size"] is not None and filled["dataset"] != "imagefolder":
         raise ValueError(f"--image-size is for --dataset imagefolder ({filled['dataset']} has its own size)")
     cfg = TrainConfig(**filled)
@@ -192,6 +210,12 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     _require("val_split", cfg.val_split, lambda v: 0 <= v < 1, "in [0, 1) (0: no validation)")
     _require("label_smoothing", cfg.label_smoothing, lambda v: 0 <= v < 1, "in [0, 1)")
     _require("seed", cfg.seed, lambda v: isinstance(v, int) and v >= 0, "a non-negative integer")
+    if cfg.batch_size % world:
+        raise ValueError(
+            f"--batch-size {cfg.batch_size} is the global batch and must be divisible by the {world} processes "
+            f"(mpirun -n {world}), so that each takes the same share; try --batch-size "
+            f"{max(world, cfg.batch_size - cfg.batch_size % world)}"
+        )
     return cfg
 
 

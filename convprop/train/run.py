@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from convprop import distributed
 from convprop.train.checkpoint import Checkpoint, load_checkpoint
 from convprop.train.config import RUNTIME_SETTINGS, TrainConfig, changed_settings, resolve_config
 from convprop.train.trainer import LAST, Trainer
@@ -99,6 +100,15 @@ def plan_run(
         saved = TrainConfig.from_dict(ck.header["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise RunError(f"{ck.path}: cannot read the run's settings: {exc}") from None
+    world = distributed.world_size()
+    if saved.world_size != world:
+        processes = (
+            "1 process" if saved.world_size == 1 else f"{saved.world_size} processes (mpirun -n {saved.world_size})"
+        )
+        raise RunError(
+            f"{ck.path} was trained by {processes}; resume it with as many (this job has {world}): the "
+            "shards of each batch, and so the arithmetic, depend on their number"
+        )
     changed = changed_settings(saved, settings)
     if changed:
         key = changed[0]

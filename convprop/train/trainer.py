@@ -14,6 +14,13 @@ Exact resume rests on three rules:
 With the same machine and thread count, a run killed at any moment and resumed
 from its last checkpoint ends with bit-for-bit the same weights.
 
+Under MPI (``mpirun -n K``, see :mod:`convprop.distributed`) the same loop runs on every
+rank: the loader serves each rank its slice of the global batch, dropout draws its masks
+for the global batch and slices them, BatchNorm takes the global batch's statistics (unless
+``sync_batchnorm`` is off), the gradients are averaged over the ranks before the optimizer
+step, and the loss and accuracy are summed over the ranks. Every rank therefore holds the
+one-process run's weights (to float32 rounding); rank 0 alone writes the run folder.
+
 Model selection never looks at the test set: after every epoch the model is
 measured on a validation set (a seeded, stratified share of the training images,
 or a folder of images), ``best.npz`` is the epoch with the best validation
@@ -39,6 +46,7 @@ import numpy as np
 
 import convprop
 import convprop.nn.functional as F
+from convprop import distributed
 from convprop._io import write_text_atomic
 from convprop.train.checkpoint import Checkpoint, load_checkpoint, load_model_state, save_checkpoint
 from convprop.train.config import TrainConfig, changed_settings, resolve_config
@@ -98,10 +106,11 @@ def evaluate_model(model, batches, num_classes: int, should_stop: Callable[[], b
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     with convprop.no_grad():
         for x, y in batches:
-            logits = model(convprop.Tensor(x))
-            total_loss += float(F.cross_entropy(logits, y, reduction="sum").item())
-            np.add.at(confusion, (y, logits.data.argmax(axis=1)), 1)
-            seen += len(y)
+            if len(y):  # empty: this rank's share of a batch smaller than the number of processes
+                logits = model(convprop.Tensor(x))
+                total_loss += float(F.cross_entropy(logits, y, reduction="sum").item())
+                np.add.at(confusion, (y, logits.data.argmax(axis=1)), 1)
+                seen += len(y)
             if should_stop is not None and should_stop():
                 break
     return EvalResult(total_loss / max(seen, 1), np.trace(confusion) / max(seen, 1), confusion)
@@ -248,13 +257,17 @@ class Trainer:
     ):
         from convprop.data.loader import DataLoader
 
-        self.cfg = cfg = resolve_config(config)
+        self.group = distributed.WORLD
+        world = self.group.size()
+        self.cfg = cfg = resolve_config(config, world_size=world)
         if cfg.threads is not None:
             set_num_threads(cfg.threads)
         self.out_dir = Path(out_dir)
-        self.progress = progress
+        # Rank 0 alone writes the run folder, shows progress and logs the epochs.
+        self.writer = self.group.rank() == 0
+        self.progress = progress if self.writer else False
         self.plots = plots
-        self.log = log
+        self.log = log if self.writer else _quiet
         self.rngs = spawn_generators(cfg.seed)
         train, val, test = load_splits(cfg, data_dir)
         if cfg.early_stopping is not None and val is None:
@@ -271,6 +284,13 @@ class Trainer:
             val_size=len(val) if val is not None else 0,
             test_size=len(test) if test is not None else 0,
         )
+        last = len(train) % cfg.batch_size
+        if 0 < last < world:
+            raise ValueError(
+                f"the last batch of each epoch holds {last} of the {len(train)} training images, fewer than the "
+                f"{world} processes: choose a --batch-size or --limit-train that leaves none or at least {world}"
+            )
+        self.sampler = distributed.ShardedSampler()
         self.train_loader = DataLoader(
             train,
             batch_size=cfg.batch_size,
@@ -278,9 +298,14 @@ class Trainer:
             generator=self.rngs["data"],
             transform=augmentation(image_shape) if cfg.augment else None,
             normalize=train.normalization,
+            shard=self.sampler,
         )
         self.val_loader, self.test_loader = (
-            DataLoader(ds, batch_size=cfg.eval_batch_size, normalize=train.normalization) if ds is not None else None
+            DataLoader(
+                ds, batch_size=cfg.eval_batch_size, normalize=train.normalization, shard=distributed.ShardedSampler()
+            )
+            if ds is not None
+            else None
             for ds in (val, test)
         )
         self.num_classes = len(train.classes)
@@ -291,12 +316,14 @@ class Trainer:
         self.model_file = model_record(cfg.model)
         self.model = build_model(cfg.model, self.model_kwargs, self.rngs["init"])
         _check_outputs(self.model, image_shape, self.num_classes, cfg.model)
-        _set_dropout_generator(self.model, self.rngs["dropout"])
+        _set_dropout_generator(self.model, distributed.ShardedGenerator(self.rngs["dropout"], self.sampler))
+        if cfg.sync_batchnorm:
+            distributed.convert_sync_batchnorm(self.model, self.group)
         self.steps_per_epoch = len(self.train_loader)
         self.optimizer = build_optimizer(cfg, list(self.model.parameters()))
         self.scheduler = build_scheduler(cfg, self.optimizer, self.steps_per_epoch)
         self.state = RunState()
-        self.gradients = GradientTracker(self.model, track_gradients) if track_gradients else None
+        self.gradients = GradientTracker(self.model, track_gradients) if track_gradients and self.writer else None
         self._stop_requested = False
 
     # The run state's parts, by their short names.
@@ -320,6 +347,9 @@ class Trainer:
         )
 
     def save(self, name: str = LAST) -> Path:
+        """Write the checkpoint ``name`` (rank 0 only; every rank returns its path)."""
+        if not self.writer:
+            return self.out_dir / name
         if self.gradients is not None:  # written with every checkpoint, so a resumed run finds them in step
             self.gradients.write(self.out_dir)
         states = {"optimizer": self.optimizer.state_dict()}
@@ -352,13 +382,22 @@ class Trainer:
         self._stop_requested = True
 
     def _stop(self) -> bool:
-        return self._stop_requested
+        """Whether a stop was asked on any rank (under MPI every rank calls this at the same points)."""
+        return bool(self.group.all_reduce(np.array([float(self._stop_requested)]))[0])
 
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int, int]:
+        """One optimizer step on this rank's rows ``x, y`` of the global batch.
+
+        Returns the global batch's mean loss, its number of correct predictions and its size.
+        """
         self.model.train()
         logits = self.model(convprop.Tensor(x))
         loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
-        value = float(loss.item())
+        correct = int((logits.data.argmax(axis=1) == y).sum())
+        # The global batch's loss and accuracy, known to every rank before any of them decides to go on.
+        sums = self.group.all_reduce(np.array([float(loss.item()) * len(y), correct]))
+        n = self.sampler.global_rows
+        value = sums[0] / n
         if not math.isfinite(value):  # checked before the step: the weights stay those of the last finite loss
             raise TrainingDiverged(
                 f"the training loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}, batch "
@@ -366,7 +405,10 @@ class Trainer:
                 f"(the last checkpoint in {self.out_dir} is from before this step)"
             )
         self.optimizer.zero_grad()
-        loss.backward()
+        # The gradients are averaged over the K ranks; with shards of unequal size (an epoch's last batch)
+        # rank r's share of the global mean loss is K·B_r/B of its own mean (see convprop.distributed).
+        (loss * (self.group.size() * len(y) / n)).backward()
+        distributed.allreduce_gradients(self.model, self.group)
         if self.gradients is not None:
             self.gradients.before_step(self.step + 1)
         self.optimizer.step()
@@ -374,7 +416,7 @@ class Trainer:
             self.gradients.after_step()
         if self.scheduler is not None:
             self.scheduler.step()
-        return value, int((logits.data.argmax(axis=1) == y).sum())
+        return value, int(sums[1]), n
 
     def fit(self) -> dict[str, Any]:
         """Train until ``config.epochs`` are done (or early stopping); returns the summary (also summary.json).
@@ -382,10 +424,11 @@ class Trainer:
         Raises:
             TrainingInterrupted: after :meth:`request_stop` (Ctrl-C), once the checkpoint is saved.
         """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        # allow_nan=False: config.json is strict JSON for any reader (resolve_config rejects non-finite values).
-        config_json = json.dumps(self.cfg.to_dict(), indent=2, allow_nan=False)
-        write_text_atomic(self.out_dir / "config.json", config_json + "\n")
+        if self.writer:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            # allow_nan=False: config.json is strict JSON for any reader (resolve_config rejects non-finite values).
+            config_json = json.dumps(self.cfg.to_dict(), indent=2, allow_nan=False)
+            write_text_atomic(self.out_dir / "config.json", config_json + "\n")
         cfg = self.cfg
         if self.gradients is not None:
             self.gradients.resume(self.out_dir, self.step)
@@ -397,14 +440,14 @@ class Trainer:
             with bar:
                 clock = _Clock(self.running)
                 for x, y in batches:
-                    loss, correct = self.train_step(x, y)
+                    loss, correct, n = self.train_step(x, y)
                     self.batch += 1
                     self.step += 1
                     r = self.running
-                    r.loss += loss * len(y)
+                    r.loss += loss * n
                     r.correct += correct
-                    r.seen += len(y)
-                    bar.update(len(y), r.loss / r.seen, r.correct / r.seen)
+                    r.seen += n
+                    bar.update(n, r.loss / r.seen, r.correct / r.seen)
                     # After the last batch, let the loader finish its epoch first, so that a
                     # checkpoint with batch == steps_per_epoch always has the loader rolled over.
                     if self._stop() and self.batch < self.steps_per_epoch:
@@ -425,11 +468,15 @@ class Trainer:
         return self._finish()
 
     def _evaluate(self, model, loader) -> EvalResult:
-        """``model`` on ``loader``; Ctrl-C while it runs saves the position and stops."""
-        result = evaluate_model(model, loader, self.num_classes, self._stop)
+        """``model`` on ``loader`` (each rank on its shard, summed); Ctrl-C while it runs saves and stops."""
+        part = evaluate_model(model, loader, self.num_classes, self._stop)
+        seen = int(part.confusion.sum())
         if self._stop():
             raise TrainingInterrupted(self.save())
-        return result
+        loss_sum = self.group.all_reduce(np.array([part.loss * seen]))[0]
+        confusion = self.group.all_reduce(part.confusion.copy())
+        total = int(confusion.sum())
+        return EvalResult(loss_sum / max(total, 1), np.trace(confusion) / max(total, 1), confusion)
 
     @property
     def stopped_early(self) -> bool:
@@ -476,7 +523,7 @@ class Trainer:
         if improved:
             self.save(BEST)
         self._write_metrics()
-        if self.plots:
+        if self.plots and self.writer:
             from convprop.train.plots import plot_curves
 
             plot_curves(self.history, self.out_dir / "curves.png", title=f"{self.cfg.model} on {self.cfg.dataset}")
@@ -491,7 +538,7 @@ class Trainer:
             )
 
     def _write_metrics(self) -> None:
-        if not self.history:
+        if not self.history or not self.writer:
             return
         table = io.StringIO(newline="")
         writer = csv.DictWriter(table, fieldnames=METRICS_FIELDS)
@@ -501,9 +548,11 @@ class Trainer:
         write_text_atomic(self.out_dir / "metrics.json", json.dumps(self.history, indent=2) + "\n")
 
     def _best_model(self):
-        """The model of ``best.npz`` (the epoch with the best validation accuracy)."""
+        """The model of ``best.npz`` (the epoch with the best validation accuracy; rank 0 reads it for all)."""
         model = build_model(self.cfg.model, self.model_kwargs, np.random.default_rng(0))
-        load_model_state(model, load_checkpoint(self.out_dir / BEST))
+        if self.writer:
+            load_model_state(model, load_checkpoint(self.out_dir / BEST))
+        distributed.broadcast_parameters(model, self.group)
         return model
 
     def _finish(self) -> dict[str, Any]:
@@ -523,7 +572,7 @@ class Trainer:
                 f"test: final model accuracy {100 * final.accuracy:.2f}% loss {final.loss:.4f}"
                 + (f" | best.npz (best validation) {100 * best.accuracy:.2f}% loss {best.loss:.4f}" if best else "")
             )
-            if self.plots:
+            if self.plots and self.writer:
                 from convprop.train.plots import plot_confusion
 
                 title = f"{self.cfg.model} (final)"
@@ -559,8 +608,14 @@ class Trainer:
             ),
             "confusion_matrix": final.confusion.tolist() if final else None,
             "run_dir": str(self.out_dir),
+            "world_size": self.group.size(),
+            # Seconds this process (rank 0) spent averaging gradients, waiting for the other ranks included,
+            # since it started (a resumed run counts from the resume).
+            "allreduce_seconds": self.group.allreduce_seconds,
+            "allreduce_ms_per_step": 1e3 * self.group.allreduce_seconds / max(self.group.allreduce_calls, 1),
         }
-        write_text_atomic(self.out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        if self.writer:
+            write_text_atomic(self.out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
         return summary
 
 
@@ -577,6 +632,10 @@ class _Clock:
     def stop(self) -> None:
         self.running.seconds += time.perf_counter() - self.wall
         self.running.cpu_seconds += time.process_time() - self.cpu
+
+
+def _quiet(line: str) -> None:
+    """The log of ranks other than 0."""
 
 
 def _check_outputs(model, image_shape, num_classes: int, name: str) -> None:

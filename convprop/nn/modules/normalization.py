@@ -15,6 +15,8 @@ from convprop.tensor import Tensor
 
 class _BatchNorm(Module):
     _input_dims: tuple[int, ...]
+    # Statistics over the global batch of these processes in training (convprop.distributed.convert_sync_batchnorm).
+    process_group = None
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class _BatchNorm(Module):
             use_batch_stats,
             factor,
             self.eps,
+            process_group=self.process_group,
         )
 
     def extra_repr(self) -> str:
