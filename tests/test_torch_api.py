@@ -175,6 +175,11 @@ def test_factories_match_torch_values_and_dtypes():
     shared = convprop.from_numpy(a)
     a[0] = 9
     assert shared[0].item() == 9 and convprop.as_tensor(a).data is a and convprop.as_tensor(shared) is shared
+    scalar = np.array(7)  # a 0-d array, e.g. a state_dict's num_batches_tracked
+    assert (
+        convprop.from_numpy(scalar).shape == torch.from_numpy(scalar).shape == ()
+        and convprop.from_numpy(scalar).item() == 7
+    )
     assert convprop.is_tensor(shared) and not convprop.is_tensor(a) and convprop.numel(convprop.zeros(2, 5)) == 10
     assert convprop.randint(3, 9, (1000,)).data.min() >= 3 and convprop.randint(10, (4, 2)).dtype == np.int64
     assert convprop.rand(2, 3).dtype == np.float32 and convprop.randn(4, dtype=convprop.float64).dtype == np.float64
