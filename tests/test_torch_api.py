@@ -259,3 +259,51 @@ def test_init_fills_weight_data_in_place_as_pytorch_code_writes_it():
     convprop.nn.init.constant_(layer.bias.data, 0)
     assert layer.weight is weight and abs(float(weight.data.mean()) - 1.0) < 0.02
     assert layer.bias.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("method, args", [("normal_", (0.5, 2.0)), ("uniform_", (-1.0, 3.0)), ("bernoulli_", (0.3,))])
+def test_random_fills_in_place_match_torch(method, args):
+    """``normal_``, ``uniform_``, ``bernoulli_``: the same distribution as PyTorch's (the draws are NumPy's),
+    in place on the same object, dtype kept; a leaf that requires grad is refused; in a graph the old values
+    get a zero gradient, as in PyTorch (compared with a random upstream gradient)."""
+    torch = require_torch()
+    g = convprop.Generator().manual_seed(1)
+    cp = convprop.empty(200_000, dtype=convprop.float32)
+    assert getattr(cp, method)(*args, generator=g) is cp and cp.dtype == np.float32
+    th = getattr(torch.empty(200_000), method)(*args).numpy()
+    stats = {"mean": np.mean, "std": np.std, "quantiles": lambda v: np.quantile(v, [0.01, 0.1, 0.5, 0.9, 0.99])}
+    for name, stat in stats.items():
+        np.testing.assert_allclose(stat(cp.numpy()), stat(th), atol=0.02 * (1 + np.max(np.abs(stat(th)))), err_msg=name)
+    np.testing.assert_array_equal(
+        getattr(convprop.empty(5), method)(*args, generator=convprop.Generator().manual_seed(2)).numpy(),
+        getattr(convprop.empty(5), method)(*args, generator=convprop.Generator().manual_seed(2)).numpy(),
+    )
+    up = rand(3, seed=4)
+    grads = {}
+    for lib in (convprop, torch):
+        x = lib.tensor(rand(3), requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf"):
+            getattr(x, method)(*args)
+        y = x * 2
+        filled = getattr(y, method)(*args)
+        assert filled is y and y.requires_grad
+        (y + 3 * x).backward(lib.tensor(up))
+        grads[lib.__name__] = np.asarray(x.grad)  # 3 * up: through y's old values, x gets nothing
+    np.testing.assert_allclose(grads["convprop"], grads["torch"], rtol=1e-10)
+
+
+def test_random_fills_refuse_what_torch_refuses():
+    torch = require_torch()
+    for lib in (convprop, torch):
+        with pytest.raises(RuntimeError, match="std"):
+            lib.zeros(3).normal_(0.0, -1.0)
+        with pytest.raises(RuntimeError, match="from"):
+            lib.zeros(3).uniform_(1.0, 0.0)
+        with pytest.raises(RuntimeError, match="p"):
+            lib.zeros(3).bernoulli_(1.5)
+        with pytest.raises(RuntimeError):
+            lib.zeros(3, dtype=lib.int64).normal_()
+    p = convprop.tensor([0.0, 1.0, 0.0, 1.0])
+    assert convprop.ones(2, 4, dtype=convprop.int64).bernoulli_(p).tolist() == [[0, 1, 0, 1]] * 2  # p broadcast
+    with pytest.raises(RuntimeError, match="does not broadcast"):
+        convprop.zeros(3).bernoulli_(p)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop import random
 from convprop.ops.elementwise import Where, to_dtype, unbroadcast
 from convprop.ops.shape import broadcast_to, getitem
 from convprop.tensor import Function, Tensor, is_grad_enabled
@@ -62,6 +63,46 @@ def copy_(x: Tensor, src) -> Tensor:
     except (ValueError, RuntimeError):
         raise RuntimeError(f"copy_: source of shape {src.shape} does not broadcast to the tensor's {x.shape}") from None
     return inplace(x, Where.apply(to_dtype(src, x.dtype), x, cond=np.ones((), dtype=bool)), "copy_")
+
+
+def _refill(x: Tensor, values: np.ndarray, op: str) -> Tensor:
+    """Replace ``x``'s values with the constant array ``values``; the old values get no gradient."""
+    return inplace(x, Where.apply(Tensor._wrap(values.astype(x.dtype)), x, cond=np.ones((), dtype=bool)), op)
+
+
+def _check_floating(x: Tensor, op: str) -> None:
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expects a floating point tensor, got dtype {x.dtype}")
+
+
+def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    """Fill ``x`` with samples of N(mean, std^2), like ``torch.Tensor.normal_``; the old values get no gradient."""
+    _check_floating(x, "normal_")
+    if not std >= 0:
+        raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
+    return _refill(x, random.resolve(generator, "normal_").normal(mean, std, size=x.shape), "normal_")
+
+
+def uniform_(x: Tensor, from_: float = 0.0, to: float = 1.0, generator=None) -> Tensor:
+    """Fill ``x`` with samples of U[from_, to), like ``torch.Tensor.uniform_``; the old values get no gradient."""
+    _check_floating(x, "uniform_")
+    if not from_ <= to:
+        raise RuntimeError(f"uniform_: expects a [from, to) range, but found from={from_} > to={to}")
+    return _refill(x, random.resolve(generator, "uniform_").uniform(from_, to, size=x.shape), "uniform_")
+
+
+def bernoulli_(x: Tensor, p=0.5, generator=None) -> Tensor:
+    """Fill ``x`` with 1 where U[0, 1) < p and 0 elsewhere; ``p`` is a number or a tensor broadcast to ``x``."""
+    prob = p.data if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
+    if prob.dtype.kind not in "fiub" or np.any(prob < 0) or np.any(prob > 1):
+        raise RuntimeError(f"bernoulli_: expects p to be in [0, 1], but got p={p}")
+    try:
+        prob = np.broadcast_to(prob, x.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"bernoulli_: p of shape {prob.shape} does not broadcast to the tensor's {x.shape}"
+        ) from None
+    return _refill(x, random.resolve(generator, "bernoulli_").random(x.shape) < prob, "bernoulli_")
 
 
 class IndexPut(Function):
