@@ -307,3 +307,42 @@ def test_random_fills_refuse_what_torch_refuses():
     assert convprop.ones(2, 4, dtype=convprop.int64).bernoulli_(p).tolist() == [[0, 1, 0, 1]] * 2  # p broadcast
     with pytest.raises(RuntimeError, match="does not broadcast"):
         convprop.zeros(3).bernoulli_(p)
+
+
+INPLACE_ACTIVATIONS = {
+    "relu": lambda F, x: F.relu(x, inplace=True),
+    "leaky_relu": lambda F, x: F.leaky_relu(x, 0.2, inplace=True),
+    "elu": lambda F, x: F.elu(x, 0.7, inplace=True),
+    "relu6": lambda F, x: F.relu6(x, inplace=True),
+    "hardtanh": lambda F, x: F.hardtanh(x, -0.5, 1.5, inplace=True),
+    "silu": lambda F, x: F.silu(x, inplace=True),
+    "hardswish": lambda F, x: F.hardswish(x, inplace=True),
+    "hardsigmoid": lambda F, x: F.hardsigmoid(x, inplace=True),
+    "dropout": lambda F, x: F.dropout(x, 1.0, True, True),  # p = 1: the same (all-zero) mask in both libraries
+    "dropout2d": lambda F, x: F.dropout2d(x, 1.0, True, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_ACTIVATIONS))
+def test_functional_inplace_argument_matches_torch(name):
+    """``F.relu(x, inplace=True)`` and the like: the same tensor comes back holding the result; inside a graph
+    the gradient is PyTorch's (random upstream gradient, float64); on a leaf that requires grad, an error."""
+    torch = require_torch()
+    call = INPLACE_ACTIVATIONS[name]
+    a, up = rand(2, 3, 4, 5), rand(2, 3, 4, 5, seed=1)
+    results = {}
+    for lib in (convprop, torch):
+        F = lib.nn.functional
+        plain = lib.tensor(a.copy())
+        assert call(F, plain) is plain
+        leaf = lib.tensor(a, requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf"):
+            call(F, leaf)
+        y = leaf * 1.5
+        out = call(F, y)
+        assert out is y
+        (out * leaf).backward(lib.tensor(up))
+        results[lib.__name__] = (plain.detach().numpy(), y.detach().numpy(), np.asarray(leaf.grad))
+    rtol = 1e-6 if name == "hardsigmoid" else 1e-10  # PyTorch's hardsigmoid gradient uses float32(1/6) in float64
+    for got, want in zip(results["convprop"], results["torch"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-12)
