@@ -37,7 +37,7 @@ def _torch_source(name: str) -> str:
     """The example with its ``convprop`` imports switched back to ``torch`` imports: the PyTorch program."""
     source = (EXAMPLES / f"{name}.py").read_text()
     source = re.sub(r"^import convprop as torch$", "import torch", source, flags=re.M)
-    return re.sub(r"^(from|import) convprop\.(nn|optim)", r"\1 torch.\2", source, flags=re.M)
+    return re.sub(r"^(from|import) convprop\.(nn|optim|backends)", r"\1 torch.\2", source, flags=re.M)
 
 
 def _load_example(name: str, torch_imports: bool = False) -> types.ModuleType:

@@ -346,3 +346,15 @@ def test_functional_inplace_argument_matches_torch(name):
     rtol = 1e-6 if name == "hardsigmoid" else 1e-10  # PyTorch's hardsigmoid gradient uses float32(1/6) in float64
     for got, want in zip(results["convprop"], results["torch"], strict=True):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-12)
+
+
+def test_backends_cudnn_flags_as_pytorch_code_sets_them():
+    torch = require_torch()
+    import torch.backends.cudnn as torch_cudnn
+
+    import convprop.backends.cudnn as cudnn
+
+    for flag in ("benchmark", "deterministic", "enabled", "allow_tf32"):
+        assert getattr(cudnn, flag) == getattr(torch_cudnn, flag), flag
+    assert cudnn.is_available() is torch_cudnn.is_available() is False and cudnn.version() is None
+    assert convprop.backends.cudnn is cudnn and torch.backends.cudnn is torch_cudnn

@@ -1,5 +1,6 @@
 import argparse
 import convprop as torch
+import convprop.backends.cudnn as cudnn
 import convprop.nn as nn
 import convprop.optim as optim
 from convprop.data import load_dataset
@@ -157,6 +158,7 @@ def main():
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
+    cudnn.benchmark = True
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     # Fashion-MNIST, padded from 28x28 to 32x32 and scaled to [-1, 1] like the generator's Tanh output
