@@ -546,6 +546,9 @@ class Tensor:
     def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         return _ops.flatten(self, start_dim, end_dim)
 
+    def unflatten(self, dim: builtins.int, sizes) -> Tensor:
+        return _ops.unflatten(self, dim, sizes)
+
     def squeeze(self, dim=None) -> Tensor:
         return _ops.squeeze(self, dim)
 

@@ -84,6 +84,12 @@ CASES = [
      [rand(6), rand(6, seed=1), rand(6, seed=2)]),
     ("minimum", convprop.minimum, lambda t: t.minimum, [rand(3, 4), rand(3, 4, seed=1)]),
     ("flatten", lambda a: convprop.flatten(a, 1), lambda t: lambda a: t.flatten(a, 1), [rand(2, 3, 4)]),
+    ("unflatten_inferred", lambda a: convprop.unflatten(a, 1, (2, -1)), lambda t: lambda a: t.unflatten(a, 1, (2, -1)),
+     [rand(2, 6, 3)]),
+    ("unflatten_method_last_dim", lambda a: a.unflatten(-1, [3, 1, 1]), lambda t: lambda a: a.unflatten(-1, [3, 1, 1]),
+     [rand(2, 6, 3)]),
+    ("nn_Unflatten", lambda a: convprop.nn.Unflatten(1, (2, 3, 1))(a),
+     lambda t: lambda a: t.nn.Unflatten(1, (2, 3, 1))(a), [rand(4, 6)]),
     ("squeeze_tuple", lambda a: a.squeeze((0, 2)), lambda t: lambda a: a.squeeze((0, 2)), [rand(1, 3, 1, 1)]),
     ("t", lambda a: a.t(), lambda t: lambda a: a.t(), [rand(2, 3)]),
     ("softmax", lambda a: convprop.softmax(a, 0), lambda t: lambda a: t.softmax(a, 0), [rand(3, 4)]),
@@ -358,3 +364,20 @@ def test_backends_cudnn_flags_as_pytorch_code_sets_them():
         assert getattr(cudnn, flag) == getattr(torch_cudnn, flag), flag
     assert cudnn.is_available() is torch_cudnn.is_available() is False and cudnn.version() is None
     assert convprop.backends.cudnn is cudnn and torch.backends.cudnn is torch_cudnn
+
+
+def test_unflatten_refuses_what_torch_refuses():
+    torch = require_torch()
+    for lib in (convprop, torch):
+        x = lib.zeros(4, 18)
+        with pytest.raises(RuntimeError, match="multiply up"):
+            x.unflatten(1, (2, 4))
+        with pytest.raises(RuntimeError, match="non-empty"):
+            x.unflatten(1, ())
+        with pytest.raises(RuntimeError, match="only one dimension can be inferred"):
+            x.unflatten(1, (-1, -1, 2))
+        with pytest.raises(IndexError):
+            x.unflatten(2, (1, 4))
+        with pytest.raises(TypeError, match="unflattened_size must be a tuple of ints"):
+            lib.nn.Unflatten(1, 18)
+    assert repr(convprop.nn.Unflatten(1, [8, 7, 7])) == repr(torch.nn.Unflatten(1, (8, 7, 7)))

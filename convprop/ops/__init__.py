@@ -77,6 +77,7 @@ from convprop.ops.shape import (
     to,
     transpose,
     unbind,
+    unflatten,
     unsqueeze,
 )
 
@@ -88,6 +89,6 @@ __all__ = [
     "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "norm", "normal_",
     "ones", "ones_like", "pad", "permute", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "randperm",
     "relu", "repeat", "reshape", "setitem", "sigmoid", "softmax", "sort", "split", "sqrt", "squeeze", "stack",
-    "std", "sub", "sum", "t", "tanh", "to", "to_dtype", "topk", "transpose", "unbind", "uniform_", "unsqueeze",
-    "var", "where", "zeros", "zeros_like",
+    "std", "sub", "sum", "t", "tanh", "to", "to_dtype", "topk", "transpose", "unbind", "unflatten", "uniform_",
+    "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]  # fmt: skip
