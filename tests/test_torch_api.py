@@ -381,3 +381,37 @@ def test_unflatten_refuses_what_torch_refuses():
         with pytest.raises(TypeError, match="unflattened_size must be a tuple of ints"):
             lib.nn.Unflatten(1, 18)
     assert repr(convprop.nn.Unflatten(1, [8, 7, 7])) == repr(torch.nn.Unflatten(1, (8, 7, 7)))
+
+
+def test_random_split_matches_torch_lengths_and_partitions_the_dataset():
+    torch = require_torch()
+    cases = [(10, [0.33, 0.33, 0.34]), (7, [0.5, 0.5]), (10, [3, 7]), (0, [0, 0])]
+    for n, lengths in cases:
+        ours = convprop.utils.data.random_split(range(n), lengths, generator=convprop.Generator().manual_seed(1))
+        theirs = torch.utils.data.random_split(range(n), lengths, generator=torch.Generator().manual_seed(1))
+        assert [len(s) for s in ours] == [len(s) for s in theirs], (n, lengths)
+        assert sorted(i for subset in ours for i in subset) == list(range(n))  # disjoint, and every sample is in one
+        assert all(isinstance(s, convprop.utils.data.Subset) for s in ours)
+    for lib in (convprop, torch):
+        with pytest.warns(UserWarning, match="Length of split at index 1 is 0"):
+            assert [len(s) for s in lib.utils.data.random_split(range(5), [0.2, 0.0, 0.8])] == [1, 0, 4]
+    dataset = convprop.utils.data.TensorDataset(convprop.arange(10))
+    first = convprop.utils.data.random_split(dataset, [5, 5], generator=convprop.Generator().manual_seed(2))
+    second = convprop.utils.data.random_split(dataset, [5, 5], generator=convprop.Generator().manual_seed(2))
+    assert first[0].indices == second[0].indices and first[0][0][0].item() == first[0].indices[0]
+    for lib in (convprop, torch):
+        for lengths in ([3, 3], [0.5, 0.6]):
+            with pytest.raises(ValueError, match="length of the input dataset"):
+                lib.utils.data.random_split(range(10), lengths)
+        with pytest.raises(ValueError, match=r"(?i)fraction at index 1 is not between 0 and 1"):
+            lib.utils.data.random_split(range(10), [0.5, -0.5, 1.0])
+
+
+@pytest.mark.parametrize("obj", [convprop.nn.Unflatten, convprop.utils.data.random_split], ids=lambda o: o.__name__)
+def test_docstring_examples_run(obj):
+    import doctest
+
+    runner = doctest.DocTestRunner()
+    tests = doctest.DocTestFinder().find(obj, globs={"convprop": convprop, "np": np, obj.__name__: obj})
+    results = [runner.run(test) for test in tests]
+    assert sum(r.attempted for r in results) > 0 and sum(r.failed for r in results) == 0
