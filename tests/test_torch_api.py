@@ -415,3 +415,13 @@ def test_docstring_examples_run(obj):
     tests = doctest.DocTestFinder().find(obj, globs={"convprop": convprop, "np": np, obj.__name__: obj})
     results = [runner.run(test) for test in tests]
     assert sum(r.attempted for r in results) > 0 and sum(r.failed for r in results) == 0
+
+
+def test_where_with_two_scalars_matches_torch():
+    torch = require_torch()
+    condition = rand(2, 3) > 0
+    for a, b in [(1.0, 0.0), (1, 0), (1.0, 0), (True, False), (2, True), (np.float64(0.5), -1)]:
+        got = convprop.where(convprop.tensor(condition), a, b)
+        want = torch.where(torch.tensor(condition), a, b)
+        assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), (a, b)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
