@@ -83,12 +83,14 @@ from convprop.ops.shape import (
 
 __all__ = [
     "abs", "add", "all", "amax", "amin", "any", "arange", "argmax", "argmin", "as_tensor", "bernoulli_",
-    "broadcast_to", "cat", "chunk", "clamp", "clip", "clone", "copy_", "div", "dropout", "empty", "empty_like",
-    "eq", "exp", "eye", "fill_", "flatten", "from_numpy", "full", "full_like", "ge", "getitem", "gt", "inplace",
-    "le", "leaky_relu", "linear", "linspace", "log", "log_softmax", "logical_not", "logical_op", "lt",
-    "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "norm", "normal_",
-    "ones", "ones_like", "pad", "permute", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "randperm",
-    "relu", "repeat", "reshape", "setitem", "sigmoid", "softmax", "sort", "split", "sqrt", "squeeze", "stack",
-    "std", "sub", "sum", "t", "tanh", "to", "to_dtype", "topk", "transpose", "unbind", "unflatten", "uniform_",
-    "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "broadcast_to", "cat",
+    "chunk", "clamp", "clip", "clone", "copy_", "div", "dropout", "empty", "empty_like", "eq", "exp", "eye",
+    "fill_", "flatten", "from_numpy", "full", "full_like", "ge", "getitem", "gt", "inplace", "le", "leaky_relu",
+    "linear", "linspace", "log", "log_softmax", "logical_not", "logical_op", "lt", "masked_fill", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "norm", "normal_",
+    "ones", "ones_like", "pad", "permute", "pow",
+    "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "repeat", "reshape", "setitem",
+    "sigmoid", "softmax", "sort", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "t", "tanh", "to",
+    "to_dtype", "topk", "transpose", "unbind", "unflatten", "uniform_", "unsqueeze", "var", "where", "zeros",
+    "zeros_like",
 ]  # fmt: skip
