@@ -46,12 +46,17 @@ def inplace(x: Tensor, result: Tensor, op: str = "in-place operation") -> Tensor
     return x
 
 
+def _replace(x: Tensor, src: Tensor, op: str) -> Tensor:
+    """Make ``x`` hold ``src`` (broadcast, cast to x's dtype): dL/dsrc = dL/dx, and x's old values get no gradient."""
+    return inplace(x, Where.apply(to_dtype(src, x.dtype), x, cond=np.ones((), dtype=bool)), op)
+
+
 def fill_(x: Tensor, value) -> Tensor:
     """Set every element to ``value`` (a number or a 0-d tensor); the old values get no gradient."""
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
     fill = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, dtype=x.dtype))
-    return inplace(x, Where.apply(to_dtype(fill, x.dtype), x, cond=np.ones((), dtype=bool)), "fill_")
+    return _replace(x, fill, "fill_")
 
 
 def copy_(x: Tensor, src) -> Tensor:
@@ -62,12 +67,7 @@ def copy_(x: Tensor, src) -> Tensor:
         src = broadcast_to(src, x.shape)
     except (ValueError, RuntimeError):
         raise RuntimeError(f"copy_: source of shape {src.shape} does not broadcast to the tensor's {x.shape}") from None
-    return inplace(x, Where.apply(to_dtype(src, x.dtype), x, cond=np.ones((), dtype=bool)), "copy_")
-
-
-def _refill(x: Tensor, values: np.ndarray, op: str) -> Tensor:
-    """Replace ``x``'s values with the constant array ``values``; the old values get no gradient."""
-    return inplace(x, Where.apply(Tensor._wrap(values.astype(x.dtype)), x, cond=np.ones((), dtype=bool)), op)
+    return _replace(x, src, "copy_")
 
 
 def _check_floating(x: Tensor, op: str) -> None:
@@ -80,7 +80,7 @@ def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> T
     _check_floating(x, "normal_")
     if not std >= 0:
         raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
-    return _refill(x, random.resolve(generator, "normal_").normal(mean, std, size=x.shape), "normal_")
+    return _replace(x, Tensor._wrap(random.resolve(generator, "normal_").normal(mean, std, size=x.shape)), "normal_")
 
 
 def uniform_(x: Tensor, from_: float = 0.0, to: float = 1.0, generator=None) -> Tensor:
@@ -88,7 +88,7 @@ def uniform_(x: Tensor, from_: float = 0.0, to: float = 1.0, generator=None) -> 
     _check_floating(x, "uniform_")
     if not from_ <= to:
         raise RuntimeError(f"uniform_: expects a [from, to) range, but found from={from_} > to={to}")
-    return _refill(x, random.resolve(generator, "uniform_").uniform(from_, to, size=x.shape), "uniform_")
+    return _replace(x, Tensor._wrap(random.resolve(generator, "uniform_").uniform(from_, to, size=x.shape)), "uniform_")
 
 
 def bernoulli_(x: Tensor, p=0.5, generator=None) -> Tensor:
@@ -102,7 +102,8 @@ def bernoulli_(x: Tensor, p=0.5, generator=None) -> Tensor:
         raise RuntimeError(
             f"bernoulli_: p of shape {prob.shape} does not broadcast to the tensor's {x.shape}"
         ) from None
-    return _refill(x, random.resolve(generator, "bernoulli_").random(x.shape) < prob, "bernoulli_")
+    draws = random.resolve(generator, "bernoulli_").random(x.shape)
+    return _replace(x, Tensor._wrap((draws < prob).astype(x.dtype)), "bernoulli_")
 
 
 class IndexPut(Function):
