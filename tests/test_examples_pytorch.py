@@ -370,6 +370,10 @@ def test_example_runs_under_pytorch_itself(name, monkeypatch, tmp_path, capsys):
     """The file with its imports switched back is a working PyTorch program (so the code is PyTorch's, not ours)."""
     require_torch()
     example = _load_example(name, torch_imports=True)
+    if hasattr(example, "cudnn"):
+        # PyTorch's test utilities (torch.testing._internal, which the OpInfo tests import) forbid setting the
+        # cudnn flags for the rest of the process, so here `cudnn.benchmark = True` goes to a stand-in
+        monkeypatch.setattr(example, "cudnn", types.SimpleNamespace(benchmark=False))
     monkeypatch.setattr(example, "load_dataset", _subset(16, 16))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(
