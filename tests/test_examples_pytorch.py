@@ -224,6 +224,7 @@ def test_dcgan_example_runs_and_its_discriminator_learns(monkeypatch, tmp_path, 
     """
     example = _load_example("dcgan")
     monkeypatch.setattr(example, "load_dataset", _subset(16 * 12, 0))
+    monkeypatch.setattr(convprop.backends.cudnn, "benchmark", False)  # main() sets it True: restored afterwards
     monkeypatch.chdir(tmp_path)
     argv = ["dcgan.py", "--batch-size", "16", "--nz", "16", "--ngf", "8", "--ndf", "8", "--epochs", "2",
             "--steps", "12", "--log-interval", "1", "--save-model"]  # fmt: skip
