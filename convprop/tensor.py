@@ -584,6 +584,9 @@ class Tensor:
     def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         return _ops.flatten(self, start_dim, end_dim)
 
+    def unflatten(self, dim: builtins.int, sizes) -> Tensor:
+        return _ops.unflatten(self, dim, sizes)
+
     def squeeze(self, dim=None) -> Tensor:
         return _ops.squeeze(self, dim)
 
@@ -669,6 +672,15 @@ class Tensor:
 
     def copy_(self, src) -> Tensor:
         return _ops.copy_(self, src)
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+        return _ops.normal_(self, mean, std, generator)
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None) -> Tensor:
+        return _ops.uniform_(self, from_, to, generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+        return _ops.bernoulli_(self, p, generator)
 
     def add_(self, other, alpha=1) -> Tensor:
         return _ops.inplace(self, self.add(other, alpha))

@@ -84,6 +84,12 @@ CASES = [
      [rand(6), rand(6, seed=1), rand(6, seed=2)]),
     ("minimum", convprop.minimum, lambda t: t.minimum, [rand(3, 4), rand(3, 4, seed=1)]),
     ("flatten", lambda a: convprop.flatten(a, 1), lambda t: lambda a: t.flatten(a, 1), [rand(2, 3, 4)]),
+    ("unflatten_inferred", lambda a: convprop.unflatten(a, 1, (2, -1)), lambda t: lambda a: t.unflatten(a, 1, (2, -1)),
+     [rand(2, 6, 3)]),
+    ("unflatten_method_last_dim", lambda a: a.unflatten(-1, [3, 1, 1]), lambda t: lambda a: a.unflatten(-1, [3, 1, 1]),
+     [rand(2, 6, 3)]),
+    ("nn_Unflatten", lambda a: convprop.nn.Unflatten(1, (2, 3, 1))(a),
+     lambda t: lambda a: t.nn.Unflatten(1, (2, 3, 1))(a), [rand(4, 6)]),
     ("squeeze_tuple", lambda a: a.squeeze((0, 2)), lambda t: lambda a: a.squeeze((0, 2)), [rand(1, 3, 1, 1)]),
     ("t", lambda a: a.t(), lambda t: lambda a: a.t(), [rand(2, 3)]),
     ("softmax", lambda a: convprop.softmax(a, 0), lambda t: lambda a: t.softmax(a, 0), [rand(3, 4)]),
@@ -178,6 +184,11 @@ def test_factories_match_torch_values_and_dtypes():
     shared = convprop.from_numpy(a)
     a[0] = 9
     assert shared[0].item() == 9 and convprop.as_tensor(a).data is a and convprop.as_tensor(shared) is shared
+    scalar = np.array(7)  # a 0-d array, e.g. a state_dict's num_batches_tracked
+    assert (
+        convprop.from_numpy(scalar).shape == torch.from_numpy(scalar).shape == ()
+        and convprop.from_numpy(scalar).item() == 7
+    )
     assert convprop.is_tensor(shared) and not convprop.is_tensor(a) and convprop.numel(convprop.zeros(2, 5)) == 10
     assert convprop.randint(3, 9, (1000,)).data.min() >= 3 and convprop.randint(10, (4, 2)).dtype == np.int64
     assert convprop.rand(2, 3).dtype == np.float32 and convprop.randn(4, dtype=convprop.float64).dtype == np.float64
@@ -257,3 +268,162 @@ def test_init_fills_weight_data_in_place_as_pytorch_code_writes_it():
     convprop.nn.init.constant_(layer.bias.data, 0)
     assert layer.weight is weight and abs(float(weight.data.mean()) - 1.0) < 0.02
     assert layer.bias.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("method, args", [("normal_", (0.5, 2.0)), ("uniform_", (-1.0, 3.0)), ("bernoulli_", (0.3,))])
+def test_random_fills_in_place_match_torch(method, args):
+    """``normal_``, ``uniform_``, ``bernoulli_``: the same distribution as PyTorch's (the draws are NumPy's),
+    in place on the same object, dtype kept; a leaf that requires grad is refused; in a graph the old values
+    get a zero gradient, as in PyTorch (compared with a random upstream gradient)."""
+    torch = require_torch()
+    g = convprop.Generator().manual_seed(1)
+    cp = convprop.empty(200_000, dtype=convprop.float32)
+    assert getattr(cp, method)(*args, generator=g) is cp and cp.dtype == np.float32
+    th = getattr(torch.empty(200_000), method)(*args).numpy()
+    stats = {"mean": np.mean, "std": np.std, "quantiles": lambda v: np.quantile(v, [0.01, 0.1, 0.5, 0.9, 0.99])}
+    for name, stat in stats.items():
+        np.testing.assert_allclose(stat(cp.numpy()), stat(th), atol=0.02 * (1 + np.max(np.abs(stat(th)))), err_msg=name)
+    np.testing.assert_array_equal(
+        getattr(convprop.empty(5), method)(*args, generator=convprop.Generator().manual_seed(2)).numpy(),
+        getattr(convprop.empty(5), method)(*args, generator=convprop.Generator().manual_seed(2)).numpy(),
+    )
+    up = rand(3, seed=4)
+    grads = {}
+    for lib in (convprop, torch):
+        x = lib.tensor(rand(3), requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf"):
+            getattr(x, method)(*args)
+        y = x * 2
+        filled = getattr(y, method)(*args)
+        assert filled is y and y.requires_grad
+        (y + 3 * x).backward(lib.tensor(up))
+        grads[lib.__name__] = np.asarray(x.grad)  # 3 * up: through y's old values, x gets nothing
+    np.testing.assert_allclose(grads["convprop"], grads["torch"], rtol=1e-10)
+
+
+def test_random_fills_refuse_what_torch_refuses():
+    torch = require_torch()
+    for lib in (convprop, torch):
+        with pytest.raises(RuntimeError, match="std"):
+            lib.zeros(3).normal_(0.0, -1.0)
+        with pytest.raises(RuntimeError, match="from"):
+            lib.zeros(3).uniform_(1.0, 0.0)
+        with pytest.raises(RuntimeError, match="p"):
+            lib.zeros(3).bernoulli_(1.5)
+        with pytest.raises(RuntimeError):
+            lib.zeros(3, dtype=lib.int64).normal_()
+    p = convprop.tensor([0.0, 1.0, 0.0, 1.0])
+    assert convprop.ones(2, 4, dtype=convprop.int64).bernoulli_(p).tolist() == [[0, 1, 0, 1]] * 2  # p broadcast
+    with pytest.raises(RuntimeError, match="does not broadcast"):
+        convprop.zeros(3).bernoulli_(p)
+
+
+INPLACE_ACTIVATIONS = {
+    "relu": lambda F, x: F.relu(x, inplace=True),
+    "leaky_relu": lambda F, x: F.leaky_relu(x, 0.2, inplace=True),
+    "elu": lambda F, x: F.elu(x, 0.7, inplace=True),
+    "relu6": lambda F, x: F.relu6(x, inplace=True),
+    "hardtanh": lambda F, x: F.hardtanh(x, -0.5, 1.5, inplace=True),
+    "silu": lambda F, x: F.silu(x, inplace=True),
+    "hardswish": lambda F, x: F.hardswish(x, inplace=True),
+    "hardsigmoid": lambda F, x: F.hardsigmoid(x, inplace=True),
+    "dropout": lambda F, x: F.dropout(x, 1.0, True, True),  # p = 1: the same (all-zero) mask in both libraries
+    "dropout2d": lambda F, x: F.dropout2d(x, 1.0, True, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_ACTIVATIONS))
+def test_functional_inplace_argument_matches_torch(name):
+    """``F.relu(x, inplace=True)`` and the like: the same tensor comes back holding the result; inside a graph
+    the gradient is PyTorch's (random upstream gradient, float64); on a leaf that requires grad, an error."""
+    torch = require_torch()
+    call = INPLACE_ACTIVATIONS[name]
+    a, up = rand(2, 3, 4, 5), rand(2, 3, 4, 5, seed=1)
+    results = {}
+    for lib in (convprop, torch):
+        F = lib.nn.functional
+        plain = lib.tensor(a.copy())
+        assert call(F, plain) is plain
+        leaf = lib.tensor(a, requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf"):
+            call(F, leaf)
+        y = leaf * 1.5
+        out = call(F, y)
+        assert out is y
+        (out * leaf).backward(lib.tensor(up))
+        results[lib.__name__] = (plain.detach().numpy(), y.detach().numpy(), np.asarray(leaf.grad))
+    rtol = 1e-6 if name == "hardsigmoid" else 1e-10  # PyTorch's hardsigmoid gradient uses float32(1/6) in float64
+    for got, want in zip(results["convprop"], results["torch"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-12)
+
+
+def test_backends_cudnn_flags_as_pytorch_code_sets_them():
+    torch = require_torch()
+    import convprop.backends.cudnn as cudnn
+
+    # PyTorch's defaults, read in a fresh torch 2.13 process (its test utilities freeze the live flags)
+    defaults = {"benchmark": False, "deterministic": False, "enabled": True, "allow_tf32": True}
+    assert {flag: getattr(cudnn, flag) for flag in defaults} == defaults
+    assert cudnn.is_available() is torch.backends.cudnn.is_available() is False and cudnn.version() is None
+    assert convprop.backends.cudnn is cudnn  # `cudnn.benchmark = True` itself runs in the DCGAN example's test
+
+
+def test_unflatten_refuses_what_torch_refuses():
+    torch = require_torch()
+    for lib in (convprop, torch):
+        x = lib.zeros(4, 18)
+        with pytest.raises(RuntimeError, match="multiply up"):
+            x.unflatten(1, (2, 4))
+        with pytest.raises(RuntimeError, match="non-empty"):
+            x.unflatten(1, ())
+        with pytest.raises(RuntimeError, match="only one dimension can be inferred"):
+            x.unflatten(1, (-1, -1, 2))
+        with pytest.raises(IndexError):
+            x.unflatten(2, (1, 4))
+        with pytest.raises(TypeError, match="unflattened_size must be a tuple of ints"):
+            lib.nn.Unflatten(1, 18)
+    assert repr(convprop.nn.Unflatten(1, [8, 7, 7])) == repr(torch.nn.Unflatten(1, (8, 7, 7)))
+
+
+def test_random_split_matches_torch_lengths_and_partitions_the_dataset():
+    torch = require_torch()
+    cases = [(10, [0.33, 0.33, 0.34]), (7, [0.5, 0.5]), (10, [3, 7]), (0, [0, 0])]
+    for n, lengths in cases:
+        ours = convprop.utils.data.random_split(range(n), lengths, generator=convprop.Generator().manual_seed(1))
+        theirs = torch.utils.data.random_split(range(n), lengths, generator=torch.Generator().manual_seed(1))
+        assert [len(s) for s in ours] == [len(s) for s in theirs], (n, lengths)
+        assert sorted(i for subset in ours for i in subset) == list(range(n))  # disjoint, and every sample is in one
+        assert all(isinstance(s, convprop.utils.data.Subset) for s in ours)
+    for lib in (convprop, torch):
+        with pytest.warns(UserWarning, match="Length of split at index 1 is 0"):
+            assert [len(s) for s in lib.utils.data.random_split(range(5), [0.2, 0.0, 0.8])] == [1, 0, 4]
+    dataset = convprop.utils.data.TensorDataset(convprop.arange(10))
+    first = convprop.utils.data.random_split(dataset, [5, 5], generator=convprop.Generator().manual_seed(2))
+    second = convprop.utils.data.random_split(dataset, [5, 5], generator=convprop.Generator().manual_seed(2))
+    assert first[0].indices == second[0].indices and first[0][0][0].item() == first[0].indices[0]
+    for lib in (convprop, torch):
+        for lengths in ([3, 3], [0.5, 0.6]):
+            with pytest.raises(ValueError, match="length of the input dataset"):
+                lib.utils.data.random_split(range(10), lengths)
+        with pytest.raises(ValueError, match=r"(?i)fraction at index 1 is not between 0 and 1"):
+            lib.utils.data.random_split(range(10), [0.5, -0.5, 1.0])
+
+
+@pytest.mark.parametrize("obj", [convprop.nn.Unflatten, convprop.utils.data.random_split], ids=lambda o: o.__name__)
+def test_docstring_examples_run(obj):
+    import doctest
+
+    runner = doctest.DocTestRunner()
+    tests = doctest.DocTestFinder().find(obj, globs={"convprop": convprop, "np": np, obj.__name__: obj})
+    results = [runner.run(test) for test in tests]
+    assert sum(r.attempted for r in results) > 0 and sum(r.failed for r in results) == 0
+
+
+def test_where_with_two_scalars_matches_torch():
+    torch = require_torch()
+    condition = rand(2, 3) > 0
+    for a, b in [(1.0, 0.0), (1, 0), (1.0, 0), (True, False), (2, True), (np.float64(0.5), -1)]:
+        got = convprop.where(convprop.tensor(condition), a, b)
+        want = torch.where(torch.tensor(condition), a, b)
+        assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), (a, b)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -56,7 +56,7 @@ from convprop.ops.elementwise import (
     to_dtype,
     where,
 )
-from convprop.ops.inplace import copy_, fill_, inplace, setitem
+from convprop.ops.inplace import bernoulli_, copy_, fill_, inplace, normal_, setitem, uniform_
 from convprop.ops.linalg import linear, matmul
 from convprop.ops.reduce import all, amax, amin, any, argmax, argmin, max, mean, min, norm, sort, std, sum, topk, var
 from convprop.ops.shape import (
@@ -77,16 +77,20 @@ from convprop.ops.shape import (
     to,
     transpose,
     unbind,
+    unflatten,
     unsqueeze,
 )
 
 __all__ = [
-    "abs", "add", "all", "amax", "amin", "any", "arange", "argmax", "argmin", "as_tensor", "broadcast_to", "cat",
+    "abs", "add", "all", "amax", "amin", "any", "arange", "argmax", "argmin", "as_tensor", "bernoulli_",
+    "broadcast_to", "cat",
     "chunk", "clamp", "clip", "clone", "copy_", "div", "dropout", "empty", "empty_like", "eq", "exp", "eye",
     "fill_", "flatten", "from_numpy", "full", "full_like", "ge", "getitem", "gt", "inplace", "le", "leaky_relu",
     "linear", "linspace", "log", "log_softmax", "logical_not", "logical_op", "lt", "masked_fill", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "norm", "ones", "ones_like", "pad", "permute", "pow",
+    "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "norm", "normal_",
+    "ones", "ones_like", "pad", "permute", "pow",
     "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "repeat", "reshape", "setitem",
     "sigmoid", "softmax", "sort", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "t", "tanh", "to",
-    "to_dtype", "topk", "transpose", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "to_dtype", "topk", "transpose", "unbind", "unflatten", "uniform_", "unsqueeze", "var", "where", "zeros",
+    "zeros_like",
 ]  # fmt: skip

@@ -9,6 +9,7 @@ import numpy as np
 from convprop import random
 from convprop.ops._args import check_allocation
 from convprop.ops.elementwise import mul, to_dtype
+from convprop.ops.inplace import inplace as write_in_place
 from convprop.tensor import Function, Tensor
 
 
@@ -110,12 +111,17 @@ def _dim(x: Tensor, dim: int, op: str) -> int:
     return dim % max(x.ndim, 1)
 
 
-def relu(x: Tensor) -> Tensor:
-    return ReLU.apply(x)
+def _result(x: Tensor, y: Tensor, inplace: bool, op: str) -> Tensor:
+    """``y``; with ``inplace=True``, ``x`` made to hold ``y`` and returned (PyTorch's in-place rules, ops.inplace)."""
+    return write_in_place(x, y, f"{op}(inplace=True)") if inplace else y
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyReLU.apply(x, negative_slope=negative_slope)
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    return _result(x, ReLU.apply(x), inplace, "relu")
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return _result(x, LeakyReLU.apply(x, negative_slope=negative_slope), inplace, "leaky_relu")
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -149,7 +155,13 @@ def log_softmax(x: Tensor, dim: int = -1, dtype=None) -> Tensor:
     return LogSoftmax.apply(x, dim=_dim(x, dim, "log_softmax"))
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None) -> Tensor:
+def dropout(
+    x: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout).
 
     The mask is drawn from ``generator`` (an ``np.random.Generator``), else from the
@@ -164,7 +176,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: np.rand
         scale = np.zeros(x.shape, dtype=x.dtype)
     else:
         scale = (rng.random(x.shape, dtype=np.float64) >= p).astype(x.dtype) / x.dtype.type(1 - p)
-    return mul(x, Tensor._wrap(scale))
+    return _result(x, mul(x, Tensor._wrap(scale)), inplace, "dropout")
 
 
 class _Pointwise(Function):
@@ -339,30 +351,31 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return _pointwise(GELU, input, "gelu", approximate=approximate)
 
 
-def silu(input: Tensor) -> Tensor:
-    return _pointwise(SiLU, input, "silu")
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _result(input, _pointwise(SiLU, input, "silu"), inplace, "silu")
 
 
-def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
-    return _pointwise(ELU, input, "elu", alpha=float(alpha))
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _result(input, _pointwise(ELU, input, "elu", alpha=float(alpha)), inplace, "elu")
 
 
-def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return _pointwise(Hardtanh, input, "hardtanh", lo=float(min_val), hi=float(max_val))
+    y = _pointwise(Hardtanh, input, "hardtanh", lo=float(min_val), hi=float(max_val))
+    return _result(input, y, inplace, "hardtanh")
 
 
-def relu6(input: Tensor) -> Tensor:
-    return hardtanh(input, 0.0, 6.0)
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
-def hardswish(input: Tensor) -> Tensor:
-    return _pointwise(Hardswish, input, "hardswish")
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    return _result(input, _pointwise(Hardswish, input, "hardswish"), inplace, "hardswish")
 
 
-def hardsigmoid(input: Tensor) -> Tensor:
-    return _pointwise(Hardsigmoid, input, "hardsigmoid")
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return _result(input, _pointwise(Hardsigmoid, input, "hardsigmoid"), inplace, "hardsigmoid")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -379,7 +392,11 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 
 def dropout2d(
-    input: Tensor, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    generator: np.random.Generator | None = None,
 ) -> Tensor:
     """Zero whole channels with probability ``p`` and scale the rest by 1/(1-p), for (N, C, H, W).
 
@@ -396,4 +413,4 @@ def dropout2d(
     rng = random.resolve(generator, "dropout2d")
     keep = rng.random(shape) >= p if p < 1 else np.zeros(shape, dtype=bool)
     scale = keep.astype(input.dtype) / input.dtype.type(1 - p) if p < 1 else keep.astype(input.dtype)
-    return mul(input, Tensor._wrap(scale))
+    return _result(input, mul(input, Tensor._wrap(scale)), inplace, "dropout2d")

@@ -155,7 +155,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A Tensor sharing ``array``'s memory, like ``torch.from_numpy``."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    Tensor(array[:0].reshape(-1))  # the same dtype checks as tensor(), on no data
+    Tensor(np.empty(0, array.dtype))  # the same dtype checks as tensor(), on no data (a 0-d array too)
     return Tensor._wrap(array)
 
 

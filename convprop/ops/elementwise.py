@@ -414,9 +414,21 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
 clip = clamp
 
 
+def _is_scalar(value) -> bool:
+    return isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating)
+
+
 def where(condition, input, other) -> Tensor:
-    """``input`` where ``condition`` holds, else ``other`` (broadcast), like ``torch.where``."""
+    """``input`` where ``condition`` holds, else ``other`` (broadcast), like ``torch.where``.
+
+    Two Python scalars take PyTorch's dtype for them: float32 if either is a float, else int64 if either is
+    an int, else bool.
+    """
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    if _is_scalar(input) and _is_scalar(other):
+        kinds = {np.asarray(input).dtype.kind, np.asarray(other).dtype.kind}
+        dtype = np.float32 if "f" in kinds else np.int64 if kinds & {"i", "u"} else np.bool_
+        input, other = Tensor._wrap(np.asarray(input, dtype)), Tensor._wrap(np.asarray(other, dtype))
     a, b = as_operands(input, other, "where")
     _check_broadcast("where", a.data, b.data)
     return Where.apply(a, b, cond=cond)

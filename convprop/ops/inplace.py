@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop import random
 from convprop.ops.elementwise import Where, to_dtype, unbroadcast
 from convprop.ops.shape import broadcast_to, getitem
 from convprop.tensor import Function, Tensor, is_grad_enabled
@@ -45,12 +46,17 @@ def inplace(x: Tensor, result: Tensor, op: str = "in-place operation") -> Tensor
     return x
 
 
+def _replace(x: Tensor, src: Tensor, op: str) -> Tensor:
+    """Make ``x`` hold ``src`` (broadcast, cast to x's dtype): dL/dsrc = dL/dx, and x's old values get no gradient."""
+    return inplace(x, Where.apply(to_dtype(src, x.dtype), x, cond=np.ones((), dtype=bool)), op)
+
+
 def fill_(x: Tensor, value) -> Tensor:
     """Set every element to ``value`` (a number or a 0-d tensor); the old values get no gradient."""
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
     fill = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, dtype=x.dtype))
-    return inplace(x, Where.apply(to_dtype(fill, x.dtype), x, cond=np.ones((), dtype=bool)), "fill_")
+    return _replace(x, fill, "fill_")
 
 
 def copy_(x: Tensor, src) -> Tensor:
@@ -61,7 +67,43 @@ def copy_(x: Tensor, src) -> Tensor:
         src = broadcast_to(src, x.shape)
     except (ValueError, RuntimeError):
         raise RuntimeError(f"copy_: source of shape {src.shape} does not broadcast to the tensor's {x.shape}") from None
-    return inplace(x, Where.apply(to_dtype(src, x.dtype), x, cond=np.ones((), dtype=bool)), "copy_")
+    return _replace(x, src, "copy_")
+
+
+def _check_floating(x: Tensor, op: str) -> None:
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expects a floating point tensor, got dtype {x.dtype}")
+
+
+def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    """Fill ``x`` with samples of N(mean, std^2), like ``torch.Tensor.normal_``; the old values get no gradient."""
+    _check_floating(x, "normal_")
+    if not std >= 0:
+        raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
+    return _replace(x, Tensor._wrap(random.resolve(generator, "normal_").normal(mean, std, size=x.shape)), "normal_")
+
+
+def uniform_(x: Tensor, from_: float = 0.0, to: float = 1.0, generator=None) -> Tensor:
+    """Fill ``x`` with samples of U[from_, to), like ``torch.Tensor.uniform_``; the old values get no gradient."""
+    _check_floating(x, "uniform_")
+    if not from_ <= to:
+        raise RuntimeError(f"uniform_: expects a [from, to) range, but found from={from_} > to={to}")
+    return _replace(x, Tensor._wrap(random.resolve(generator, "uniform_").uniform(from_, to, size=x.shape)), "uniform_")
+
+
+def bernoulli_(x: Tensor, p=0.5, generator=None) -> Tensor:
+    """Fill ``x`` with 1 where U[0, 1) < p and 0 elsewhere; ``p`` is a number or a tensor broadcast to ``x``."""
+    prob = p.data if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
+    if prob.dtype.kind not in "fiub" or np.any(prob < 0) or np.any(prob > 1):
+        raise RuntimeError(f"bernoulli_: expects p to be in [0, 1], but got p={p}")
+    try:
+        prob = np.broadcast_to(prob, x.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"bernoulli_: p of shape {prob.shape} does not broadcast to the tensor's {x.shape}"
+        ) from None
+    draws = random.resolve(generator, "bernoulli_").random(x.shape)
+    return _replace(x, Tensor._wrap((draws < prob).astype(x.dtype)), "bernoulli_")
 
 
 class IndexPut(Function):

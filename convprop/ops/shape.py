@@ -244,6 +244,25 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, *x.shape[:start], merged, *x.shape[end + 1 :])
 
 
+def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    """Split dimension ``dim`` into ``sizes`` (one may be -1), like ``torch.unflatten``: the reverse of flatten."""
+    axis = _axis(dim, x.ndim, "unflatten")
+    sizes = tuple(sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    if not all(isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= -1 for n in sizes):
+        raise RuntimeError(f"unflatten: sizes must be ints >= -1, got {list(sizes)}")
+    if sizes.count(-1) > 1:
+        raise RuntimeError(f"unflatten: only one dimension can be inferred, got sizes {list(sizes)}")
+    n, known = x.shape[axis], int(np.prod([k for k in sizes if k != -1]))
+    fits = (known > 0 and n % known == 0) if -1 in sizes else known == n
+    if not fits:
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} ({n}) in the input"
+        )
+    return reshape(x, *x.shape[:axis], *(n // known if k == -1 else k for k in sizes), *x.shape[axis + 1 :])
+
+
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     dim = _axis(dim, x.ndim, "unsqueeze", extra=1)
     return reshape(x, *x.shape[:dim], 1, *x.shape[dim:])

@@ -1,4 +1,5 @@
-"""``torch.utils.data`` for map-style datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``DataLoader``.
+"""``torch.utils.data`` for map-style datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``random_split``,
+``DataLoader``.
 
 ``DataLoader(dataset, batch_size=64, shuffle=True)`` yields batches of Tensors,
 collated as PyTorch does: samples that are tuples give a tuple of stacked
@@ -11,6 +12,8 @@ generator (``convprop.manual_seed``). Loading happens in the calling thread:
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -61,6 +64,42 @@ class Subset(Dataset):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
+    """Split ``dataset`` at random into non-overlapping subsets, like ``torch.utils.data.random_split``.
+
+    ``lengths`` are sample counts that sum to ``len(dataset)``, or fractions that sum to 1: then each subset
+    gets ``floor(len(dataset) * fraction)`` samples and the remaining ones go, one each, to the first subsets.
+    The order is a permutation drawn from ``generator``, else from the default generator.
+
+    Example::
+
+        >>> g = convprop.Generator().manual_seed(0)
+        >>> train, val = convprop.utils.data.random_split(range(10), [0.8, 0.2], generator=g)
+        >>> len(train), len(val)
+        (8, 2)
+    """
+    n, lengths = len(dataset), list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1: {fraction}")
+        lengths = [math.floor(n * fraction) for fraction in lengths]
+        for i in range(n - sum(lengths)):
+            lengths[i % len(lengths)] += 1
+        for i, length in enumerate(lengths):
+            if length == 0:
+                warnings.warn(
+                    f"Length of split at index {i} is 0. This might result in an empty dataset.", stacklevel=2
+                )
+    if sum(lengths) != n:
+        raise ValueError(
+            f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of the input dataset ({n})"
+        )
+    order = random.resolve(generator, "random_split").permutation(n).tolist()
+    ends = np.cumsum(lengths, dtype=np.int64).tolist()
+    return [Subset(dataset, order[end - length : end]) for length, end in zip(lengths, ends, strict=True)]
 
 
 def default_collate(samples: list):

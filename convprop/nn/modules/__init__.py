@@ -21,7 +21,7 @@ from convprop.nn.modules.activation import (
 from convprop.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from convprop.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from convprop.nn.modules.dropout import Dropout, Dropout2d
-from convprop.nn.modules.flatten import Flatten
+from convprop.nn.modules.flatten import Flatten, Unflatten
 from convprop.nn.modules.fold import Fold, Unfold
 from convprop.nn.modules.linear import Identity, Linear
 from convprop.nn.modules.loss import (
@@ -148,6 +148,7 @@ __all__ = [
     "Softmax2d",
     "Softplus",
     "Tanh",
+    "Unflatten",
     "Unfold",
     "Upsample",
     "UpsamplingBilinear2d",
