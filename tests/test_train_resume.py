@@ -194,3 +194,15 @@ def test_other_seed_gives_other_weights(tmp_path, data_dir, reference_run):
     a = load_checkpoint(reference_run[0] / LAST).model_state
     b = load_checkpoint(tmp_path / LAST).model_state
     assert not all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_every_dropout_layer_draws_from_the_runs_generator():
+    """Dropout2d as well as Dropout: otherwise its masks would come from the default generator, which neither a
+    checkpoint nor an MPI run's global-batch slicing knows about."""
+    from convprop import nn
+    from convprop.train.trainer import _set_dropout_generator
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout2d(0.3), nn.Flatten(), nn.Dropout(0.2))
+    run = np.random.default_rng(5)
+    _set_dropout_generator(model, run)
+    assert [m.generator for m in model.modules() if isinstance(m, nn.Dropout | nn.Dropout2d)] == [run, run]

@@ -651,11 +651,12 @@ def _check_outputs(model, image_shape, num_classes: int, name: str) -> None:
 
 
 def _set_dropout_generator(model, generator: np.random.Generator) -> None:
-    """Give every dropout layer the run's dropout generator, so dropout masks are checkpointed too."""
-    from convprop.nn import Dropout
+    """Give every dropout layer (Dropout, Dropout2d) the run's dropout generator, so its masks are checkpointed
+    too and, under MPI, drawn for the global batch."""
+    from convprop.nn import Dropout, Dropout2d
 
     for module in model.modules():
-        if isinstance(module, Dropout):
+        if isinstance(module, Dropout | Dropout2d):
             module.generator = generator
 
 
