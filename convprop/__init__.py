@@ -114,6 +114,7 @@ from convprop.tensor import (
     set_grad_enabled,
     tensor,
 )
+from convprop.threads import get_num_threads, set_num_threads
 from convprop.viz import draw_graph
 
 inference_mode = no_grad
@@ -164,6 +165,7 @@ __all__ = [
     "full",
     "full_like",
     "ge",
+    "get_num_threads",
     "get_rng_state",
     "gradcheck",
     "gt",
@@ -216,6 +218,7 @@ __all__ = [
     "save",
     "seed",
     "set_grad_enabled",
+    "set_num_threads",
     "set_rng_state",
     "short",
     "sigmoid",

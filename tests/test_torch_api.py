@@ -427,3 +427,16 @@ def test_where_with_two_scalars_matches_torch():
         want = torch.where(torch.tensor(condition), a, b)
         assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), (a, b)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_thread_count_is_set_and_read_as_in_torch():
+    """``torch.set_num_threads(n)`` / ``torch.get_num_threads()`` are common first lines of CPU code."""
+    before = convprop.get_num_threads()
+    try:
+        convprop.set_num_threads(1)
+        assert convprop.get_num_threads() == 1
+        with pytest.raises(ValueError, match="positive integer"):
+            convprop.set_num_threads(0)
+    finally:
+        convprop.set_num_threads(before)
+    assert convprop.get_num_threads() == before
