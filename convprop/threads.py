@@ -1,4 +1,4 @@
-"""How many threads convprop uses: one setting for BLAS's threads and the convolution kernels' workers.
+"""How many threads convprop uses: one setting for BLAS's threads and the depthwise kernels' workers.
 
 :func:`set_num_threads` is the one switch (PyTorch's name). It limits
 
@@ -7,13 +7,15 @@
   OpenBLAS/MKL library mapped into this process, found through ``/proc/self/maps`` on Linux.
   Setting ``OPENBLAS_NUM_THREADS`` alone would be too late: OpenBLAS reads it once, when NumPy
   is imported;
-- the worker threads of the convolution kernels (``convprop.ops._conv_exec``): NumPy's copies and
-  elementwise loops are single-threaded but release the GIL, so that work is split over Python
-  threads;
+- the shifted-view convolution's row blocks (``convprop.ops._conv_kernels``), which stay small enough
+  that their GEMMs do not hand off to BLAS threads when there are several;
+- the worker threads of the depthwise convolution (``convprop.ops._conv_exec``), whose large einsum
+  calls release the GIL; the other kernels' copies and small GEMMs run on the calling thread, where
+  they measured faster than split over Python threads;
 - child processes, through ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and
   ``CONVPROP_NUM_THREADS``.
 
-The workers' default is ``CONVPROP_NUM_THREADS`` or the CPUs this process may use.
+The default is ``CONVPROP_NUM_THREADS`` or the CPUs this process may use.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _num_threads = _threads_from_env()
 
 
 def get_num_threads() -> int:
-    """The thread count set by :func:`set_num_threads` (the convolution kernels' workers)."""
+    """The thread count set by :func:`set_num_threads` (BLAS's and the depthwise kernels' workers)."""
     return _num_threads
 
 

@@ -130,11 +130,10 @@ def test_conv_transpose_matches_torch_float64(seed):
 
 @pytest.mark.parametrize("seed", range(0, 80, 3))
 def test_large_problem_paths_match_torch(seed, monkeypatch):
-    """The branches taken only for big layers (copies split over threads, small GEMMs cut into
-    pieces), forced on for the small sweep configurations."""
+    """The branches taken only for big layers (small GEMMs cut into pieces; the shifted-view row
+    blocks of several threads), forced on for the small sweep configurations."""
     require_torch()
     monkeypatch.setattr(conv_exec, "BLAS_SERIAL_MACS", 7)
-    monkeypatch.setattr(conv_exec, "_PARALLEL_MIN_ELEMENTS", 0)
     monkeypatch.setattr(threads_mod, "_num_threads", 3)
     _compare(_conv_case(seed))
     _compare(_conv_transpose_case(seed))
@@ -346,7 +345,7 @@ def test_output_dtype_follows_input():
 @pytest.mark.parametrize("threads", [1, 2])
 def test_workspace_limit_is_honoured(w_shape, groups, threads):
     """With a small cap, every kernel chunks the batch so its temporaries stay under the cap
-    (GEMM, grouped and depthwise paths; with worker threads, all chunks in flight together)."""
+    (GEMM, grouped and depthwise paths; with BLAS threads too)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((16, 8, 20, 20))
     w = rng.standard_normal(w_shape)
@@ -381,7 +380,7 @@ def test_workspace_limit_is_honoured(w_shape, groups, threads):
 )
 @pytest.mark.parametrize("stride", [1, 2])
 def test_worker_threads_give_identical_results(w_shape, kwargs, stride):
-    """Copies split over threads and depthwise chunks run in threads: the numbers must not change."""
+    """BLAS threads (and the smaller shifted-view blocks that come with them): the numbers must not change."""
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal((4, 16, 96, 96)).astype(np.float32), rng.standard_normal(w_shape).astype(np.float32)]
     arrays.append(rng.standard_normal(w_shape[0]).astype(np.float32))

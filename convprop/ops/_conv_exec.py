@@ -50,7 +50,15 @@ def get_workspace_limit() -> int:
     return _workspace_limit
 
 
-# ---- worker threads for the NumPy (non-BLAS) work ----------------------------------------------
+# ---- worker threads for the depthwise kernels ---------------------------------------------------
+# The depthwise kernels' batch chunks go to Python worker threads: each chunk is a few large einsum
+# calls that release the GIL (N64 32 channels 56x56 3x3, forward+backward, 2 threads: 123 ms with the
+# workers, 180 ms without, 2026-11-30 08:22 UTC, quiet machine). Everything else runs on the calling
+# thread, and only BLAS uses more threads. A pool for the layout copies and the shifted-view row
+# blocks was measured and removed: a 2-thread training step took vggsmall 169-252 ms without it
+# against 191-282 ms with it, and resnet8 434-541 ms against 506-700 ms (median of 7 steps, 3-4
+# alternating rounds, load 1.3-2.4; at 1 thread the pool is never used): their many small GEMMs and
+# NumPy calls hold the GIL often enough that two Python threads mostly waited on each other.
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -76,45 +84,6 @@ def run(fn, slices: list[slice], threaded: bool):
     if not threaded or get_num_threads() == 1 or len(slices) == 1 or _in_worker():
         return map(fn, slices)
     return _get_pool().map(fn, slices)
-
-
-# Below this many elements (4 MB of float32) a copy is not worth handing to threads: on a busy
-# machine a hand-off can wait a scheduler tick for a thread, longer than the copy itself.
-_PARALLEL_MIN_ELEMENTS = 1 << 20
-
-
-def parallel(op, dst: np.ndarray, *srcs: np.ndarray) -> None:
-    """``op(dst, *srcs)`` (an in-place NumPy copy or ufunc with ``out=dst``) split into row blocks
-    over the worker threads. NumPy's copies are single-threaded but release the GIL, and they run
-    between BLAS calls, when the cores are otherwise idle. Sources broadcast against ``dst``."""
-    threads = get_num_threads()
-    if threads == 1 or dst.size < _PARALLEL_MIN_ELEMENTS or _in_worker():
-        op(dst, *srcs)
-        return
-    axis = next((a for a in range(dst.ndim - 1) if dst.shape[a] >= threads), None)
-    if axis is None:
-        op(dst, *srcs)
-        return
-    edges = np.linspace(0, dst.shape[axis], threads + 1).astype(int)
-
-    def block(i):
-        def cut(a):
-            pos = axis - (dst.ndim - a.ndim)  # sources may have fewer (broadcast) axes
-            if pos < 0 or a.shape[pos] == 1:
-                return a
-            return a[(slice(None),) * pos + (slice(edges[i], edges[i + 1]),)]
-
-        op(cut(dst), *map(cut, srcs))
-
-    list(_get_pool().map(block, range(threads)))
-
-
-def copy(dst: np.ndarray, src: np.ndarray) -> None:
-    parallel(np.copyto, dst, src)
-
-
-def add_into(dst: np.ndarray, src: np.ndarray) -> None:
-    parallel(lambda d, a: np.add(d, a, out=d), dst, src)
 
 
 # ---- batch chunks --------------------------------------------------------------------------------
@@ -178,7 +147,6 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # block read their shifted views of the input from cache (measured 1.2-1.5x faster than whole-batch
 # blocks for 16 channels, 28x28, 1 thread), and that each GEMM stays under OpenBLAS's threading
 # threshold when BLAS has more than one thread: with blocks 16x larger, a loaded 2-thread run took
-# 1.6 s instead of 0.1 s for N128 16->16 28x28, every GEMM waiting for a BLAS thread. The blocks go
-# to the worker threads instead. With one thread there is no hand-off, and the larger blocks keep
-# the number of NumPy calls down.
+# 1.6 s instead of 0.1 s for N128 16->16 28x28, every GEMM waiting for a BLAS thread. With one
+# thread there is no hand-off, and the larger blocks keep the number of NumPy calls down.
 SHIFT_BLOCK_ELEMENTS = 1 << 18

@@ -97,14 +97,14 @@ def _to_channels_last(x: np.ndarray, geom: Geometry) -> np.ndarray:
         xp[(*lead, slice(0, lo))] = 0
         xp[(*lead, slice(lo + s, lo + s + hi))] = 0
     inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
-    ex.copy(xp[(slice(None), *inner)], np.moveaxis(x, 1, -1))
+    np.copyto(xp[(slice(None), *inner)], np.moveaxis(x, 1, -1))
     return xp
 
 
 def _from_channels_last(gxp: np.ndarray, geom: Geometry, gx: np.ndarray) -> None:
     """Crop the padding off channels-last (n, *S_padded, C) and write it into NC* ``gx``."""
     inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, gx.shape[2:], strict=True))
-    ex.copy(gx, np.moveaxis(gxp[(slice(None), *inner)], -1, 1))
+    np.copyto(gx, np.moveaxis(gxp[(slice(None), *inner)], -1, 1))
 
 
 def _im2col(xp: np.ndarray, kernel, geom: Geometry, out_size) -> np.ndarray:
@@ -119,12 +119,12 @@ def _im2col(xp: np.ndarray, kernel, geom: Geometry, out_size) -> np.ndarray:
     win = win.reshape(*win.shape[:-1], g, cg)
     if cg > 4:
         cols = np.empty((g, n * math.prod(out_size), math.prod(kernel) * cg), dtype=xp.dtype)
-        ex.copy(cols.reshape(g, n, *out_size, *kernel, cg), np.moveaxis(win, -2, 0))
+        np.copyto(cols.reshape(g, n, *out_size, *kernel, cg), np.moveaxis(win, -2, 0))
         return cols
     # With few channels the copy above would move cg floats at a time; laid out kernel-offset-major,
     # it moves whole rows of output pixels (4x faster for one channel), and BLAS takes the transpose.
     cols_t = np.empty((g, *kernel, cg, n, *out_size), dtype=xp.dtype)
-    ex.copy(cols_t, win.transpose(2 * nd + 1, *range(nd + 1, 2 * nd + 1), 2 * nd + 2, 0, *range(1, nd + 1)))
+    np.copyto(cols_t, win.transpose(2 * nd + 1, *range(nd + 1, 2 * nd + 1), 2 * nd + 2, 0, *range(1, nd + 1)))
     return cols_t.reshape(g, math.prod(kernel) * cg, n * math.prod(out_size)).transpose(0, 2, 1)
 
 
@@ -132,7 +132,7 @@ def _grouped_rows(y: np.ndarray, groups: int) -> np.ndarray:
     """(n, G·Og, *out) -> (G, n·prod(out), Og): the output gradient as GEMM rows, per group."""
     n, o, *out = y.shape
     rows = np.empty((groups, n * math.prod(out), o // groups), dtype=y.dtype)
-    ex.copy(
+    np.copyto(
         rows.reshape(groups, n, math.prod(out), o // groups),
         y.reshape(n, groups, o // groups, -1).transpose(1, 0, 3, 2),
     )
@@ -150,9 +150,9 @@ def _store(dst: np.ndarray, src: np.ndarray, b: np.ndarray | None) -> None:
     """Write a chunk given as (n, G, Og, P) into NC* ``dst``, adding the bias in the same pass."""
     view = dst.reshape(src.shape)
     if b is None:
-        ex.copy(view, src)
+        np.copyto(view, src)
     else:
-        ex.parallel(lambda d, a, c: np.add(a, c, out=d), view, src, b.reshape(1, *src.shape[1:3], 1))
+        np.add(src, b.reshape(1, *src.shape[1:3], 1), out=view)
 
 
 # ---- O = X ⋆ F -------------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ def _shifts(padded, kernel, dilation) -> list[int]:
 
 def _row_blocks(rows: int, cg: int, og: int) -> list[slice]:
     """Blocks of output rows: cache-sized and, when BLAS has threads, small enough that each
-    (rows x Cg) @ (Cg x Og) GEMM runs on its calling thread (see ``_conv_exec.SHIFT_BLOCK_ELEMENTS``)."""
+    (rows x Cg) @ (Cg x Og) GEMM stays on the calling thread (see ``_conv_exec.SHIFT_BLOCK_ELEMENTS``)."""
     step = ex.SHIFT_BLOCK_ELEMENTS // max(cg, og)
     if get_num_threads() > 1:
         step = min(step, ex.BLAS_SERIAL_MACS // (cg * og))
@@ -298,13 +298,14 @@ def _forward_shifted(x, wk, b, geom: Geometry, kernel, out_size, y) -> None:
                 np.matmul(x2[sl.start + shifts[i] : sl.stop + shifts[i], j], wk[i, j], out=tmp)
                 dst += tmp
 
-    list(ex.run(block, _row_blocks(rows, cg, og), threaded=True))
+    for rows_block in _row_blocks(rows, cg, og):
+        block(rows_block)
     valid = _valid(acc.reshape(x.shape[0], *padded, g * og), out_size)
     src = np.moveaxis(valid, -1, 1)
     if b is None:
-        ex.copy(y, src)
+        np.copyto(y, src)
     else:
-        ex.parallel(lambda d, a, c: np.add(a, c, out=d), y, src, b.reshape(1, -1, *(1,) * len(out_size)))
+        np.add(src, b.reshape(1, -1, *(1,) * len(out_size)), out=y)
 
 
 def _grad_weight_shifted(x, gy, geom: Geometry, kernel) -> np.ndarray:
@@ -315,7 +316,7 @@ def _grad_weight_shifted(x, gy, geom: Geometry, kernel) -> np.ndarray:
     shifts = _shifts(padded, kernel, geom.dilation)
     x2 = xp.reshape(-1, g, cg)
     frame = np.zeros((x.shape[0], *padded, g * og), dtype=gy.dtype)  # ∂L/∂O in the padded frame
-    ex.copy(_valid(frame, out_size), np.moveaxis(gy, 1, -1))
+    np.copyto(_valid(frame, out_size), np.moveaxis(gy, 1, -1))
     g2 = frame.reshape(-1, g, og)
     rows = x2.shape[0] - shifts[-1]
 
@@ -326,7 +327,7 @@ def _grad_weight_shifted(x, gy, geom: Geometry, kernel) -> np.ndarray:
                 np.matmul(x2[sl.start + shift : sl.stop + shift, j].T, g2[sl, j], out=gw[i, j])
         return gw
 
-    return sum(ex.run(block, _row_blocks(rows, cg, og), threaded=True))
+    return sum(map(block, _row_blocks(rows, cg, og)))
 
 
 # ---- ∂L/∂X = full correlation of ∂L/∂O with rot180(F), as col2im --------------------------------
@@ -366,7 +367,8 @@ def _grad_input_gemm(gy, wt, geom: Geometry, kernel, gx) -> None:
     for i, offs in enumerate(np.ndindex(*kernel)):
         part = ex.matmul(rows, wt[:, :, i]) if cols is None else cols[:, :, i]
         part = np.moveaxis(part.reshape(g, m, *out_size, cg), 0, -2)  # (m, *out, G, Cg)
-        ex.add_into(gxp[(slice(None), *window_slices(offs, geom.stride, geom.dilation, out_size))], part)
+        view = gxp[(slice(None), *window_slices(offs, geom.stride, geom.dilation, out_size))]
+        np.add(view, part, out=view)
     _from_channels_last(gxp.reshape(*gxp.shape[:-2], -1), geom, gx)
 
 
