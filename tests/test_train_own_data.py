@@ -154,8 +154,8 @@ def test_checkpoint_of_a_model_file_loads_back_and_refuses_a_changed_file(tmp_pa
     "model, model_args, message",
     [
         ("tests/data/missing.py:Net", None, "no such file"),
-        (f"{MODEL_FILE}:Nope", None, "defines no nn.Module subclass named 'Nope'"),
-        (f"{MODEL_FILE}:NotAModule", None, "defines no nn.Module subclass named 'NotAModule'"),
+        (f"{MODEL_FILE}:Nope", None, "has no class 'Nope'; nn.Module classes there:"),
+        (f"{MODEL_FILE}:NotAModule", None, "NotAModule is not a convprop nn.Module subclass"),
         (f"{MODEL_FILE}:TinyNet", {"num_classes": 3}, r"returns shape \(1, 3\), but training needs \(1, 10\)"),
         (f"{MODEL_FILE}:TinyNet", {"depth": 3}, "unexpected keyword argument 'depth'"),
         ("lenet5", {"hidden": 3}, "--model-args is for a model file"),

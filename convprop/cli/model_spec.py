@@ -6,10 +6,7 @@ Loading a file runs its code, as ``python FILE.py`` would; the commands' ``--hel
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 from convprop.cli import CLIError
 from convprop.models import list_models
@@ -39,7 +36,6 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 def load_model(spec: str, shape: tuple[int, ...]):
     """The module named by ``spec`` for inputs of one-sample shape ``shape`` (registered models take C and H)."""
-    from convprop import nn
     from convprop.models import get_model, list_models
     from convprop.nn.summary import check_input_shape
 
@@ -59,42 +55,18 @@ def load_model(spec: str, shape: tuple[int, ...]):
         if spec.endswith(".py"):
             raise CLIError(f"name the model class too: {spec}:ClassName")
         raise CLIError(f"unknown model {spec!r}; registered: {', '.join(list_models())}, or give FILE.py:ClassName")
-    path = Path(path_text)
-    if not path.is_file():
-        raise CLIError(f"{path}: no such file")
-    cls = _load_class(path, class_name)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise CLIError(f"{path}:{class_name} is not a convprop nn.Module subclass (it is {type(cls).__name__})")
+    from convprop.models.from_file import load_class
+
+    try:
+        cls = load_class(path_text, class_name)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     try:
         return cls()
     except TypeError as exc:
         raise CLIError(f"cannot build {class_name}() with no arguments: {exc}") from None
     except Exception as exc:
         raise CLIError(f"{class_name}() raised {type(exc).__name__}: {exc}") from None
-
-
-def _load_class(path: Path, class_name: str):
-    name = f"convprop_user_model_{abs(hash(path.resolve()))}"
-    loader_spec = importlib.util.spec_from_file_location(name, path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise CLIError(f"{path}: not a Python file")
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[name] = module  # dataclasses and pickling look the module up by name
-    try:
-        loader_spec.loader.exec_module(module)
-    except Exception as exc:
-        raise CLIError(f"{path}: running it raised {type(exc).__name__}: {exc}") from None
-    if not hasattr(module, class_name):
-        from convprop import nn
-
-        found = sorted(
-            k
-            for k, v in vars(module).items()
-            if isinstance(v, type) and issubclass(v, nn.Module) and v.__module__ == name and k[0] != "_"
-        )
-        listed = f"; nn.Module classes there: {', '.join(found)}" if found else "; it defines no nn.Module class"
-        raise CLIError(f"{path} has no class {class_name!r}{listed}")
-    return getattr(module, class_name)
 
 
 def run_forward(spec: str, shape: tuple[int, ...], fn):

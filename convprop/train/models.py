@@ -9,9 +9,7 @@ never silently paired with other code.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import inspect
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,28 +35,18 @@ def file_sha256(path: Path) -> str:
 
 
 def _load_class(name: str):
-    """The class ``ClassName`` defined by running ``path/to/file.py``.
+    """The class of a ``--model path/to/file.py:ClassName`` (:func:`convprop.models.from_file.load_class`).
 
     Raises:
         ValueError: the file is missing, fails to run, or lacks an ``nn.Module`` subclass of that name.
     """
-    from convprop import nn
+    from convprop.models.from_file import load_class
 
     path, cls_name = model_file(name)
-    if not path.is_file():
-        raise ValueError(f"--model {name}: no such file {path}")
-    module_name = f"convprop_user_model_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling look classes up by module
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise ValueError(f"--model {name}: running {path} failed: {type(exc).__name__}: {exc}") from None
-    cls = getattr(module, cls_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise ValueError(f"--model {name}: {path} defines no nn.Module subclass named {cls_name!r}")
-    return cls
+        return load_class(path, cls_name)
+    except ValueError as exc:
+        raise ValueError(f"--model {name}: {exc}") from None
 
 
 def model_kwargs(name: str, data_kwargs: dict[str, Any], model_args: dict[str, Any] | None) -> dict[str, Any]:
