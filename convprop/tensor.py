@@ -805,11 +805,11 @@ class Tensor:
                 fn._release()
 
     def _zero_grad(self, set_to_none: builtins.bool) -> None:
-        """``zero_grad`` for one tensor: drop the gradient, or zero it in place as PyTorch does."""
+        """``zero_grad`` for one tensor: drop the gradient, or zero it in place as PyTorch does (none: nothing)."""
         if set_to_none:
             self._grad = None
-        else:
-            self._grad_array[...] = 0
+        elif self._grad is not None:
+            self._grad.data[...] = 0
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         """Leaf: ``.grad = g`` (a copy) the first time, then ``.grad += g`` in place, as PyTorch accumulates."""

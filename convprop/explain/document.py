@@ -19,7 +19,7 @@ from convprop.explain import strings
 from convprop.explain.derive import ConvConfig, ConvDerivation, used_padded_input
 from convprop.explain.lesson import conv_lesson, pool_lesson
 from convprop.explain.numeric import EPS, NumericCheck
-from convprop.explain.pool import PoolConfig, PoolDerivation
+from convprop.explain.pool import PoolConfig, PoolDerivation, pool_config
 from convprop.explain.symbols import entry_of, gradient_of
 
 #: Lists of equations longer than this are cut, with a note saying how many were left out.
@@ -967,11 +967,8 @@ def pool_document(
             key = "pool_avg_incl" if cfg.count_include_pad else "pool_avg_excl"
             b.append(para(lang, key, div=cfg.kernel_size[0] * cfg.kernel_size[1]))
     if cfg.ceil_mode:
-        floor = tuple(
-            (n + 2 * p - k) // s + 1
-            for n, k, s, p in zip(cfg.input_size, cfg.kernel_size, cfg.stride, cfg.padding, strict=True)
-        )
-        b.append(para(lang, "pool_ceil" if floor != tuple(cfg.output_size) else "pool_ceil_same"))
+        floor = pool_config(cfg.kind, cfg.input_size, cfg.kernel_size, cfg.stride, cfg.padding, symbolic=False)
+        b.append(para(lang, "pool_ceil" if floor.output_size != cfg.output_size else "pool_ceil_same"))
     if any(s < k for s, k in zip(cfg.stride, cfg.kernel_size, strict=True)):
         b.append(para(lang, "pool_overlap", s=_pair(cfg.stride), k=_pair(cfg.kernel_size)))
     aij = Tok("A_{ij}", "<msub><mi>A</mi><mi>ij</mi></msub>", "Aij")

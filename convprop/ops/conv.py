@@ -105,6 +105,9 @@ class Reach:
     def input_size(self) -> tuple[int, ...]:
         return tuple(s.stop - s.start for s in self.inp)
 
+    def output_size(self) -> tuple[int, ...]:
+        return tuple(s.stop - s.start for s in self.out)
+
 
 def reach(size, out_size, kernel, geom: Geometry) -> Reach | None:
     """The :class:`Reach` of a convolution, or None when every window overlaps the input (the usual case)."""
@@ -145,7 +148,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geome
         y += b.reshape(-1, *(1,) * len(out_size))
     if not r.empty:
         inner = np.ascontiguousarray(x[(..., *r.inp)])
-        y[(..., *r.out)] = kernels.forward(inner, w, b, r.geom, tuple(s.stop - s.start for s in r.out))
+        y[(..., *r.out)] = kernels.forward(inner, w, b, r.geom, r.output_size())
     return y
 
 

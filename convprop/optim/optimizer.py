@@ -103,8 +103,7 @@ class Optimizer:
         """Reset the gradients of all optimized parameters to ``None`` (default) or to zeros, in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p._grad_array is not None:
-                    p._zero_grad(set_to_none)
+                p._zero_grad(set_to_none)
 
     def step(self, closure: Callable[[], Tensor] | None = None):
         """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates and returns the loss."""

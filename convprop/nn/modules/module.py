@@ -286,8 +286,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to ``None`` (default) or to zeros, in place."""
         for param in self.parameters():
-            if param._grad_array is not None:
-                param._zero_grad(set_to_none)
+            param._zero_grad(set_to_none)
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every descendant, then on this module (children first, as in PyTorch)."""
