@@ -7,7 +7,7 @@ The top level mirrors ``torch``'s namespace for the parts a CNN program uses:
 
 __version__ = "0.1.0"
 
-from convprop import backends, cuda, models, nn, ops, optim, return_types, utils
+from convprop import allocator, backends, cuda, models, nn, ops, optim, return_types, utils
 from convprop.dtypes import (
     bool,
     device,
@@ -131,6 +131,7 @@ __all__ = [
     "Tensor",
     "abs",
     "all",
+    "allocator",
     "amax",
     "amin",
     "any",
