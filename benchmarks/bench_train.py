@@ -8,6 +8,7 @@ Usage::
     python benchmarks/bench_train.py --models vggsmall resnet8 --threads 1 --image-size 16 28 56   # image-size sweep
     python benchmarks/bench_train.py --memory                    # peak memory of a step, each library alone
     python benchmarks/bench_train.py --clock cpu                 # CPU time instead of wall time (a loaded machine)
+    python benchmarks/bench_train.py --separate                  # each library alone in its own processes
 
 One training step is forward, cross-entropy, backward and an SGD (momentum 0.9, Nesterov,
 weight decay) update on a batch of 28x28 grayscale images (32x32 RGB for resnet models). The
@@ -21,6 +22,11 @@ and convprop's GFLOP/s against the machine's fp32 GEMM peak measured with NumPy 
 wall clock: on a machine shared with other jobs the wall clock also counts the time the process
 waited for a core; CPU time does not (it still feels the shared caches and memory bandwidth).
 Meaningful at one thread, where each library runs its step on the calling thread alone.
+
+``--separate`` runs each library alone in fresh subprocesses, three rounds taking turns, instead of both
+in one process. In one process they share more than the cores: at 2 threads each library's idle worker
+threads (OpenBLAS's, PyTorch's OpenMP) spin for a while after every call and slow the other one down, and
+each library's frees change how the C allocator serves the other. What a user gets is the separate figure.
 
 ``--memory`` measures the peak memory of training instead of its speed, each library in a fresh
 subprocess of its own: the model, optimizer and batches are built, then the peak resident set size
@@ -130,6 +136,54 @@ def bench(
     return {"model": label, "cp_ips": batch_size / cp, "th_ips": batch_size / th, "flops_per_image": flops}
 
 
+def _child_step_seconds(
+    lib: str, name: str, batch_size: int, image_size: int | None, threads: int, steps: int, warmup: int, clock
+) -> list[float]:
+    """In this process, ``lib`` alone: the seconds of each of ``steps`` training steps after ``warmup``."""
+    set_num_threads(threads)
+    torch.set_num_threads(threads)
+    model, twin, _, batches, _ = _setup(name, batch_size, image_size, seed=0)
+    step = _step(lib, model if lib == "convprop" else twin)
+    del model, twin  # the step holds the one it trains
+    times = []
+    for i in range(warmup + steps):
+        x, y = batches[i % len(batches)]
+        t0 = clock()
+        step(x, y)
+        if i >= warmup:
+            times.append(clock() - t0)
+    return times
+
+
+def bench_separate(
+    name: str,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    threads: int,
+    image_size: int | None = None,
+    clock: str = "wall",
+    rounds: int = 3,
+) -> dict:
+    """Like :func:`bench`, but each library runs alone in fresh subprocesses, ``rounds`` of them taking turns.
+
+    In one process the two libraries share more than the cores: at 2 threads each one's idle worker threads
+    (OpenBLAS's, PyTorch's OpenMP) keep spinning for a while after every call and take a core from the other,
+    and each one's frees change how the C allocator serves the other. A user runs one library at a time.
+    """
+    _, _, flops, _, label = _setup(name, batch_size, image_size, seed=0)
+    times: dict[str, list[float]] = {"convprop": [], "torch": []}
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        for lib in times:
+            args = [lib, name, batch_size, image_size or 0, threads, per_round, warmup, clock]
+            cmd = [sys.executable, __file__, "--speed-child", *map(str, args)]
+            run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ)
+            times[lib] += [float(t) for t in run.stdout.split()]
+    cp, th = statistics.median(times["convprop"]), statistics.median(times["torch"])
+    return {"model": label, "cp_ips": batch_size / cp, "th_ips": batch_size / th, "flops_per_image": flops}
+
+
 def _resident_kib(field: str) -> int:
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
@@ -173,8 +227,20 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall-clock or process CPU time")
     parser.add_argument("--memory", action="store_true", help="peak memory of a step instead of its speed")
+    parser.add_argument(
+        "--separate",
+        action="store_true",
+        help="run each library alone in its own processes, taking turns (as a user runs it), not in one process",
+    )
     parser.add_argument("--memory-child", nargs=5, help=argparse.SUPPRESS)  # one library's measurement
+    parser.add_argument("--speed-child", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.speed_child:
+        lib, name, *numbers, child_clock = args.speed_child
+        batch, size, threads, steps, warmup = map(int, numbers)
+        timer = time.process_time if child_clock == "cpu" else time.perf_counter
+        print(*_child_step_seconds(lib, name, batch, size or None, threads, steps, warmup, timer))
+        return
     if args.memory_child:
         lib, name, batch, size, threads = args.memory_child[0], args.memory_child[1], *map(int, args.memory_child[2:5])
         print(_peak_step_memory(lib, name, batch, size or None, threads))
@@ -190,7 +256,8 @@ def main(argv=None) -> None:
         print(header)
         print("-" * len(header))
     else:
-        print(f"float32, SGD momentum 0.9 + weight decay, median of {args.steps} alternating steps, {args.clock} clock")
+        where = "each library alone in 3 rounds of fresh processes" if args.separate else "alternating in one process"
+        print(f"float32, SGD momentum 0.9 + weight decay, median of {args.steps} steps, {where}, {args.clock} clock")
         header = (
             f"{'model':<18} {'threads':>7} {'batch':>5} {'image':>5} {'convprop img/s':>15} {'PyTorch img/s':>14} "
             f"{'ratio':>6} {'cp us/img':>10} {'GFLOP/s':>8} {'% peak':>6}"
@@ -216,7 +283,10 @@ def main(argv=None) -> None:
                             flush=True,
                         )
                         continue
-                    r = bench(name, batch_size, args.steps, args.warmup, image_size=image_size, clock=clock)
+                    if args.separate:
+                        r = bench_separate(name, batch_size, args.steps, args.warmup, threads, image_size, args.clock)
+                    else:
+                        r = bench(name, batch_size, args.steps, args.warmup, image_size=image_size, clock=clock)
                     gflops = r["cp_ips"] * r["flops_per_image"] / 1e9
                     print(
                         f"{r['model']:<18} {threads:>7} {batch_size:>5} {size:>5} {r['cp_ips']:>15.0f} "
