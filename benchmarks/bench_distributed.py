@@ -35,7 +35,6 @@ import convprop
 import convprop.nn.functional as F
 from convprop import distributed, optim
 from convprop.models import get_model
-from convprop.train.memory import keep_freed_memory
 from convprop.train.threads import set_num_threads
 
 BATCH = 128
@@ -47,7 +46,6 @@ def measure(steps: int) -> dict:
     group = distributed.init()
     k, r = group.size(), group.rank()
     set_num_threads(1)
-    keep_freed_memory()
     rng = np.random.default_rng(0)
     model = distributed.convert_sync_batchnorm(get_model("vggsmall", width=16, generator=rng))
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)

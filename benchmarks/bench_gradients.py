@@ -22,7 +22,6 @@ import convprop.nn.functional as F
 from convprop import optim
 from convprop.models import get_model
 from convprop.train.gradients import GradientTracker
-from convprop.train.memory import keep_freed_memory
 from convprop.train.threads import set_num_threads
 
 
@@ -31,7 +30,6 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50, help="steps of each kind")
     args = ap.parse_args()
     set_num_threads(1)
-    keep_freed_memory()
     rng = np.random.default_rng(0)
     model = get_model("vggsmall", width=16, generator=rng)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)

@@ -1,8 +1,9 @@
 """Where convprop's arrays get their memory: freed blocks are kept for the next step instead of returned.
 
 A training step allocates the same large arrays every time (activations, gradients, im2col columns),
-and frees them all by the end of the step. With glibc's default settings, a block of 128 KiB or
-more is its own ``mmap``: freeing it unmaps it, and the next step's array of the same size is new
+and frees them all by the end of the step. With glibc's default settings, large blocks are ``mmap``s
+of their own (from 128 KiB, a threshold glibc raises as such blocks are freed, to at most 32 MiB),
+and free memory at the top of the heap is given back: either way, the next step's array is new
 memory that the kernel zeroes page by page on first touch. That was 10,000-11,000 page faults per
 vggsmall training step (batch 128) and 18,000-20,000 per resnet8 step, measured with
 ``getrusage``'s minor faults; keeping the memory took them to 0-2 and the step from 228-239 ms to
@@ -10,17 +11,19 @@ vggsmall training step (batch 128) and 18,000-20,000 per resnet8 step, measured 
 2-core AMD EPYC, 2026-11-30). PyTorch run in the same process hides most of this, because its own
 allocations raise glibc's adaptive threshold; a user's convprop process has no such neighbour.
 
-So on import, on Linux with glibc, convprop sets two of glibc's ``mallopt`` parameters:
+So on import, on Linux with glibc, convprop sets two of glibc's ``mallopt`` parameters to 1 GiB:
 
-- ``M_MMAP_THRESHOLD`` = 32 MiB (glibc's largest): blocks up to that size come from the heap,
-  where a freed block is reused by the next allocation of that size;
-- ``M_TRIM_THRESHOLD`` = 1 GiB: up to that much free memory at the top of the heap stays mapped
-  instead of being returned to the kernel after every step.
+- ``M_MMAP_THRESHOLD``: blocks up to that size come from the heap, where a freed block is reused by
+  the next allocation of its size, instead of each being an ``mmap`` of its own;
+- ``M_TRIM_THRESHOLD``: up to that much free memory at the top of the heap stays mapped instead of
+  being returned to the kernel after every step.
 
-The process then keeps its peak memory for reuse (up to 1 GiB of it), as PyTorch's CUDA caching
-allocator does with GPU memory. The peak itself does not grow. Set ``CONVPROP_KEEP_FREED_MEMORY=0``
-before importing convprop, or call ``keep_freed_memory(False)``, to restore glibc's fixed
-defaults (128 KiB for both). On other C libraries (macOS, musl) nothing is changed.
+The process then keeps its peak memory for reuse until it exits, as PyTorch's CUDA caching allocator
+does with GPU memory; the peak itself does not grow. This is a process-wide setting, applied on
+import because a PyTorch-style training loop written by a user pays the page faults as much as
+``convprop train`` does. Set ``CONVPROP_KEEP_FREED_MEMORY=0`` before importing convprop, or call
+``keep_freed_memory(False)``, to set glibc's defaults back (128 KiB for both, without glibc's own
+run-time adjustment of them). On other C libraries (macOS, musl) nothing is changed.
 """
 
 from __future__ import annotations
@@ -33,8 +36,7 @@ import os
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
-KEEP_MMAP_THRESHOLD = 32 * 2**20  # glibc refuses larger values on 64-bit systems
-KEEP_TRIM_THRESHOLD = 2**30
+KEEP_THRESHOLD = 2**30  # every activation of the bundled models stays on the heap
 DEFAULT_THRESHOLD = 128 * 2**10  # glibc's default for both
 
 
@@ -66,8 +68,8 @@ def keep_freed_memory(enabled: bool = True) -> bool:
     mallopt = _mallopt()
     if mallopt is None:
         return False
-    mmap_at, trim_at = (KEEP_MMAP_THRESHOLD, KEEP_TRIM_THRESHOLD) if enabled else (DEFAULT_THRESHOLD,) * 2
-    ok = bool(mallopt(_M_MMAP_THRESHOLD, mmap_at)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_at))
+    threshold = KEEP_THRESHOLD if enabled else DEFAULT_THRESHOLD
+    ok = bool(mallopt(_M_MMAP_THRESHOLD, threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, threshold))
     _kept = enabled and ok
     return ok
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 # Allocate, touch and free an 8 MiB array 20 times (as a training step does with its activations),
@@ -59,6 +60,14 @@ def test_giving_memory_back_faults_it_in_again(how):
     if how == "call":  # and switching it on again works as on import
         kept, faults = _faults("on")
         assert kept and faults < 100
+
+
+def test_arrays_above_every_threshold_still_work():
+    a = np.arange(10_000_000, dtype=np.float64)  # 80 MB: above glibc's own largest mmap threshold
+    b = a * 2
+    del a
+    c = np.ones(10_000_000)
+    assert b[-1] == 2 * 9_999_999 and c.sum() == 10_000_000
 
 
 def test_bad_setting_is_named():

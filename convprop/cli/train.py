@@ -379,7 +379,6 @@ def run_train(args) -> int:
 
     from convprop import distributed
     from convprop.nn.summary import summary
-    from convprop.train.memory import keep_freed_memory
     from convprop.train.run import plan_run, start_run
     from convprop.train.trainer import SigintHandler, TrainingInterrupted
 
@@ -388,7 +387,6 @@ def run_train(args) -> int:
     with distributed.agree_on_errors():
         _same_flags_on_every_rank(args)
         plan = plan_run(_config_from_args(args), args.out, args.resume)
-        keep_freed_memory()  # faster steps; see convprop/train/memory.py
         trainer = start_run(
             plan, data_dir=_data_dir(args.data_dir), progress=args.progress, track_gradients=args.track_gradients
         )
