@@ -130,10 +130,11 @@ def test_conv_transpose_matches_torch_float64(seed):
 
 @pytest.mark.parametrize("seed", range(0, 80, 3))
 def test_large_problem_paths_match_torch(seed, monkeypatch):
-    """The branches taken only for big layers (small GEMMs cut into pieces; the shifted-view row
-    blocks of several threads), forced on for the small sweep configurations."""
+    """The branches taken only for big layers (small GEMMs cut into pieces; batch chunks in worker
+    threads), forced on for the small sweep configurations."""
     require_torch()
     monkeypatch.setattr(conv_exec, "BLAS_SERIAL_MACS", 7)
+    monkeypatch.setattr(conv_exec, "THREAD_MIN_MACS", 0)
     monkeypatch.setattr(threads_mod, "_num_threads", 3)
     _compare(_conv_case(seed))
     _compare(_conv_transpose_case(seed))
@@ -380,7 +381,7 @@ def test_workspace_limit_is_honoured(w_shape, groups, threads):
 )
 @pytest.mark.parametrize("stride", [1, 2])
 def test_worker_threads_give_identical_results(w_shape, kwargs, stride):
-    """BLAS threads (and the smaller shifted-view blocks that come with them): the numbers must not change."""
+    """Worker threads (batch chunks, which change how float32 partial sums are grouped) give the same numbers."""
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal((4, 16, 96, 96)).astype(np.float32), rng.standard_normal(w_shape).astype(np.float32)]
     arrays.append(rng.standard_normal(w_shape[0]).astype(np.float32))
@@ -396,7 +397,7 @@ def test_worker_threads_give_identical_results(w_shape, kwargs, stride):
     finally:
         threads_mod.set_num_threads(previous)
     for single, threaded in zip(*results, strict=True):
-        np.testing.assert_allclose(threaded, single, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(threaded, single, rtol=1e-5, atol=1e-6 * np.abs(single).max())
 
 
 def test_limits_from_environment_and_validation():

@@ -67,3 +67,20 @@ def test_children_inherit_the_limit(restore_threads):
 def test_bad_values(bad):
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         threads.set_num_threads(bad)
+
+
+def test_serial_blas_runs_blas_on_one_thread_and_restores_the_count(restore_threads):
+    """The convolution kernels' worker threads each call BLAS inside serial_blas(): one BLAS thread
+    while they run, the previous count after (also after an error)."""
+    if _openblas_get_num_threads() is None:
+        pytest.skip("NumPy is not linked against OpenBLAS here")
+    threads.set_num_threads(2)
+    with threads.serial_blas():
+        assert _openblas_get_num_threads() == 1
+    assert _openblas_get_num_threads() == 2
+    with pytest.raises(KeyError), threads.serial_blas():
+        raise KeyError("inside")
+    assert _openblas_get_num_threads() == 2
+    threads.set_num_threads(1)
+    with threads.serial_blas():  # one thread already: nothing to change
+        assert _openblas_get_num_threads() == 1

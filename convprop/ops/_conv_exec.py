@@ -7,13 +7,14 @@ Thread count: :func:`convprop.threads.set_num_threads`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from convprop.threads import get_num_threads
+from convprop.threads import get_num_threads, serial_blas
 
 # ---- workspace limit ---------------------------------------------------------------------------
 
@@ -50,15 +51,17 @@ def get_workspace_limit() -> int:
     return _workspace_limit
 
 
-# ---- worker threads for the depthwise kernels ---------------------------------------------------
-# The depthwise kernels' batch chunks go to Python worker threads: each chunk is a few large einsum
-# calls that release the GIL (N64 32 channels 56x56 3x3, forward+backward, 2 threads: 123 ms with the
-# workers, 180 ms without, 2026-11-30 08:22 UTC, quiet machine). Everything else runs on the calling
-# thread, and only BLAS uses more threads. A pool for the layout copies and the shifted-view row
-# blocks was measured and removed: a 2-thread training step took vggsmall 169-252 ms without it
-# against 191-282 ms with it, and resnet8 434-541 ms against 506-700 ms (median of 7 steps, 3-4
-# alternating rounds, load 1.3-2.4; at 1 thread the pool is never used): their many small GEMMs and
-# NumPy calls hold the GIL often enough that two Python threads mostly waited on each other.
+# ---- worker threads --------------------------------------------------------------------------
+# A layer with enough work (THREAD_MIN_MACS) splits its batch into chunks and runs them in Python
+# worker threads, one chunk per worker at a time; each chunk is copies and GEMMs (or einsums) that
+# release the GIL, and BLAS runs on each worker's own thread (threads.serial_blas). Measured on
+# the project's 2-core machine, 2026-11-30, each library alone in its process, 2 threads, median of
+# 8 steps over three runs: vggsmall 147-195 ms per step against 190-216 ms with the chunks on the
+# calling thread and OpenBLAS threaded, resnet8 381-425 against 416-530 ms. Smaller layers stay on
+# the calling thread: LeNet-5 (convolutions of 7-15 M multiply-adds) took 37-43 ms threaded
+# against 28-31 ms not. An earlier pool that split the layout copies and the shifted views' row
+# blocks (finer pieces, many small NumPy calls) was slower than none and was removed.
+THREAD_MIN_MACS = 32 * 2**20
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -74,16 +77,22 @@ def _get_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def _in_worker() -> bool:
+def in_worker() -> bool:
     """Inside a pool thread already: nested submissions could wait on themselves, so run inline."""
     return threading.current_thread().name.startswith("convprop")
 
 
-def run(fn, slices: list[slice], threaded: bool):
-    """``fn(slice)`` for every batch chunk, in order; in worker threads when ``threaded``."""
-    if not threaded or get_num_threads() == 1 or len(slices) == 1 or _in_worker():
-        return map(fn, slices)
-    return _get_pool().map(fn, slices)
+def threaded(macs: int) -> bool:
+    """Whether a layer of ``macs`` multiply-adds is worth the worker threads."""
+    return get_num_threads() > 1 and macs >= THREAD_MIN_MACS
+
+
+def run(fn, slices: list[slice], threaded: bool) -> list:
+    """``[fn(slice) for slice in slices]``, in worker threads with BLAS serial in each when ``threaded``."""
+    if not threaded or get_num_threads() == 1 or len(slices) == 1 or in_worker():
+        return [fn(sl) for sl in slices]
+    with serial_blas():
+        return list(_get_pool().map(fn, slices))
 
 
 # ---- batch chunks --------------------------------------------------------------------------------
@@ -98,11 +107,18 @@ ELEMENTWISE_CHUNK_BYTES = 4 * 2**20
 
 def chunks(n: int, per_sample_bytes: int, target_bytes: int, threaded: bool) -> list[slice]:
     """Batch slices whose temporary buffers, all chunks in flight together (one per worker thread when
-    ``threaded``), fit the workspace limit and, when possible, the cache-sized target."""
+    ``threaded``), fit the workspace limit and, when possible, the cache-sized target. Threaded, their
+    number is a multiple of the workers (so that none waits on a last, lone chunk), sizes within one."""
     workers = get_num_threads() if threaded else 1
     budget = min(_workspace_limit // workers, target_bytes)
     step = max(1, min(n, budget // max(1, per_sample_bytes)))
-    return [slice(start, min(n, start + step)) for start in range(0, n, step)]
+    if n == 0:
+        return []
+    count = -(-n // step)
+    if workers > 1:
+        count = min(n, -(-count // workers) * workers)
+    bounds = [n * i // count for i in range(count + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 # ---- GEMM ----------------------------------------------------------------------------------------

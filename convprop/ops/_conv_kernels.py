@@ -14,7 +14,10 @@
   ∂L/∂O`` with ∂L/∂O placed in the padded frame (zeros in the garbage rows). The stride-1 ∂L/∂X is
   a forward correlation (``conv.conv_grad_input``), so it uses this too.
 - **Depthwise** (one input channel per group): the GEMMs would be slivers, so each formula is a
-  sum over kernel offsets with ``einsum`` on the window view, batch chunks in worker threads.
+  sum over kernel offsets with ``einsum`` on the window view.
+
+Every algorithm works on batch chunks; a layer with enough work runs them in worker threads
+(:func:`convprop.ops._conv_exec.run`).
 
 The choice (:func:`algorithm`): depthwise from the weight's shape; otherwise the shifted views
 where they measured faster than im2col (``benchmarks/bench_conv_algorithms.py``, 2026-11-30
@@ -74,14 +77,17 @@ def algorithm(weight_shape, geom: Geometry, size, out_size) -> str:
     return "shifted" if geom.groups == 1 and 8 <= cg <= 32 and o <= cg and valid >= 0.8 else "im2col"
 
 
-def _batches(n: int, dtype, padded, c: int, out, o: int, kernel, depthwise: bool) -> list[slice]:
+def _batches(n: int, dtype, padded, c: int, out, o: int, kernel, depthwise: bool) -> tuple[list[slice], bool]:
     """Batch chunks sized by the temporary bytes one sample needs: its padded channels-last input,
-    plus the columns and GEMM rows (GEMM path) or an accumulator and one product term (depthwise)."""
+    plus the columns and GEMM rows (GEMM path) or an accumulator and one product term (depthwise);
+    and whether they run in worker threads (depthwise always: its einsums are long; the others from
+    ``_conv_exec.THREAD_MIN_MACS`` multiply-adds)."""
     work = 2 * o if depthwise else math.prod(kernel) * c + o
     per_sample = dtype.itemsize * (math.prod(padded) * c + math.prod(out) * work)
     if depthwise:
-        return ex.chunks(n, per_sample, ex.ELEMENTWISE_CHUNK_BYTES, threaded=True)
-    return ex.chunks(n, per_sample, ex.GEMM_CHUNK_BYTES, threaded=False)
+        return ex.chunks(n, per_sample, ex.ELEMENTWISE_CHUNK_BYTES, threaded=True), True
+    threaded = ex.threaded(n * math.prod(out) * math.prod(kernel) * c * o)
+    return ex.chunks(n, per_sample, ex.GEMM_CHUNK_BYTES, threaded=threaded), threaded
 
 
 # ---- layouts -------------------------------------------------------------------------------------
@@ -174,8 +180,8 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometry, 
         weights, chunk = w.reshape(g, o // g, -1), _forward_depthwise
     else:
         weights, chunk = _weight_matrix(w, g), _forward_gemm
-    slices = _batches(n, x.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
-    list(ex.run(lambda sl: chunk(x[sl], weights, b, geom, kernel, out_size, y[sl]), slices, depthwise))
+    slices, threaded = _batches(n, x.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
+    ex.run(lambda sl: chunk(x[sl], weights, b, geom, kernel, out_size, y[sl]), slices, threaded)
     return y
 
 
@@ -212,14 +218,14 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> 
     algo = algorithm(weight_shape, geom, size, out_size)
     depthwise = algo == "depthwise"
     chunk = {"depthwise": _grad_weight_depthwise, "shifted": _grad_weight_shifted, "im2col": _grad_weight_gemm}[algo]
-    slices = _batches(n, x.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
+    slices, threaded = _batches(n, x.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
     # the start value keeps the shape and dtype when the batch is empty
     empty = {
         "depthwise": (math.prod(kernel), g, o // g),
         "shifted": (math.prod(kernel), g, cg, o // g),
         "im2col": (g, math.prod(kernel) * cg, o // g),
     }[algo]
-    gw = sum(ex.run(lambda sl: chunk(x[sl], gy[sl], geom, kernel), slices, depthwise), np.zeros(empty, x.dtype))
+    gw = sum(ex.run(lambda sl: chunk(x[sl], gy[sl], geom, kernel), slices, threaded), np.zeros(empty, x.dtype))
     if depthwise:  # (K, C, multiplier) -> (C·multiplier, 1, *kernel)
         return np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(weight_shape)
     if algo == "shifted":  # (K, G, Cg, Og) -> (G·Og, Cg, *kernel)
@@ -269,7 +275,7 @@ def _row_blocks(rows: int, cg: int, og: int) -> list[slice]:
     """Blocks of output rows: cache-sized and, when BLAS has threads, small enough that each
     (rows x Cg) @ (Cg x Og) GEMM stays on the calling thread (see ``_conv_exec.SHIFT_BLOCK_ELEMENTS``)."""
     step = ex.SHIFT_BLOCK_ELEMENTS // max(cg, og)
-    if get_num_threads() > 1:
+    if get_num_threads() > 1 and not ex.in_worker():
         step = min(step, ex.BLAS_SERIAL_MACS // (cg * og))
     step = max(64, step)
     return [slice(r, min(rows, r + step)) for r in range(0, rows, step)]
@@ -347,8 +353,8 @@ def grad_input_col2im(gy: np.ndarray, w: np.ndarray, input_shape, geom: Geometry
     gx = np.empty(input_shape, dtype=gy.dtype)
     weights = w.reshape(g, o // g, -1) if depthwise else _weight_matrix(w, g).transpose(0, 2, 1)
     chunk = _grad_input_depthwise if depthwise else _grad_input_gemm
-    slices = _batches(n, gy.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
-    list(ex.run(lambda sl: chunk(gy[sl], weights, geom, kernel, gx[sl]), slices, depthwise))
+    slices, threaded = _batches(n, gy.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
+    ex.run(lambda sl: chunk(gy[sl], weights, geom, kernel, gx[sl]), slices, threaded)
     return gx
 
 
