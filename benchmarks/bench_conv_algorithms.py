@@ -4,10 +4,11 @@ Usage::
 
     python benchmarks/bench_conv_algorithms.py --threads 1 2
 
-For each shape it times the forward pass and ∂L/∂F with each algorithm forced (im2col GEMM and
-per-kernel-offset GEMMs on shifted views), alternating them run by run in one process, and prints
-the median times and their ratio (shifted / im2col; below 1 means the shifted views are faster),
-beside the algorithm the table picks. float32; stride 1 (the shifted views need it).
+For each shape it times the forward pass and ∂L/∂F with each algorithm forced (im2col GEMM,
+per-kernel-offset GEMMs on shifted views, and, forward only, the channel-major shifted views),
+alternating them run by run in one process, and prints the median times and each one's ratio to
+im2col (below 1 means faster than im2col), beside the algorithm the table picks. float32; stride 1
+(the shifted views need it).
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ SHAPES = [
     (128, 16, 32, 28, 3, 1),
     (128, 32, 16, 28, 3, 1),
     (128, 32, 32, 14, 3, 1),
+    (128, 64, 64, 8, 3, 1),
     (64, 32, 64, 28, 3, 1),
+    (128, 1, 16, 28, 3, 1),
+    (128, 3, 16, 32, 3, 1),
+    (64, 1, 6, 28, 5, 2),
     (64, 6, 16, 14, 5, 0),
 ]
 
@@ -51,8 +56,9 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(0)
     for threads in args.threads:
         set_num_threads(threads)
-        print(f"\nthreads={threads}, median of {args.repeat}; ratio = shifted / im2col")
-        print(f"{'shape':28s} {'formula':12s} {'im2col ms':>10s} {'shifted ms':>11s} {'ratio':>6s} {'table':>8s}")
+        print(f"\nthreads={threads}, median of {args.repeat} runs, ms (ratio to im2col)")
+        head = f"{'shape':28s} {'formula':12s} {'im2col':>8s} {'shifted':>14s} {'channel-major':>16s} {'table':>14s}"
+        print(head)
         for n, c, o, h, k, p in SHAPES:
             x = rng.standard_normal((n, c, h, h), dtype=np.float32)
             w = rng.standard_normal((o, c, k, k), dtype=np.float32)
@@ -64,16 +70,21 @@ def main(argv=None) -> None:
                 "grad_weight": lambda x=x, gy=gy, w=w, geom=geom: conv.conv_grad_weight(x, gy, w.shape, geom),
             }
             for formula, fn in runs.items():
-                times = {"im2col": [], "shifted": []}
+                times = {"im2col": [], "shifted": []} | ({"channel-major": []} if formula == "forward" else {})
                 for _ in range(args.repeat + 1):  # the first round warms up
                     for algorithm in times:
                         times[algorithm].append(_time(fn, algorithm))
                 kernels.force = None
-                chosen = kernels.algorithm(w.shape, geom, (h, h), out_size)
-                a, s = (statistics.median(v[1:]) for v in times.values())
+                chosen = kernels.algorithm(w.shape, geom, (h, h), out_size, formula)
+                med = {a: statistics.median(v[1:]) * 1e3 for a, v in times.items()}
+                cells = [
+                    f"{med[a]:6.2f} ({med[a] / med['im2col']:.2f})" for a in ("shifted", "channel-major") if a in med
+                ]
                 print(
                     f"N{n} {c}->{o} {h}x{h} {k}x{k} p{p}".ljust(28)
-                    + f" {formula:12s} {a * 1e3:10.2f} {s * 1e3:11.2f} {s / a:6.2f} {chosen:>8s}",
+                    + f" {formula:12s} {med['im2col']:8.2f} "
+                    + " ".join(f"{cell:>15s}" for cell in cells).ljust(32)
+                    + f" {chosen:>14s}",
                     flush=True,
                 )
     print(f"\nat the end: {_machine.conditions()}")

@@ -497,7 +497,7 @@ SHAPE_CLASSES = [
 ]
 
 
-@pytest.mark.parametrize("algorithm", ["im2col", "shifted"])
+@pytest.mark.parametrize("algorithm", ["im2col", "shifted", "channel-major"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), SHAPE_CLASSES)
 def test_each_algorithm_matches_torch_and_reference(algorithm, dtype, x_shape, w_shape, kwargs, monkeypatch):
@@ -527,18 +527,28 @@ def test_algorithm_choice_table():
     """The table in ``_conv_kernels``' docstring, as the code reads it."""
     geom = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 1)
     choose = conv_kernels.algorithm
-    assert choose((16, 16, 3, 3), geom, (28, 28), (28, 28)) == "shifted"
-    assert choose((16, 32, 3, 3), geom, (28, 28), (28, 28)) == "shifted"  # O < C
-    assert choose((32, 16, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # O > C
-    assert choose((64, 64, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # wide channels
-    assert choose((6, 4, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # too few channels
-    assert choose((16, 16, 3, 3), geom, (14, 14), (14, 14)) == "im2col"  # 77% of the padded frame valid
+    # forward (and the literal stride-1 ∂L/∂X): channel-major up to 16 channels on a mostly valid frame
+    assert choose((16, 16, 3, 3), geom, (28, 28), (28, 28)) == "channel-major"
+    assert choose((32, 16, 3, 3), geom, (14, 14), (14, 14)) == "channel-major"  # 77% of the padded frame valid
+    assert choose((16, 1, 3, 3), geom, (28, 28), (28, 28)) == "channel-major"  # the first layer too
+    assert choose((32, 32, 3, 3), geom, (14, 14), (14, 14)) == "im2col"  # 32 channels: a wash, im2col kept
+    assert choose((64, 64, 3, 3), geom, (8, 8), (8, 8)) == "im2col"  # wide channels
     lenet = conv_ops.Geometry((1, 1), (0, 0), (0, 0), (1, 1), 1)
-    assert choose((16, 16, 5, 5), lenet, (14, 14), (10, 10)) == "im2col"  # half the frame garbage
+    assert choose((16, 6, 5, 5), lenet, (14, 14), (10, 10)) == "im2col"  # half the frame garbage
+    # ∂L/∂F: shifted views for 8-32 channels, no more outputs than inputs, at least 80% of the frame valid
+    assert choose((16, 16, 3, 3), geom, (28, 28), (28, 28), "grad_weight") == "shifted"
+    assert choose((16, 32, 3, 3), geom, (28, 28), (28, 28), "grad_weight") == "shifted"  # O < C
+    assert choose((32, 16, 3, 3), geom, (28, 28), (28, 28), "grad_weight") == "im2col"  # O > C
+    assert choose((64, 64, 3, 3), geom, (28, 28), (28, 28), "grad_weight") == "im2col"  # wide channels
+    assert choose((6, 4, 3, 3), geom, (28, 28), (28, 28), "grad_weight") == "im2col"  # too few channels
+    assert choose((16, 16, 3, 3), geom, (14, 14), (14, 14), "grad_weight") == "im2col"  # 77% valid
+    assert choose((16, 16, 5, 5), lenet, (14, 14), (10, 10), "grad_weight") == "im2col"
     strided = conv_ops.Geometry((2, 2), (1, 1), (1, 1), (1, 1), 1)
     assert choose((16, 16, 3, 3), strided, (28, 28), (14, 14)) == "im2col"
     grouped = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 16)
     assert choose((16, 1, 3, 3), grouped, (28, 28), (28, 28)) == "depthwise"
+    grouped4 = conv_ops.Geometry((1, 1), (1, 1), (1, 1), (1, 1), 4)
+    assert choose((16, 4, 3, 3), grouped4, (28, 28), (28, 28)) == "im2col"  # channel-major is groups 1 only
 
 
 # Paddings far wider than the kernel: windows wholly in the padding give the bias alone, and only the

@@ -1,6 +1,6 @@
 """The algorithms behind :mod:`convprop.ops.conv`'s three formulas, on NumPy arrays, and the choice between them.
 
-``conv.py`` states what is computed; this module computes it. Two algorithms per formula:
+``conv.py`` states what is computed; this module computes it. Two or three algorithms per formula:
 
 - **GEMM on im2col columns** (any groups with more than one input channel per group):
   forward ``im2col(X) @ F``, weight gradient ``im2col(X)ᵀ @ ∂L/∂O``, input gradient
@@ -13,30 +13,43 @@
   wraps past a row's end compute garbage and are cropped. Likewise ``∂L/∂F_k = X[r + shift_k]ᵀ @
   ∂L/∂O`` with ∂L/∂O placed in the padded frame (zeros in the garbage rows). The stride-1 ∂L/∂X is
   a forward correlation (``conv.conv_grad_input``), so it uses this too.
+- **Channel-major shifted views** (forward, stride 1, one group): the same shifted views with
+  the channels as rows, ``X`` as a padded (C, n·S_padded) buffer. The columns of a block of output
+  positions are the k² shifted (C x block) slices stacked (whole-row copies), and one GEMM
+  ``F (O x k²C) @ columns (k²C x block)`` makes the block: the pixels are the GEMM's long side,
+  which OpenBLAS runs faster than the pixels-as-rows GEMMs above when the channels are few.
 - **Depthwise** (one input channel per group): the GEMMs would be slivers, so each formula is a
   sum over kernel offsets with ``einsum`` on the window view.
 
 Every algorithm works on batch chunks; a layer with enough work runs them in worker threads
 (:func:`convprop.ops._conv_exec.run`).
 
-The choice (:func:`algorithm`): depthwise from the weight's shape; otherwise the shifted views
-where they measured faster than im2col (``benchmarks/bench_conv_algorithms.py``, 2026-11-30
-05:19 UTC, 2-core AMD EPYC, OpenBLAS 0.3.31, median of 7 alternating runs, on a shared machine at
-load average 5.2-5.8; N128 3x3 pad 1; shifted / im2col time at 1 thread, then 2 threads):
+The choice (:func:`algorithm`) follows ``benchmarks/bench_conv_algorithms.py`` (2026-11-30 09:55 UTC,
+2-core AMD EPYC with AVX2, OpenBLAS 0.3.31 choosing its Haswell kernels, 1 thread, quiet machine,
+median of 7 alternating runs; time relative to im2col, below 1 is faster; 3x3 pad 1 unless noted):
 
-==================  ===========  ===========  ===========  ===========  =================
-channels C -> O     8 -> 8       16 -> 16     16 -> 32     32 -> 16     32 -> 32 (14x14)
-forward             1.01, 0.98   1.04, 0.66   1.36, 1.37   0.89, 0.67   1.58, 1.11
-∂L/∂F               0.62, 0.85   0.91, 0.89   1.11, 1.20   0.85, 0.65   1.29, 0.50
-==================  ===========  ===========  ===========  ===========  =================
+=========================  =================  ===========  ===========
+layer                      formula            shifted      channel-major
+=========================  =================  ===========  ===========
+N128 1 -> 16, 28x28        forward            10.8         0.75
+N128 3 -> 16, 32x32        forward            1.75         0.55
+N64 1 -> 6, 28x28, 5x5 p2  forward            12.7         0.83
+N128 8 -> 8, 28x28         forward, ∂L/∂F     1.18, 0.80   0.78
+N128 16 -> 16, 28x28       forward, ∂L/∂F     0.95, 0.68   0.69
+N128 16 -> 32, 28x28       forward, ∂L/∂F     1.11, 0.91   0.77
+N128 32 -> 16, 28x28       forward, ∂L/∂F     0.72, 0.72   0.63
+N128 32 -> 32, 14x14       forward, ∂L/∂F     1.25, 0.95   1.31
+N128 64 -> 64, 8x8         forward, ∂L/∂F     1.42, 1.20   1.42
+N64 6 -> 16, 14x14, 5x5 p0 forward, ∂L/∂F     2.34, 1.35   1.22
+=========================  =================  ===========  ===========
 
-An earlier run (05:08, load 2.2-2.4, larger row blocks) gave the same picture, and N64 32 -> 64
-at 28x28 1.04-1.23 and LeNet's 6 -> 16 5x5 without padding (half of the padded frame is garbage
-rows) 1.5-2.3. The timings are noisy (single entries moved by 0.3 between runs); the rule takes
-the consistent part: shifted for stride 1, groups 1,
-8 <= C <= 32, O <= C and at least 80% of the padded frame valid output. Its GEMMs contract over
-only C channels, which OpenBLAS runs far below its peak; with more channels, or more outputs
-than inputs, im2col's single deep GEMM wins.
+Three more runs of the 32-channel 14x14 and 16x16 layers put channel-major and im2col within 15% of
+each other either way. The rule takes the consistent part. Forward: channel-major for stride 1, one
+group, at most 16 input channels and at least 60% of the padded frame valid output (LeNet's
+unpadded 5x5 layer has half of it garbage); im2col otherwise. ∂L/∂F: shifted for stride 1, one group,
+8 <= C <= 32, O <= C and at least 80% of the frame valid; im2col otherwise. The shifted GEMMs contract
+over only C channels, which OpenBLAS runs far below its peak; with more channels, im2col's single deep
+GEMM wins.
 """
 
 from __future__ import annotations
@@ -63,17 +76,20 @@ def is_depthwise(weight_shape, groups: int) -> bool:
 force: str | None = None
 
 
-def algorithm(weight_shape, geom: Geometry, size, out_size) -> str:
+def algorithm(weight_shape, geom: Geometry, size, out_size, formula: str = "forward") -> str:
     """Which algorithm correlates X (spatial ``size``) with a filter of ``weight_shape``: "depthwise",
-    "shifted" or "im2col" (forward, or ∂L/∂F with ∂L/∂O as the filter); see the table above."""
+    "channel-major" (forward only), "shifted" or "im2col", for ``formula`` "forward" (also the literal
+    stride-1 ∂L/∂X) or "grad_weight" (∂L/∂O as the filter); see the table above."""
     if is_depthwise(weight_shape, geom.groups):
         return "depthwise"
     if any(s != 1 for s in geom.stride):
         return "im2col"
-    if force is not None:
-        return force
+    if force is not None and (force != "channel-major" or (formula == "forward" and geom.groups == 1)):
+        return force  # channel-major is a forward algorithm for one group; elsewhere the rule below picks
     o, cg = weight_shape[:2]
     valid = math.prod(out_size) / math.prod(geom.padded(size))
+    if formula == "forward":
+        return "channel-major" if geom.groups == 1 and cg <= 16 and valid >= 0.6 else "im2col"
     return "shifted" if geom.groups == 1 and 8 <= cg <= 32 and o <= cg and valid >= 0.8 else "im2col"
 
 
@@ -176,6 +192,8 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geometry, 
     depthwise = algo == "depthwise"
     if algo == "shifted":
         weights, chunk = _offset_matrices(w, g), _forward_shifted
+    elif algo == "channel-major":
+        weights, chunk = _channel_major_matrix(w), _forward_channel_major
     elif depthwise:
         weights, chunk = w.reshape(g, o // g, -1), _forward_depthwise
     else:
@@ -215,7 +233,7 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape, geom: Geometry) -> 
     o, cg, *kernel = weight_shape
     g = geom.groups
     out_size = tuple(gy.shape[2:])
-    algo = algorithm(weight_shape, geom, size, out_size)
+    algo = algorithm(weight_shape, geom, size, out_size, "grad_weight")
     depthwise = algo == "depthwise"
     chunk = {"depthwise": _grad_weight_depthwise, "shifted": _grad_weight_shifted, "im2col": _grad_weight_gemm}[algo]
     slices, threaded = _batches(n, x.dtype, geom.padded(size), c, out_size, o, kernel, depthwise)
@@ -334,6 +352,58 @@ def _grad_weight_shifted(x, gy, geom: Geometry, kernel) -> np.ndarray:
         return gw
 
     return sum(map(block, _row_blocks(rows, cg, og)))
+
+
+# ---- forward, channel-major (stride 1, groups 1) ---------------------------------------------------
+
+
+def _to_channel_major(x: np.ndarray, geom: Geometry) -> np.ndarray:
+    """(n, C, *S) -> zero-padded (C, n, *S_padded): one copy that moves the channels first and pads."""
+    n, c, *size = x.shape
+    xp = np.empty((c, n, *geom.padded(size)), dtype=x.dtype)
+    for axis, (s, lo, hi) in enumerate(zip(size, geom.pad_lo, geom.pad_hi, strict=True), start=2):
+        lead = (slice(None),) * axis
+        xp[(*lead, slice(0, lo))] = 0
+        xp[(*lead, slice(lo + s, lo + s + hi))] = 0
+    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
+    np.copyto(xp[(slice(None), slice(None), *inner)], np.swapaxes(x, 0, 1))
+    return xp
+
+
+def _channel_major_matrix(w: np.ndarray) -> np.ndarray:
+    """(O, C, *kernel) -> (O, prod(kernel)·C): column k·C + c is F[:, c, k], matching the rows of the columns."""
+    o, c = w.shape[:2]
+    return np.ascontiguousarray(w.reshape(o, c, -1).transpose(0, 2, 1)).reshape(o, -1)
+
+
+def _forward_channel_major(x, fm, b, geom: Geometry, kernel, out_size, y) -> None:
+    """O[:, r] = F @ [X[:, r + shift_k] for every offset k], on the flattened channel-major padded frame.
+
+    The same shifted views as :func:`_forward_shifted`, but with the channels as rows: the columns of
+    a block of output positions are the k² shifted (C x block) slices of one buffer stacked (whole-row
+    copies), and one GEMM (O x k²C) @ (k²C x block) makes the block. Pixels are then the long side of
+    the GEMM, which OpenBLAS runs faster than the pixels-as-rows GEMMs when the channels are few.
+    Garbage columns (windows that wrap past a row's end) are cropped.
+    """
+    xp = _to_channel_major(x, geom)
+    c, n, padded = xp.shape[0], xp.shape[1], xp.shape[2:]
+    flat = xp.reshape(c, -1)
+    shifts = _shifts(padded, kernel, geom.dilation)
+    rows = flat.shape[1] - shifts[-1]  # every valid output position is below this (the last window fits)
+    frame = np.empty((fm.shape[0], flat.shape[1]), dtype=x.dtype)
+    step = max(64, ex.CHANNEL_MAJOR_BLOCK_ELEMENTS // fm.shape[1])
+    cols = np.empty((fm.shape[1], min(step, rows)), dtype=x.dtype)
+    for start in range(0, rows, step):
+        width = min(step, rows - start)
+        for i, shift in enumerate(shifts):
+            cols[i * c : (i + 1) * c, :width] = flat[:, start + shift : start + shift + width]
+        np.matmul(fm, cols[:, :width], out=frame[:, start : start + width])
+    valid = frame.reshape(-1, n, *padded)[(slice(None), slice(None), *(slice(0, q) for q in out_size))]
+    src = np.swapaxes(valid, 0, 1)
+    if b is None:
+        np.copyto(y, src)
+    else:
+        np.add(src, b.reshape(1, -1, *(1,) * len(out_size)), out=y)
 
 
 # ---- ∂L/∂X = full correlation of ∂L/∂O with rot180(F), as col2im --------------------------------
