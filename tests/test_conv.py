@@ -531,6 +531,7 @@ def test_algorithm_choice_table():
     assert choose((16, 16, 3, 3), geom, (28, 28), (28, 28)) == "channel-major"
     assert choose((32, 16, 3, 3), geom, (14, 14), (14, 14)) == "channel-major"  # 77% of the padded frame valid
     assert choose((16, 1, 3, 3), geom, (28, 28), (28, 28)) == "channel-major"  # the first layer too
+    assert choose((1, 16, 3, 3), geom, (28, 28), (28, 28)) == "im2col"  # but not its ∂L/∂X: one output channel
     assert choose((32, 32, 3, 3), geom, (14, 14), (14, 14)) == "im2col"  # 32 channels: a wash, im2col kept
     assert choose((64, 64, 3, 3), geom, (8, 8), (8, 8)) == "im2col"  # wide channels
     lenet = conv_ops.Geometry((1, 1), (0, 0), (0, 0), (1, 1), 1)

@@ -45,8 +45,10 @@ N64 6 -> 16, 14x14, 5x5 p0 forward, ∂L/∂F     2.34, 1.35   1.22
 
 Three more runs of the 32-channel 14x14 and 16x16 layers put channel-major and im2col within 15% of
 each other either way. The rule takes the consistent part. Forward: channel-major for stride 1, one
-group, at most 16 input channels and at least 60% of the padded frame valid output (LeNet's
-unpadded 5x5 layer has half of it garbage); im2col otherwise. ∂L/∂F: shifted for stride 1, one group,
+group, at most 16 input channels, at least 4 output channels (with one, as in the input gradient of
+a first layer on grayscale images, its GEMM is a matrix-vector product: 5.8 ms against im2col's 4.6
+for LeNet's first layer) and at least 60% of the padded frame valid output (LeNet's unpadded 5x5
+layer has half of it garbage); im2col otherwise. ∂L/∂F: shifted for stride 1, one group,
 8 <= C <= 32, O <= C and at least 80% of the frame valid; im2col otherwise. The shifted GEMMs contract
 over only C channels, which OpenBLAS runs far below its peak; with more channels, im2col's single deep
 GEMM wins.
@@ -89,7 +91,7 @@ def algorithm(weight_shape, geom: Geometry, size, out_size, formula: str = "forw
     o, cg = weight_shape[:2]
     valid = math.prod(out_size) / math.prod(geom.padded(size))
     if formula == "forward":
-        return "channel-major" if geom.groups == 1 and cg <= 16 and valid >= 0.6 else "im2col"
+        return "channel-major" if geom.groups == 1 and cg <= 16 and o >= 4 and valid >= 0.6 else "im2col"
     return "shifted" if geom.groups == 1 and 8 <= cg <= 32 and o <= cg and valid >= 0.8 else "im2col"
 
 
