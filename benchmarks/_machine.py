@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from convprop.threads import blas_threads, get_num_threads
+
 
 def blas_description() -> str:
     """NumPy's BLAS and the kernel it chose (threadpoolctl's view; the build config without it)."""
@@ -47,11 +49,17 @@ def header() -> str:
 
 
 def gemm_peak_gflops(size: int = 1024, repeat: int = 7) -> float:
-    """The best fp32 GFLOP/s of a size³ NumPy matmul at the current BLAS thread count.
+    """The best fp32 GFLOP/s of a size³ NumPy matmul, with BLAS given as many threads as convprop's workers.
 
     The best of several runs, not the median: this estimates what the cores can do, which load
-    from other processes only ever lowers.
+    from other processes only ever lowers. (convprop keeps BLAS on one thread and runs its own
+    workers; :func:`convprop.threads.blas_threads` lends BLAS the workers' count for this.)
     """
+    with blas_threads(get_num_threads()):
+        return _gemm_peak(size, repeat)
+
+
+def _gemm_peak(size: int, repeat: int) -> float:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)

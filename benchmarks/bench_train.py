@@ -26,7 +26,9 @@ Meaningful at one thread, where each library runs its step on the calling thread
 ``--separate`` runs each library alone in fresh subprocesses, three rounds taking turns, instead of both
 in one process. In one process they share more than the cores: at 2 threads each library's idle worker
 threads (OpenBLAS's, PyTorch's OpenMP) spin for a while after every call and slow the other one down, and
-each library's frees change how the C allocator serves the other. What a user gets is the separate figure.
+each library's frees change how the C allocator serves the other (convprop.allocator's setting, made on import,
+applies to both in one process). What a user gets is the separate figure, where PyTorch's process keeps glibc's
+own allocator settings.
 
 ``--memory`` measures the peak memory of training instead of its speed, each library in a fresh
 subprocess of its own: the model, optimizer and batches are built, then the peak resident set size
@@ -178,7 +180,10 @@ def bench_separate(
         for lib in times:
             args = [lib, name, batch_size, image_size or 0, threads, per_round, warmup, clock]
             cmd = [sys.executable, __file__, "--speed-child", *map(str, args)]
-            run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ)
+            # PyTorch's process keeps glibc's own allocator settings, as a PyTorch user's does: importing
+            # convprop (which builds the twin here) would otherwise give it convprop.allocator's
+            env = os.environ if lib == "convprop" else {**os.environ, "CONVPROP_KEEP_FREED_MEMORY": "0"}
+            run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
             times[lib] += [float(t) for t in run.stdout.split()]
     cp, th = statistics.median(times["convprop"]), statistics.median(times["torch"])
     return {"model": label, "cp_ips": batch_size / cp, "th_ips": batch_size / th, "flops_per_image": flops}

@@ -1,19 +1,23 @@
-"""How many threads convprop uses: one setting for BLAS's threads and the convolution kernels' workers.
+"""How many threads convprop uses: its own worker threads, each running BLAS on one thread.
 
-:func:`set_num_threads` is the one switch (PyTorch's name). It limits
+convprop parallelises a layer itself. A convolution with enough work splits its batch into chunks,
+and its worker threads (``convprop.ops._conv_exec``) run one chunk each: copies and GEMMs, in which
+NumPy releases the GIL. BLAS (the OpenBLAS or MKL that NumPy loaded) runs every GEMM on the thread
+that calls it. convprop sets BLAS to one thread on import and keeps it there, because BLAS's own
+threads made training slower (measured on the project's 2-core AMD EPYC, 2026-11-30, convprop
+alone in its process, 2 threads, median of 8 steps): with them, vggsmall took 175-215 ms per step
+and resnet8 349-405 ms, against 142-161 ms and 365-370 ms without. Between calls, OpenBLAS's idle
+threads spin and take a core from the workers: the process used 1.8 cores of CPU time per second
+of wall clock, against 1.3 without them.
 
-- the BLAS library NumPy loaded (OpenBLAS or MKL), which runs every GEMM. With ``threadpoolctl``
-  installed it does this; otherwise it calls the ``*_set_num_threads`` entry point of every
-  OpenBLAS/MKL library mapped into this process, found through ``/proc/self/maps`` on Linux.
-  Setting ``OPENBLAS_NUM_THREADS`` alone would be too late: OpenBLAS reads it once, when NumPy
-  is imported;
-- the worker threads of the convolution kernels (``convprop.ops._conv_exec``): a layer with enough
-  work splits its batch into chunks, one per worker at a time, and each worker runs its chunk's
-  copies and GEMMs (NumPy releases the GIL in both) with BLAS on its own thread (:func:`serial_blas`);
-- the shifted-view convolution's row blocks (``convprop.ops._conv_kernels``), which, when a layer
-  runs on the calling thread, stay small enough that their GEMMs do not hand off to BLAS threads;
-- child processes, through ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and
-  ``CONVPROP_NUM_THREADS``.
+:func:`set_num_threads` (PyTorch's name) is the one switch. It sets the number of workers, and
+for child processes ``CONVPROP_NUM_THREADS`` to that number and ``OPENBLAS_NUM_THREADS``,
+``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` to 1. It limits the loaded BLAS through
+``threadpoolctl`` where that is installed, otherwise (and on import) through the
+``*_set_num_threads`` entry point of every OpenBLAS/MKL library mapped into this process, found
+through ``/proc/self/maps`` on Linux. Setting ``OPENBLAS_NUM_THREADS`` alone would be too late:
+OpenBLAS reads it once, when NumPy is imported. :func:`blas_threads` lends BLAS more threads for a
+block of code (the benchmarks measure the machine's GEMM peak with it).
 
 The default is ``CONVPROP_NUM_THREADS`` or the CPUs this process may use.
 """
@@ -24,7 +28,9 @@ import contextlib
 import ctypes
 import os
 
-_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CONVPROP_NUM_THREADS")
+import numpy  # noqa: F401  (maps the BLAS library into the process before it is looked up below)
+
+_BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # NumPy wheels ship OpenBLAS with prefixed, 64-bit-integer symbol names; distro builds use the plain ones.
 _SETTERS = (
     "scipy_openblas_set_num_threads64_",
@@ -55,28 +61,29 @@ _num_threads = _threads_from_env()
 
 
 def get_num_threads() -> int:
-    """The thread count set by :func:`set_num_threads` (BLAS's and the depthwise kernels' workers)."""
+    """The number of convprop's worker threads, set by :func:`set_num_threads`."""
     return _num_threads
 
 
 def set_num_threads(threads: int) -> bool:
-    """Use at most ``threads`` threads for BLAS and the convolution kernels, here and in child processes.
+    """Use ``threads`` worker threads, each running BLAS on one thread, here and in child processes.
 
-    Returns True when a loaded BLAS library accepted the limit at run time, False when only the
-    environment variables could be set (they take effect for libraries loaded later, e.g. in a
-    subprocess).
+    Returns True when a loaded BLAS library accepted the one-thread limit at run time, False when
+    only the environment variables could be set (they take effect for libraries loaded later, e.g.
+    in a subprocess).
     """
     global _num_threads
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"set_num_threads: threads must be a positive integer, got {threads!r}")
     _num_threads = int(threads)
-    for var in _ENV_VARS:
-        os.environ[var] = str(threads)
+    os.environ["CONVPROP_NUM_THREADS"] = str(threads)
+    for var in _BLAS_ENV_VARS:
+        os.environ[var] = "1"
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return _set_blas_threads_ctypes(threads)
-    before = threadpool_limits(limits=threads, user_api="blas").get_original_num_threads()
+        return _set_blas_threads_ctypes(1)
+    before = threadpool_limits(limits=1, user_api="blas").get_original_num_threads()
     return any(n is not None for n in before.values())
 
 
@@ -122,19 +129,21 @@ def _set_blas_threads_ctypes(threads: int) -> bool:
 
 
 @contextlib.contextmanager
-def serial_blas():
-    """BLAS on the calling thread alone while this block runs, then back to the thread count it had.
+def blas_threads(threads: int):
+    """Let BLAS use ``threads`` threads of its own while this block runs, then one again.
 
-    For code that splits work over its own worker threads, each calling BLAS: BLAS's threads would
-    only compete with them. On this project's 2-core machine, convolution batch chunks in two worker
-    threads with OpenBLAS threaded took resnet8's 2-thread training step 510-551 ms, against 381-425 ms
-    with OpenBLAS serial (vggsmall 174-176 against 147-195; 2026-11-30). A setter call costs about 1 µs.
+    For a measurement of BLAS itself (the benchmarks' GEMM peak) or a large GEMM outside convprop's
+    layers; convprop's own kernels keep BLAS on one thread (see the module docstring).
     """
-    entries = [(s, g() if g else _num_threads) for s, g in _entries()] if _num_threads > 1 else []
+    entries = _entries()
+    before = [getter() if getter else 1 for _, getter in entries]
     for setter, _ in entries:
-        setter(1)
+        setter(threads)
     try:
         yield
     finally:
-        for setter, before in entries:
-            setter(before)
+        for (setter, _), count in zip(entries, before, strict=True):
+            setter(count)
+
+
+_set_blas_threads_ctypes(1)  # on import: BLAS on one thread (see the module docstring)

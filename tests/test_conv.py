@@ -130,10 +130,9 @@ def test_conv_transpose_matches_torch_float64(seed):
 
 @pytest.mark.parametrize("seed", range(0, 80, 3))
 def test_large_problem_paths_match_torch(seed, monkeypatch):
-    """The branches taken only for big layers (small GEMMs cut into pieces; batch chunks in worker
-    threads), forced on for the small sweep configurations."""
+    """The branch taken only for big layers (batch chunks in worker threads), forced on for the
+    small sweep configurations."""
     require_torch()
-    monkeypatch.setattr(conv_exec, "BLAS_SERIAL_MACS", 7)
     monkeypatch.setattr(conv_exec, "THREAD_MIN_MACS", 0)
     monkeypatch.setattr(threads_mod, "_num_threads", 3)
     _compare(_conv_case(seed))

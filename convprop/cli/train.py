@@ -1,10 +1,8 @@
 """``convprop train``, ``convprop evaluate`` and ``convprop predict``: argument parsing and printing only.
 
-The work lives in :mod:`convprop.train`. ``--threads N`` limits the BLAS library
-to N threads: NumPy is already imported when arguments are parsed, so
-:func:`convprop.train.threads.set_num_threads` sets ``OPENBLAS_NUM_THREADS``/
-``OMP_NUM_THREADS`` (for subprocesses) and also tells the already loaded
-OpenBLAS through its ``openblas_set_num_threads`` entry point.
+The work lives in :mod:`convprop.train`. ``--threads N`` is
+:func:`convprop.train.threads.set_num_threads`: N worker threads for the convolution kernels, with
+BLAS on one thread in each (see :mod:`convprop.threads`).
 """
 
 from __future__ import annotations
@@ -178,7 +176,7 @@ def register(subparsers) -> None:
         "--threads",
         metavar="N",
         type=_positive_int,
-        help="threads for BLAS and the conv kernels, per process under mpirun (default 1; more help only on an "
+        help="worker threads for the conv kernels, per process under mpirun (default 1; more help only on an "
         "otherwise idle machine)",
     )
     p.add_argument(
@@ -242,7 +240,9 @@ def register(subparsers) -> None:
     e.add_argument("--data-dir", type=_path, metavar="DIR", help="look for the dataset files here first")
     e.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N images")
     e.add_argument("--batch-size", type=_positive_int, metavar="N", default=500, help="batch size (default 500)")
-    e.add_argument("--threads", type=_positive_int, metavar="N", default=1, help="BLAS and conv threads (default 1)")
+    e.add_argument(
+        "--threads", type=_positive_int, metavar="N", default=1, help="worker threads for the conv kernels (default 1)"
+    )
     e.add_argument("--confusion", type=_path, metavar="PNG", help="also save the confusion matrix as a PNG")
     e.set_defaults(func=run_evaluate)
 
@@ -263,7 +263,9 @@ def register(subparsers) -> None:
         action="store_true",
         help="invert brightness first (MNIST-style data is light on dark; photos are usually dark on light)",
     )
-    r.add_argument("--threads", type=_positive_int, metavar="N", default=1, help="BLAS and conv threads (default 1)")
+    r.add_argument(
+        "--threads", type=_positive_int, metavar="N", default=1, help="worker threads for the conv kernels (default 1)"
+    )
     r.set_defaults(func=run_predict)
 
     x = subparsers.add_parser(

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from convprop.threads import get_num_threads, serial_blas
+from convprop.threads import get_num_threads
 
 # ---- workspace limit ---------------------------------------------------------------------------
 
@@ -54,7 +54,7 @@ def get_workspace_limit() -> int:
 # ---- worker threads --------------------------------------------------------------------------
 # A layer with enough work (THREAD_MIN_MACS) splits its batch into chunks and runs them in Python
 # worker threads, one chunk per worker at a time; each chunk is copies and GEMMs (or einsums) that
-# release the GIL, and BLAS runs on each worker's own thread (threads.serial_blas). Measured on
+# release the GIL, and BLAS runs on each worker's own thread (see convprop.threads). Measured on
 # the project's 2-core machine, 2026-11-30, each library alone in its process, 2 threads, median of
 # 8 steps over three runs: vggsmall 147-195 ms per step against 190-216 ms with the chunks on the
 # calling thread and OpenBLAS threaded, resnet8 381-425 against 416-530 ms. Smaller layers stay on
@@ -77,7 +77,7 @@ def _get_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def in_worker() -> bool:
+def _in_worker() -> bool:
     """Inside a pool thread already: nested submissions could wait on themselves, so run inline."""
     return threading.current_thread().name.startswith("convprop")
 
@@ -88,11 +88,10 @@ def threaded(macs: int) -> bool:
 
 
 def run(fn, slices: list[slice], threaded: bool) -> list:
-    """``[fn(slice) for slice in slices]``, in worker threads with BLAS serial in each when ``threaded``."""
-    if not threaded or get_num_threads() == 1 or len(slices) == 1 or in_worker():
+    """``[fn(slice) for slice in slices]``, in the worker threads when ``threaded``."""
+    if not threaded or get_num_threads() == 1 or len(slices) == 1 or _in_worker():
         return [fn(sl) for sl in slices]
-    with serial_blas():
-        return list(_get_pool().map(fn, slices))
+    return list(_get_pool().map(fn, slices))
 
 
 # ---- batch chunks --------------------------------------------------------------------------------
@@ -123,30 +122,6 @@ def chunks(n: int, per_sample_bytes: int, target_bytes: int, threaded: bool) -> 
 
 # ---- GEMM ----------------------------------------------------------------------------------------
 
-# OpenBLAS runs a GEMM on the calling thread when M·N·K <= 65536·4 (its SMP threshold); above that
-# it hands work to its thread pool, and on a busy machine each hand-off can wait a scheduler tick
-# (measured 4-8 ms per call, 2 threads), far longer than a small GEMM takes. So GEMMs that are small
-# anyway are cut into pieces under the threshold; big ones are worth the threads. Other BLAS builds
-# merely see a few more calls.
-BLAS_SERIAL_MACS = 65536 * 4
-_SMALL_GEMM_MACS = 1 << 24
-
-
-def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """``out = a @ b`` for 2-D arrays; small products in single-threaded pieces (see above)."""
-    (m, k), n = a.shape, b.shape[1]
-    if not BLAS_SERIAL_MACS < m * n * k <= _SMALL_GEMM_MACS:
-        np.matmul(a, b, out=out)
-    elif m >= k:  # cut the rows
-        step = max(1, BLAS_SERIAL_MACS // (n * k))
-        for r in range(0, m, step):
-            np.matmul(a[r : r + step], b, out=out[r : r + step])
-    else:  # cut the contraction and add the pieces
-        step = max(1, BLAS_SERIAL_MACS // (m * n))
-        np.matmul(a[:, :step], b[:step], out=out)
-        for r in range(step, k, step):
-            out += a[:, r : r + step] @ b[r : r + step]
-
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` over the leading group axis, 2-D BLAS calls per group.
@@ -155,16 +130,13 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a, b))
     for i in range(a.shape[0]):
-        gemm(a[i], b[i], out[i])
+        np.matmul(a[i], b[i], out=out[i])
     return out
 
 
 # Row blocks of the per-kernel-offset (shifted view) algorithm: small enough that the k² GEMMs of one
 # block read their shifted views of the input from cache (measured 1.2-1.5x faster than whole-batch
-# blocks for 16 channels, 28x28, 1 thread), and that each GEMM stays under OpenBLAS's threading
-# threshold when BLAS has more than one thread: with blocks 16x larger, a loaded 2-thread run took
-# 1.6 s instead of 0.1 s for N128 16->16 28x28, every GEMM waiting for a BLAS thread. With one
-# thread there is no hand-off, and the larger blocks keep the number of NumPy calls down.
+# blocks for 16 channels, 28x28, 1 thread), large enough to keep the number of NumPy calls down.
 SHIFT_BLOCK_ELEMENTS = 1 << 18
 
 # Output positions per block of the channel-major forward, times the block's k²·C column rows: its

@@ -63,7 +63,6 @@ import numpy as np
 
 from convprop.ops import _conv_exec as ex
 from convprop.ops.fold import window_slices, windows
-from convprop.threads import get_num_threads
 
 if TYPE_CHECKING:
     from convprop.ops.conv import Geometry
@@ -292,12 +291,8 @@ def _shifts(padded, kernel, dilation) -> list[int]:
 
 
 def _row_blocks(rows: int, cg: int, og: int) -> list[slice]:
-    """Blocks of output rows: cache-sized and, when BLAS has threads, small enough that each
-    (rows x Cg) @ (Cg x Og) GEMM stays on the calling thread (see ``_conv_exec.SHIFT_BLOCK_ELEMENTS``)."""
-    step = ex.SHIFT_BLOCK_ELEMENTS // max(cg, og)
-    if get_num_threads() > 1 and not ex.in_worker():
-        step = min(step, ex.BLAS_SERIAL_MACS // (cg * og))
-    step = max(64, step)
+    """Cache-sized blocks of output rows (see ``_conv_exec.SHIFT_BLOCK_ELEMENTS``)."""
+    step = max(64, ex.SHIFT_BLOCK_ELEMENTS // max(cg, og))
     return [slice(r, min(rows, r + step)) for r in range(0, rows, step)]
 
 
