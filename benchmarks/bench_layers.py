@@ -16,8 +16,15 @@ the median times, their ratio (convprop / PyTorch, lower is better), each librar
 the machine's fp32 GEMM peak (measured with NumPy at the start of each thread count), and
 a lower bound on the time (all FLOPs at that GEMM peak, or all compulsory bytes, X and O and their
 gradients, at the machine's copy bandwidth measured with NumPy likewise, whichever is longer) and each
-library's time over it, and convprop's peak extra memory during one step, gradients included
-(tracemalloc, in a separate untimed run). Inputs are created once, outside the timed region, for
+library's time over it, the time of the layer's GEMMs alone in NumPy's BLAS (``BLAS ms``, below), and
+convprop's peak extra memory during one step, gradients included (tracemalloc, in a separate untimed run).
+
+``BLAS ms`` is what a NumPy implementation that computes the convolution with GEMMs cannot go below on
+this machine: the three GEMMs of an im2col formulation (forward (P x K) @ (K x O), ∂L/∂X (P x O) @ (O x K),
+∂L/∂F (K x P) @ (P x O), with P = N·H_out·W_out output positions, K = C·kh·kw, one group), each timed on
+ready contiguous operands in the faster of its two orientations (the product or its transpose), best of 3,
+with BLAS given the row's thread count; no copies, no col2im, nothing else. Where it exceeds PyTorch's
+whole layer, no such implementation can match PyTorch there. Inputs are created once, outside the timed region, for
 both libraries. ``--clock cpu`` times by process CPU time instead of the wall clock (see
 ``bench_train.py``).
 Needs torch (the peer it is timed against); threadpoolctl is used when installed.
@@ -41,7 +48,7 @@ import torch.nn.functional as TF
 import convprop
 import convprop.nn.functional as F
 from convprop.ops import conv as conv_ops
-from convprop.threads import set_num_threads
+from convprop.threads import blas_threads, set_num_threads
 
 
 @dataclass
@@ -133,6 +140,37 @@ def _arrays(layer: Layer, rng: np.random.Generator) -> list[np.ndarray]:
     return [x, w, b]
 
 
+def _best_ms(fn, repeat: int = 3) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def blas_ms(layer: Layer, forward_only: bool, threads: int) -> float:
+    """The layer's im2col GEMMs alone, each in its faster orientation (see the module docstring); NaN
+    for layers that are not one-group convolutions."""
+    if layer.kind != "conv" or layer.kwargs.get("groups", 1) != 1:
+        return float("nan")
+    n, c, h, w = layer.x_shape
+    o, _, kh, kw = layer.w_shape
+    s, p = layer.kwargs.get("stride", 1), layer.kwargs.get("padding", 0)
+    positions, k = n * ((h + 2 * p - kh) // s + 1) * ((w + 2 * p - kw) // s + 1), c * kh * kw
+    # (rows, contraction, columns) of each GEMM; the transpose swaps rows and columns
+    gemms = [(positions, k, o)] if forward_only else [(positions, k, o), (positions, o, k), (k, positions, o)]
+    total = 0.0
+    with blas_threads(threads):
+        for rows, inner, cols in gemms:
+            a, b = np.full((rows, inner), 0.5, np.float32), np.full((inner, cols), 0.5, np.float32)
+            at, bt = np.ascontiguousarray(a.T), np.ascontiguousarray(b.T)
+            total += min(_best_ms(lambda a=a, b=b: a @ b), _best_ms(lambda at=at, bt=bt: bt @ at))
+            del a, b, at, bt
+    return total
+
+
 def _step(fn, inputs, gy, forward_only: bool):
     """One forward (+ backward) pass; the same code drives both libraries."""
     if forward_only:
@@ -196,12 +234,12 @@ def big_case() -> None:
     )
 
 
-def table(layers: list[Layer], args, peak_gflops: float, bandwidth_gbs: float) -> None:
+def table(layers: list[Layer], args, peak_gflops: float, bandwidth_gbs: float, threads: int) -> None:
     passes = 1 if args.forward_only else 3
     rng = np.random.default_rng(0)
     header = (
         f"{'layer':34s} {'convprop ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'torch':>6s} "
-        f"{'% peak':>6s} {'bound ms':>8s} {'cp/bnd':>6s} {'th/bnd':>6s} {'peak MB':>8s}"
+        f"{'% peak':>6s} {'bound ms':>8s} {'cp/bnd':>6s} {'th/bnd':>6s} {'BLAS ms':>8s} {'peak MB':>8s}"
     )
     print(header)
     print("-" * len(header))
@@ -218,9 +256,12 @@ def table(layers: list[Layer], args, peak_gflops: float, bandwidth_gbs: float) -
         # the lower bound: all FLOPs at the GEMM peak or all compulsory bytes at the copy bandwidth
         compute = 0.0 if math.isnan(flops) else flops / peak_gflops / 1e9
         bound = max(compute, layer.traffic(passes) / bandwidth_gbs / 1e9)
+        gemms = blas_ms(layer, args.forward_only, threads)
+        gemm_col = "" if math.isnan(gemms) else f"{gemms:.2f}"
         print(
             f"{layer.name:34s} {t_cp * 1e3:11.2f} {t_th * 1e3:9.2f} {ratio:6.2f} {cols[0]:>8s} {cols[1]:>6s} "
-            f"{share:>6s} {bound * 1e3:8.2f} {t_cp / bound:6.1f} {t_th / bound:6.1f} {peak / 2**20:8.1f}",
+            f"{share:>6s} {bound * 1e3:8.2f} {t_cp / bound:6.1f} {t_th / bound:6.1f} {gemm_col:>8s} "
+            f"{peak / 2**20:8.1f}",
             flush=True,
         )
     if conv_ratios:
@@ -269,7 +310,7 @@ def main(argv=None) -> None:
         elif args.sweep == "batch":
             batch_sweep(layers, args)
         else:
-            table(layers, args, peak, bandwidth)
+            table(layers, args, peak, bandwidth, threads)
     print(f"\nat the end: {_machine.conditions()}")
 
 
