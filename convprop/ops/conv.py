@@ -26,7 +26,7 @@ of input and output gradient swapped. No kernel is duplicated.
 How the formulas are computed fast (im2col GEMMs, per-kernel-offset GEMMs on shifted views, the
 depthwise ``einsum`` path, and the measured choice between them) is
 :mod:`convprop.ops._conv_kernels`; the resources they run with (worker threads, the workspace
-cap, batch chunks, GEMM splitting) are :mod:`convprop.ops._conv_exec`. Thread count:
+cap, batch chunks) are :mod:`convprop.ops._conv_exec`. Thread count:
 :func:`convprop.threads.set_num_threads`; workspace cap: :func:`set_workspace_limit`.
 """
 
