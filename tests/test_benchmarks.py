@@ -39,6 +39,14 @@ RUN = (
             "resnet8",
         ),
         ("bench_train.py", ["--models", "lenet5", "--threads", "1", "--batch-size", "8", "--memory"], "PyTorch MB"),
+        (
+            "bench_train.py",
+            [
+                *("--models", "lenet5", "--threads", "1", "--steps", "3", "--warmup", "0", "--batch-size", "8"),
+                "--separate",
+            ],
+            "each library alone in 3 rounds of fresh processes",
+        ),
     ],
 )
 def test_benchmark_runs_without_test_dependencies(script, args, expected):
