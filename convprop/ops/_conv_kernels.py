@@ -110,18 +110,23 @@ def _batches(n: int, dtype, padded, c: int, out, o: int, kernel, depthwise: bool
 # ---- layouts -------------------------------------------------------------------------------------
 
 
+def _padded_copy(moved: np.ndarray, first: int, geom: Geometry) -> np.ndarray:
+    """A zero-padded copy of ``moved``, whose spatial axes start at axis ``first``: only the border is
+    zeroed, since the interior is overwritten right away."""
+    size = moved.shape[first : first + len(geom.pad_lo)]
+    xp = np.empty((*moved.shape[:first], *geom.padded(size), *moved.shape[first + len(size) :]), dtype=moved.dtype)
+    lead = (slice(None),) * first
+    for axis, (s, lo, hi) in enumerate(zip(size, geom.pad_lo, geom.pad_hi, strict=True)):
+        before = (*lead, *(slice(None),) * axis)
+        xp[(*before, slice(0, lo))] = 0
+        xp[(*before, slice(lo + s, lo + s + hi))] = 0
+    np.copyto(xp[(*lead, *(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True)))], moved)
+    return xp
+
+
 def _to_channels_last(x: np.ndarray, geom: Geometry) -> np.ndarray:
     """(n, C, *S) -> zero-padded (n, *S_padded, C): one copy that transposes and pads together."""
-    n, c, *size = x.shape
-    xp = np.empty((n, *geom.padded(size), c), dtype=x.dtype)
-    # only the border needs zeros; the interior is overwritten right away
-    for axis, (s, lo, hi) in enumerate(zip(size, geom.pad_lo, geom.pad_hi, strict=True), start=1):
-        lead = (slice(None),) * axis
-        xp[(*lead, slice(0, lo))] = 0
-        xp[(*lead, slice(lo + s, lo + s + hi))] = 0
-    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
-    np.copyto(xp[(slice(None), *inner)], np.moveaxis(x, 1, -1))
-    return xp
+    return _padded_copy(np.moveaxis(x, 1, -1), 1, geom)
 
 
 def _from_channels_last(gxp: np.ndarray, geom: Geometry, gx: np.ndarray) -> None:
@@ -356,15 +361,7 @@ def _grad_weight_shifted(x, gy, geom: Geometry, kernel) -> np.ndarray:
 
 def _to_channel_major(x: np.ndarray, geom: Geometry) -> np.ndarray:
     """(n, C, *S) -> zero-padded (C, n, *S_padded): one copy that moves the channels first and pads."""
-    n, c, *size = x.shape
-    xp = np.empty((c, n, *geom.padded(size)), dtype=x.dtype)
-    for axis, (s, lo, hi) in enumerate(zip(size, geom.pad_lo, geom.pad_hi, strict=True), start=2):
-        lead = (slice(None),) * axis
-        xp[(*lead, slice(0, lo))] = 0
-        xp[(*lead, slice(lo + s, lo + s + hi))] = 0
-    inner = tuple(slice(lo, lo + s) for lo, s in zip(geom.pad_lo, size, strict=True))
-    np.copyto(xp[(slice(None), slice(None), *inner)], np.swapaxes(x, 0, 1))
-    return xp
+    return _padded_copy(np.swapaxes(x, 0, 1), 2, geom)
 
 
 def _channel_major_matrix(w: np.ndarray) -> np.ndarray:
