@@ -57,6 +57,15 @@ def _subset(n_train: int, n_test: int):
     return load
 
 
+def _run(example: types.ModuleType, argv: list[str], subset, monkeypatch, tmp_path, capsys) -> str:
+    """``example.main()`` with ``argv``, on ``subset`` of the data and in ``tmp_path``: what it printed."""
+    monkeypatch.setattr(example, "load_dataset", subset)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", argv)
+    example.main()
+    return capsys.readouterr().out
+
+
 def _losses(output: str) -> list[float]:
     return [float(v) for v in re.findall(r"Loss: ([0-9.]+)", output)]
 
@@ -79,13 +88,9 @@ def test_mnist_example_differs_from_pytorch_only_in_imports_and_data_lines():
 @needs_fashion
 def test_mnist_example_runs_and_its_loss_falls(monkeypatch, tmp_path, capsys):
     example = _load_example("mnist_main")
-    monkeypatch.setattr(example, "load_dataset", _subset(16 * 12, 64))
-    monkeypatch.chdir(tmp_path)
     argv = ["mnist_main.py", "--epochs", "1", "--batch-size", "16", "--test-batch-size", "32", "--log-interval", "1",
             "--save-model"]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", argv)
-    example.main()
-    output = capsys.readouterr().out
+    output = _run(example, argv, _subset(16 * 12, 64), monkeypatch, tmp_path, capsys)
     losses = _losses(output)
     assert len(losses) == 12
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
@@ -223,14 +228,10 @@ def test_dcgan_example_runs_and_its_discriminator_learns(monkeypatch, tmp_path, 
     comparison with PyTorch below.
     """
     example = _load_example("dcgan")
-    monkeypatch.setattr(example, "load_dataset", _subset(16 * 12, 0))
     monkeypatch.setattr(convprop.backends.cudnn, "benchmark", False)  # main() sets it True: restored afterwards
-    monkeypatch.chdir(tmp_path)
     argv = ["dcgan.py", "--batch-size", "16", "--nz", "16", "--ngf", "8", "--ndf", "8", "--epochs", "2",
             "--steps", "12", "--log-interval", "1", "--save-model"]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", argv)
-    example.main()
-    output = capsys.readouterr().out
+    output = _run(example, argv, _subset(16 * 12, 0), monkeypatch, tmp_path, capsys)
     rows = re.findall(r"Loss_D: ([0-9.]+)\tLoss_G: ([0-9.]+)\tD\(x\): ([0-9.]+)", output)
     loss_d, d_x = [float(row[0]) for row in rows], [float(row[2]) for row in rows]
     assert len(rows) == 12
@@ -278,13 +279,9 @@ def test_dcgan_example_matches_pytorch_step_by_step(capsys):
 @needs_fashion
 def test_conv_autoencoder_example_runs_and_its_loss_falls(monkeypatch, tmp_path, capsys):
     example = _load_example("conv_autoencoder")
-    monkeypatch.setattr(example, "load_dataset", _subset(16 * 30, 64))
-    monkeypatch.chdir(tmp_path)
     argv = ["conv_autoencoder.py", "--epochs", "1", "--batch-size", "16", "--test-batch-size", "32", "--lr", "1e-2",
             "--width", "8", "--log-interval", "1", "--save-model"]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", argv)
-    example.main()
-    output = capsys.readouterr().out
+    output = _run(example, argv, _subset(16 * 30, 64), monkeypatch, tmp_path, capsys)
     losses = _losses(output)
     assert len(losses) == 30
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), losses  # 0.31 to 0.56 over seeds 1 to 8
@@ -297,13 +294,9 @@ def test_conv_autoencoder_example_runs_and_its_loss_falls(monkeypatch, tmp_path,
 @needs_fashion
 def test_unet_example_runs_and_its_loss_falls(monkeypatch, tmp_path, capsys):
     example = _load_example("unet")
-    monkeypatch.setattr(example, "load_dataset", _subset(8 * 20, 64))
-    monkeypatch.chdir(tmp_path)
     argv = ["unet.py", "--epochs", "1", "--batch-size", "8", "--test-batch-size", "32", "--lr", "1e-2", "--width", "4",
             "--log-interval", "1", "--save-model"]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", argv)
-    example.main()
-    output = capsys.readouterr().out
+    output = _run(example, argv, _subset(8 * 20, 64), monkeypatch, tmp_path, capsys)
     losses = _losses(output)
     assert len(losses) == 20
     assert np.mean(losses[-5:]) < 0.85 * np.mean(losses[:5]), losses  # 0.60 to 0.80 over seeds 1 to 8
@@ -375,12 +368,7 @@ def test_example_runs_under_pytorch_itself(name, monkeypatch, tmp_path, capsys):
         # PyTorch's test utilities (torch.testing._internal, which the OpInfo tests import) forbid setting the
         # cudnn flags for the rest of the process, so here `cudnn.benchmark = True` goes to a stand-in
         monkeypatch.setattr(example, "cudnn", types.SimpleNamespace(benchmark=False))
-    monkeypatch.setattr(example, "load_dataset", _subset(16, 16))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(
-        sys, "argv", [f"{name}.py", "--epochs", "1", "--log-interval", "1", "--save-model", *SMALL_RUN[name]]
-    )
-    example.main()
-    output = capsys.readouterr().out
+    argv = [f"{name}.py", "--epochs", "1", "--log-interval", "1", "--save-model", *SMALL_RUN[name]]
+    output = _run(example, argv, _subset(16, 16), monkeypatch, tmp_path, capsys)
     assert re.search(r"Loss(_D)?: [0-9.]+", output), output
     assert list(tmp_path.glob("*.pt")), "--save-model wrote nothing"
