@@ -134,19 +134,28 @@ def bench(
             step(x, y)
             if i >= warmup:
                 times[lib].append(clock() - t0)
+    return _result(label, batch_size, flops, times)
+
+
+def _result(label: str, batch_size: int, flops: float, times: dict[str, list[float]]) -> dict:
+    """The table row's numbers from each library's step times."""
     cp, th = statistics.median(times["convprop"]), statistics.median(times["torch"])
     return {"model": label, "cp_ips": batch_size / cp, "th_ips": batch_size / th, "flops_per_image": flops}
+
+
+def _alone(lib: str, name: str, batch_size: int, image_size: int | None, threads: int):
+    """In this process, ``lib``'s training step and the batches, with only that library's model kept."""
+    set_num_threads(threads)
+    torch.set_num_threads(threads)
+    model, twin, _, batches, _ = _setup(name, batch_size, image_size, seed=0)
+    return _step(lib, model if lib == "convprop" else twin), batches  # the step holds the one it trains
 
 
 def _child_step_seconds(
     lib: str, name: str, batch_size: int, image_size: int | None, threads: int, steps: int, warmup: int, clock
 ) -> list[float]:
     """In this process, ``lib`` alone: the seconds of each of ``steps`` training steps after ``warmup``."""
-    set_num_threads(threads)
-    torch.set_num_threads(threads)
-    model, twin, _, batches, _ = _setup(name, batch_size, image_size, seed=0)
-    step = _step(lib, model if lib == "convprop" else twin)
-    del model, twin  # the step holds the one it trains
+    step, batches = _alone(lib, name, batch_size, image_size, threads)
     times = []
     for i in range(warmup + steps):
         x, y = batches[i % len(batches)]
@@ -185,8 +194,7 @@ def bench_separate(
             env = os.environ if lib == "convprop" else {**os.environ, "CONVPROP_KEEP_FREED_MEMORY": "0"}
             run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
             times[lib] += [float(t) for t in run.stdout.split()]
-    cp, th = statistics.median(times["convprop"]), statistics.median(times["torch"])
-    return {"model": label, "cp_ips": batch_size / cp, "th_ips": batch_size / th, "flops_per_image": flops}
+    return _result(label, batch_size, flops, times)
 
 
 def _resident_kib(field: str) -> int:
@@ -196,11 +204,7 @@ def _resident_kib(field: str) -> int:
 
 def _peak_step_memory(lib: str, name: str, batch_size: int, image_size: int | None, threads: int) -> int:
     """In this process: the peak resident bytes that three training steps of ``lib`` add (see the module docstring)."""
-    set_num_threads(threads)
-    torch.set_num_threads(threads)
-    model, twin, _, batches, _ = _setup(name, batch_size, image_size, seed=0)
-    step = _step(lib, model if lib == "convprop" else twin)
-    del model, twin  # the step holds the one it trains
+    step, batches = _alone(lib, name, batch_size, image_size, threads)
     before = _resident_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # resets VmHWM, the peak resident size, to the current size

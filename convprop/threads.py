@@ -31,15 +31,9 @@ import os
 import numpy  # noqa: F401  (maps the BLAS library into the process before it is looked up below)
 
 _BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-# NumPy wheels ship OpenBLAS with prefixed, 64-bit-integer symbol names; distro builds use the plain ones.
-_SETTERS = (
-    "scipy_openblas_set_num_threads64_",
-    "scipy_openblas_set_num_threads",
-    "openblas_set_num_threads64_",
-    "openblas_set_num_threads",
-    "MKL_Set_Num_Threads",
-)
-_GETTERS = {
+# Each BLAS's setter and getter, in the order they are looked for. NumPy wheels ship OpenBLAS with prefixed,
+# 64-bit-integer symbol names; distro builds use the plain ones.
+_ENTRY_POINTS = {
     "scipy_openblas_set_num_threads64_": "scipy_openblas_get_num_threads64_",
     "scipy_openblas_set_num_threads": "scipy_openblas_get_num_threads",
     "openblas_set_num_threads64_": "openblas_get_num_threads64_",
@@ -109,10 +103,10 @@ def _entries() -> list[tuple]:
                 lib = ctypes.CDLL(path)
             except OSError:
                 continue
-            name = next((n for n in _SETTERS if hasattr(lib, n)), None)
+            name = next((n for n in _ENTRY_POINTS if hasattr(lib, n)), None)
             if name is None:
                 continue
-            setter, getter = getattr(lib, name), getattr(lib, _GETTERS[name], None)
+            setter, getter = getattr(lib, name), getattr(lib, _ENTRY_POINTS[name], None)
             setter.argtypes, setter.restype = (ctypes.c_int,), None
             if getter is not None:
                 getter.argtypes, getter.restype = (), ctypes.c_int
@@ -137,8 +131,7 @@ def blas_threads(threads: int):
     """
     entries = _entries()
     before = [getter() if getter else 1 for _, getter in entries]
-    for setter, _ in entries:
-        setter(threads)
+    _set_blas_threads_ctypes(threads)
     try:
         yield
     finally:
